@@ -1,0 +1,54 @@
+"""The ``hardened`` command.
+
+Each subcommand lives in its own module here and is imported only when invoked, so that
+``hardened audit`` never pays for importing the kubernetes client or kopf.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# name -> (module under hardened_operator.cli, attribute, one-line help)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "audit": ("audit", "audit", "Check manifests against the non-root policy (CI and reviews)."),
+    "webhook": ("webhook", "webhook", "Serve the validating admission webhook."),
+    "crd": ("crd", "crd", "Print the HardenedService CRD generated from the typed model."),
+    "render": ("render", "render", "Print the objects a HardenedService becomes, no cluster needed."),
+    "run": ("run", "run", "Run the operator (reconciler + admission webhook)."),
+    "dev": ("dev", "dev", "A local control plane: etcd + kube-apiserver + the operator."),
+    "convert": ("convert", "convert", "Convert docker-compose services to HardenedServices."),
+    "dockerfile": ("dockerfile", "dockerfile", "Lint and fix Dockerfiles for non-root."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attribute, _ = entry
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        command: Any = getattr(module, attribute)
+        if not isinstance(command, click.Command):  # pragma: no cover - programming error
+            raise TypeError(f"{module_name}.{attribute} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing help must not import every subcommand: use the table's one-liners.
+        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="hardened-operator")
+def main() -> None:
+    """hardened-operator: non-root is the only way to run."""

@@ -1,0 +1,3 @@
+from hardened_operator.cli import main
+
+main()

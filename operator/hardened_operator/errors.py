@@ -1,0 +1,79 @@
+"""The project's exceptions, in one place.
+
+Hierarchy::
+
+    HardenedError                      base of everything we raise on purpose
+    ├── InputError                     a file, manifest or request body we cannot use
+    │   ├── ManifestParseError         YAML/JSON that does not parse (carries file and line)
+    │   └── SpecValidationError        a HardenedService spec that breaks the schema (names the field)
+    ├── ConversionError                compose/Dockerfile input without a faithful mapping (--strict)
+    ├── PolicyError                    a policy misconfiguration (unknown profile or check id)
+    ├── ApiError                       the Kubernetes API refused or failed a call
+    │   ├── ConflictError              409: someone else changed the object; retry from a fresh read
+    │   └── TransientApiError          5xx, 429, timeouts: retry with backoff
+    └── ControlPlaneError              the local etcd + kube-apiserver could not be built or started
+        └── AssetsNotFoundError        no KUBEBUILDER_ASSETS, no cached binaries and no Go toolchain
+"""
+
+from __future__ import annotations
+
+
+class HardenedError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class InputError(HardenedError):
+    """Input we cannot use: the message says what and where."""
+
+
+class ManifestParseError(InputError):
+    """A manifest that does not parse; ``file`` and ``line`` locate it."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        where = file or "<input>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {message}")
+
+
+class SpecValidationError(InputError):
+    """A HardenedService spec that breaks the schema; ``field`` names the offending path."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class ConversionError(HardenedError):
+    """Something without a faithful mapping was found and strict mode was asked for."""
+
+
+class PolicyError(HardenedError):
+    """The policy was configured with an unknown profile, check id or mode."""
+
+
+class ApiError(HardenedError):
+    """The Kubernetes API refused or failed a call."""
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(message)
+
+
+class ConflictError(ApiError):
+    """HTTP 409: the object changed under us; re-read and retry."""
+
+
+class TransientApiError(ApiError):
+    """5xx, 429 or a timeout: worth retrying with backoff."""
+
+
+class ControlPlaneError(HardenedError):
+    """The local control plane could not be built, started or reached."""
+
+
+class AssetsNotFoundError(ControlPlaneError):
+    """Neither KUBEBUILDER_ASSETS, nor cached binaries, nor a Go toolchain to build them."""
