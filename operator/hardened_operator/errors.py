@@ -2,17 +2,17 @@
 
 Hierarchy::
 
-    HardenedError                      base of everything we raise on purpose
-    ├── InputError                     a file, manifest or request body we cannot use
-    │   ├── ManifestParseError         YAML/JSON that does not parse (carries file and line)
-    │   └── SpecValidationError        a HardenedService spec that breaks the schema (names the field)
-    ├── ConversionError                compose/Dockerfile input without a faithful mapping (--strict)
-    ├── PolicyError                    a policy misconfiguration (unknown profile or check id)
-    ├── ApiError                       the Kubernetes API refused or failed a call
-    │   ├── ConflictError              409: someone else changed the object; retry from a fresh read
-    │   └── TransientApiError          5xx, 429, timeouts: retry with backoff
-    └── ControlPlaneError              the local etcd + kube-apiserver could not be built or started
-        └── AssetsNotFoundError        no KUBEBUILDER_ASSETS, no cached binaries and no Go toolchain
+    HardenedError                 base of everything we raise on purpose
+    ├── InputError                a file, manifest or request body we cannot use
+    │   ├── ManifestParseError    YAML/JSON that does not parse (carries file and line)
+    │   └── SpecValidationError   a HardenedService spec breaking the schema (names the field)
+    ├── ConversionError           compose/Dockerfile input with no faithful mapping (--strict)
+    ├── PolicyError               a policy misconfiguration (unknown profile or check id)
+    ├── ApiError                  the Kubernetes API refused or failed a call
+    │   ├── ConflictError         409: someone else changed the object; retry from a fresh read
+    │   └── TransientApiError     5xx, 429, timeouts: retry with backoff
+    └── ControlPlaneError         the local etcd + kube-apiserver could not be built or started
+        └── AssetsNotFoundError   no KUBEBUILDER_ASSETS, no cached binaries and no Go toolchain
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ class PolicyError(HardenedError):
 class ApiError(HardenedError):
     """The Kubernetes API refused or failed a call."""
 
-    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, reason: str | None = None
+    ) -> None:
         self.status = status
         self.reason = reason
         super().__init__(message)

@@ -16,7 +16,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("audit", "audit", "Check manifests against the non-root policy (CI and reviews)."),
     "webhook": ("webhook", "webhook", "Serve the validating admission webhook."),
     "crd": ("crd", "crd", "Print the HardenedService CRD generated from the typed model."),
-    "render": ("render", "render", "Print the objects a HardenedService becomes, no cluster needed."),
+    "render": (
+        "render",
+        "render",
+        "Print the objects a HardenedService becomes, no cluster needed.",
+    ),
     "run": ("run", "run", "Run the operator (reconciler + admission webhook)."),
     "dev": ("dev", "dev", "A local control plane: etcd + kube-apiserver + the operator."),
     "convert": ("convert", "convert", "Convert docker-compose services to HardenedServices."),

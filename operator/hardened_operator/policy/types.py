@@ -55,10 +55,14 @@ class Violation:
 
     def describe(self) -> str:
         """One line for humans: which object, which container, which field, how to fix it."""
-        obj = f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name or '<unnamed>'}"
+        prefix = f"{self.namespace}/" if self.namespace else ""
+        obj = f"{self.kind} {prefix}{self.name or '<unnamed>'}"
         where = ""
         if self.container is not None:
-            label = {"container": "container", "initContainer": "init container",
-                     "ephemeralContainer": "ephemeral container"}[self.container_type or "container"]
+            label = {
+                "container": "container",
+                "initContainer": "init container",
+                "ephemeralContainer": "ephemeral container",
+            }[self.container_type or "container"]
             where = f' {label} "{self.container}"'
         return f"{obj}{where}: {self.field}: {self.message} (fix: {self.fix})"
