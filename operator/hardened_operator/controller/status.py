@@ -1,0 +1,204 @@
+"""A HardenedService's status from the objects it owns (pure: objects in, status dict out).
+
+Conditions follow the Kubernetes API conventions: ``Ready``, ``Progressing`` and ``Degraded``,
+each with ``status``, ``reason``, ``message``, ``observedGeneration`` and a
+``lastTransitionTime`` that moves only when the condition's status flips -- so recomputing an
+unchanged state yields an identical dict, and the controller can skip the status write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
+
+
+@dataclass(frozen=True)
+class ApplyFailure:
+    """Why the last apply of an owned object failed (kept for the Degraded condition)."""
+
+    object_ref: str  # "Deployment/web"
+    status: int | None
+    reason: str | None
+    message: str
+
+    @property
+    def condition_reason(self) -> str:
+        text = self.message.lower()
+        if "exceeded quota" in text or ("quota" in text and self.status == 403):
+            return "QuotaExceeded"
+        if self.status == 422 or self.reason == "Invalid":
+            return "InvalidObject"
+        if self.status == 403 or self.reason == "Forbidden":
+            return "Forbidden"
+        if self.status is not None and self.status >= 500:
+            return "ApiUnavailable"
+        return "ApplyFailed"
+
+
+def timestamp(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def compute(
+    hsvc: Mapping[str, Any],
+    desired: Sequence[Mapping[str, Any]],
+    live: Mapping[tuple[str, str], Mapping[str, Any] | None],
+    *,
+    now: dt.datetime,
+    failure: ApplyFailure | None = None,
+) -> dict[str, Any]:
+    """The status ``hsvc`` should carry, given its ``desired`` objects and what ``live`` holds.
+
+    ``live`` maps ``(kind, name)`` to the object as last seen (None: absent).
+    """
+    meta = hsvc.get("metadata", {})
+    name, generation = meta.get("name", ""), meta.get("generation")
+    previous = {c.get("type"): c for c in (hsvc.get("status") or {}).get("conditions") or []}
+
+    deployment = live.get(("Deployment", name))
+    wanted = _wanted_replicas(desired, name)
+    dstatus = (deployment or {}).get("status") or {}
+    replicas = int(dstatus.get("replicas") or 0)
+    ready = int(dstatus.get("readyReplicas") or 0)
+    updated = int(dstatus.get("updatedReplicas") or 0)
+    rolled_out = deployment is not None and int(dstatus.get("observedGeneration") or 0) >= int(
+        (deployment.get("metadata") or {}).get("generation") or 0
+    )
+    volumes = _volumes(name, desired, live)
+    missing = [
+        f"{obj['kind']}/{obj['metadata']['name']}"
+        for obj in desired
+        if live.get((obj["kind"], obj["metadata"]["name"])) is None
+    ]
+    stuck = _deployment_stuck(dstatus)
+    lost = [v["name"] for v in volumes if v["phase"] == "Lost"]
+
+    if failure is not None:
+        degraded = (
+            True,
+            failure.condition_reason,
+            f"applying {failure.object_ref} failed: {failure.message}",
+        )
+    elif stuck:
+        degraded = (True, "RolloutStuck", stuck)
+    elif lost:
+        degraded = (True, "VolumeLost", f"persistent volume lost for: {', '.join(lost)}")
+    else:
+        degraded = (False, "AsExpected", "all owned objects applied")
+
+    is_ready = (
+        not degraded[0] and not missing and rolled_out and ready >= wanted and updated >= wanted
+    )
+    counts = f"{ready}/{wanted} replicas ready"
+    if is_ready:
+        ready_c = (True, "ReplicasReady", counts)
+        progressing = (False, "RolloutComplete", counts)
+    elif degraded[0]:
+        ready_c = (False, degraded[1], degraded[2])
+        progressing = (False, degraded[1], degraded[2])
+    elif missing:
+        ready_c = (False, "Applying", f"waiting for {', '.join(missing)}")
+        progressing = (True, "Applying", f"waiting for {', '.join(missing)}")
+    elif not rolled_out:
+        ready_c = (False, "RolloutPending", "the Deployment controller has not observed it yet")
+        progressing = (True, "RolloutPending", counts)
+    else:
+        ready_c = (False, "WaitingForReplicas", counts)
+        progressing = (True, "WaitingForReplicas", counts)
+
+    conditions = [
+        _condition(kind, state, generation, previous.get(kind), now)
+        for kind, state in zip(CONDITION_TYPES, (ready_c, progressing, degraded), strict=True)
+    ]
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "replicas": replicas,
+        "readyReplicas": ready,
+        "conditions": conditions,
+        "volumes": volumes,
+        "message": _message(ready_c, degraded, counts, volumes),
+    }
+    return status
+
+
+def _wanted_replicas(desired: Sequence[Mapping[str, Any]], name: str) -> int:
+    for obj in desired:
+        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == name:
+            replicas = (obj.get("spec") or {}).get("replicas")
+            return 1 if replicas is None else int(replicas)
+    return 0
+
+
+def _volumes(
+    name: str,
+    desired: Sequence[Mapping[str, Any]],
+    live: Mapping[tuple[str, str], Mapping[str, Any] | None],
+) -> list[dict[str, str]]:
+    out = []
+    for obj in desired:
+        if obj.get("kind") != "PersistentVolumeClaim":
+            continue
+        claim = obj["metadata"]["name"]
+        pvc = live.get(("PersistentVolumeClaim", claim))
+        phase = ((pvc or {}).get("status") or {}).get("phase") or ("Pending" if pvc else "Missing")
+        volume = claim[len(name) + 1 :] if claim.startswith(f"{name}-") else claim
+        out.append({"name": volume, "claimName": claim, "phase": phase})
+    return sorted(out, key=lambda v: v["name"])
+
+
+def _deployment_stuck(dstatus: Mapping[str, Any]) -> str:
+    for cond in dstatus.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            return str(cond.get("message") or "rollout exceeded its progress deadline")
+        if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+            return str(cond.get("message") or "the Deployment cannot create its pods")
+    return ""
+
+
+def _condition(
+    kind: str,
+    state: tuple[bool, str, str],
+    generation: Any,
+    previous: Mapping[str, Any] | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    value = "True" if state[0] else "False"
+    flipped = previous is None or previous.get("status") != value
+    return {
+        "type": kind,
+        "status": value,
+        "reason": state[1],
+        "message": state[2],
+        "observedGeneration": generation,
+        "lastTransitionTime": timestamp(now)
+        if flipped or not previous
+        else previous.get("lastTransitionTime") or timestamp(now),
+    }
+
+
+def _message(
+    ready: tuple[bool, str, str],
+    degraded: tuple[bool, str, str],
+    counts: str,
+    volumes: Sequence[Mapping[str, str]],
+) -> str:
+    if degraded[0]:
+        head = f"Degraded ({degraded[1]}): {degraded[2]}"
+    elif ready[0]:
+        head = f"Ready: {counts}"
+    else:
+        head = f"Not ready ({ready[1]}): {ready[2]}"
+    if volumes:
+        head += "; volumes: " + ", ".join(f"{v['name']} {v['phase']}" for v in volumes)
+    return head
+
+
+def same(a: Mapping[str, Any] | None, b: Mapping[str, Any]) -> bool:
+    """Whether the live status ``a`` already says everything ``b`` says (skip the write)."""
+    if a is None:
+        return False
+    return all(a.get(key) == value for key, value in b.items())

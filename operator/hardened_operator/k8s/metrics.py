@@ -1,0 +1,44 @@
+"""Prometheus metrics of the API traffic (one registry for the whole operator process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+API_REQUESTS = Counter(
+    "hardened_operator_api_requests_total",
+    "Kubernetes API requests issued by the operator, by verb, resource and HTTP status code.",
+    ["verb", "resource", "code"],
+    registry=REGISTRY,
+)
+API_WRITES = Counter(
+    "hardened_operator_api_writes_total",
+    "Kubernetes API writes (create/apply/patch/delete) issued by the operator; "
+    "an idle resync must not move it.",
+    ["verb", "resource"],
+    registry=REGISTRY,
+)
+API_RETRIES = Counter(
+    "hardened_operator_api_retries_total",
+    "Kubernetes API calls retried after a transient failure (5xx, 429, timeout, connection).",
+    ["verb", "resource"],
+    registry=REGISTRY,
+)
+RECONCILES = Counter(
+    "hardened_operator_reconciles_total",
+    "HardenedService reconciliations by result (unchanged, applied, failed).",
+    ["result"],
+    registry=REGISTRY,
+)
+DRIFT_CORRECTIONS = Counter(
+    "hardened_operator_drift_corrections_total",
+    "Owned objects put back after someone else changed fields the operator manages.",
+    ["kind"],
+    registry=REGISTRY,
+)
+RECONCILE_SECONDS = Histogram(
+    "hardened_operator_reconcile_duration_seconds",
+    "Time spent reconciling one HardenedService.",
+    registry=REGISTRY,
+)
