@@ -1,0 +1,80 @@
+"""``hardened render``: the objects HardenedServices become, as YAML, without a cluster."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+import yaml
+
+from hardened_operator.errors import InputError, ManifestParseError
+
+EXIT_INVALID = 2
+
+
+def _documents(source: str, text: str) -> Iterator[tuple[str, Any]]:
+    """(where, document) for every non-empty YAML document; ``where`` locates it for errors."""
+    try:
+        for index, document in enumerate(yaml.safe_load_all(text), start=1):
+            if document is not None:
+                yield f"{source} (document {index})", document
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(error, "problem", None) or str(error)
+        raise ManifestParseError(f"invalid YAML: {problem}", file=source, line=line) from None
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def render_text(sources: list[tuple[str, str]]) -> str:
+    """YAML of every object the HardenedServices in ``sources`` (name, text) become.
+
+    Raises ``InputError`` (with ``SpecValidationError``'s field path in its message) on the
+    first document that is not a valid HardenedService.
+    """
+    from hardened_operator.builders import build_objects
+
+    rendered: list[dict[str, Any]] = []
+    for source, text in sources:
+        for where, document in _documents(source, text):
+            if not isinstance(document, dict) or document.get("kind") != "HardenedService":
+                kind = document.get("kind") if isinstance(document, dict) else None
+                raise InputError(f"{where}: not a HardenedService (kind: {kind!r})")
+            name = (document.get("metadata") or {}).get("name")
+            try:
+                rendered.extend(build_objects(document))
+            except InputError as error:
+                label = f" {name}" if isinstance(name, str) else ""
+                raise type(error)(f"{where}: HardenedService{label}: {error}") from None
+    return yaml.safe_dump_all(rendered, sort_keys=False, explicit_start=True) if rendered else ""
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True)
+def render(files: tuple[str, ...]) -> None:
+    """Print the Kubernetes objects each HardenedService in FILES becomes.
+
+    FILES are YAML files, possibly multi-document; '-' reads standard input. Nothing is printed
+    unless every document is a valid HardenedService; an invalid one exits 2 naming the field,
+    e.g. spec.securityContext.runAsUser.
+
+    \b
+    Example:  hardened render docs/examples/minimal.yaml | kubectl diff -f -
+    """
+    try:
+        output = render_text([(path, _read(path)) for path in files])
+    except InputError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(output, nl=False)

@@ -1,0 +1,43 @@
+"""The base every API model shares (pure: no I/O here)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ApiModel(BaseModel):
+    """Strict by default: unknown fields are errors, descriptions come from field docstrings."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        use_attribute_docstrings=True,
+        validate_default=False,
+        frozen=True,
+    )
+
+
+# Kubernetes' resource.Quantity grammar (k8s.io/apimachinery/pkg/api/resource), as the API server
+# and controller-gen spell it, so the schema and pydantic accept exactly the same strings.
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
+    r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+Quantity = int | Annotated[str, Field(pattern=QUANTITY_PATTERN)]
+"""A Kubernetes quantity: an integer or a string such as ``500m``, ``2Gi``."""
+
+# DNS-1123 label (container, port and volume names) and IANA service names (port names).
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+IANA_SVC_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+
+
+def cel_rules(*rules: dict[str, str]) -> ConfigDict:
+    """Model config adding CEL ``x-kubernetes-validations`` to the model's CRD schema.
+
+    pydantic merges this with ``ApiModel.model_config``; the model's own validators must
+    enforce the same rule so that ``hardened render`` and the API server agree.
+    """
+    return ConfigDict(json_schema_extra={"x-kubernetes-validations": [dict(r) for r in rules]})

@@ -1,0 +1,313 @@
+"""Kubernetes core types the spec embeds, typed so the CRD schema stays structural.
+
+Pure: no I/O here. Each mirrors its ``core/v1`` namesake field for field (names are the
+Kubernetes ones, so a user can paste a snippet from a Pod spec). Only the affinity terms keep
+``x-kubernetes-preserve-unknown-fields``: the full NodeAffinity/PodAffinity tree is a few hundred
+schema lines that we pass through verbatim and never interpret.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from hardened_operator.model.base import IANA_SVC_NAME, ApiModel, Quantity, cel_rules
+
+PortRef = int | Annotated[str, Field(pattern=IANA_SVC_NAME, max_length=15)]
+"""A container port, by number (1-65535) or by name."""
+
+_PRESERVE: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
+
+
+def _exactly_one(obj: object, fields: tuple[str, ...], what: str) -> None:
+    """Raise when more than one of ``fields`` is set (Kubernetes' one-of unions)."""
+    present = [name for name in fields if getattr(obj, name) is not None]
+    if len(present) > 1:
+        raise ValueError(f"{what}: set only one of {', '.join(fields)} (got {', '.join(present)})")
+
+
+def _one_of_rule(fields: tuple[str, ...], what: str) -> dict[str, str]:
+    """The CEL twin of ``_exactly_one`` so the API server enforces the same union."""
+    terms = ", ".join(f"has(self.{name})" for name in fields)
+    return {
+        "rule": f"[{terms}].filter(x, x).size() <= 1",
+        "message": f"{what}: set only one of {', '.join(fields)}",
+    }
+
+
+class LocalObjectReference(ApiModel):
+    """A reference to an object in the same namespace, by name."""
+
+    name: str = Field(min_length=1, max_length=253)
+    """Name of the referent (for example an image pull Secret)."""
+
+
+class ConfigMapKeySelector(ApiModel):
+    """Selects a key of a ConfigMap."""
+
+    name: str = Field(min_length=1, max_length=253)
+    """Name of the ConfigMap."""
+    key: str = Field(min_length=1)
+    """The key to select."""
+    optional: bool | None = None
+    """Whether the ConfigMap or its key may be missing."""
+
+
+class SecretKeySelector(ApiModel):
+    """Selects a key of a Secret."""
+
+    name: str = Field(min_length=1, max_length=253)
+    """Name of the Secret."""
+    key: str = Field(min_length=1)
+    """The key to select."""
+    optional: bool | None = None
+    """Whether the Secret or its key may be missing."""
+
+
+class ObjectFieldSelector(ApiModel):
+    """Selects a field of the pod, e.g. ``metadata.name`` or ``status.podIP``."""
+
+    fieldPath: str = Field(min_length=1)
+    """Path of the field to select, in the given API version."""
+    apiVersion: str | None = None
+    """Version of the schema ``fieldPath`` is written in (default ``v1``)."""
+
+
+class ResourceFieldSelector(ApiModel):
+    """Selects a resource of the container: limits.cpu, requests.memory, ..."""
+
+    resource: str = Field(min_length=1)
+    """The resource to select, e.g. ``limits.memory``."""
+    containerName: str | None = None
+    """Container name (defaults to this container)."""
+    divisor: Quantity | None = None
+    """Output format of the exposed resource, e.g. ``1Mi``."""
+
+
+_SOURCES = ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+
+
+class EnvVarSource(ApiModel):
+    """Where an environment variable's value comes from (exactly one source)."""
+
+    model_config = cel_rules(
+        _one_of_rule(_SOURCES, "valueFrom"),
+        {
+            "rule": " || ".join(f"has(self.{name})" for name in _SOURCES),
+            "message": f"valueFrom: set one of {', '.join(_SOURCES)}",
+        },
+    )
+
+    fieldRef: ObjectFieldSelector | None = None
+    """A field of the pod: metadata.name, metadata.namespace, status.podIP, ..."""
+    resourceFieldRef: ResourceFieldSelector | None = None
+    """A resource limit or request of the container."""
+    configMapKeyRef: ConfigMapKeySelector | None = None
+    """A key of a ConfigMap in the service's namespace."""
+    secretKeyRef: SecretKeySelector | None = None
+    """A key of a Secret in the service's namespace."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EnvVarSource:
+        _exactly_one(self, _SOURCES, "valueFrom")
+        if all(getattr(self, name) is None for name in _SOURCES):
+            raise ValueError(f"valueFrom: set one of {', '.join(_SOURCES)}")
+        return self
+
+
+class EnvVar(ApiModel):
+    """An environment variable of the container (core/v1 EnvVar)."""
+
+    model_config = cel_rules(_one_of_rule(("value", "valueFrom"), "env"))
+
+    name: str = Field(min_length=1)
+    """Name of the variable."""
+    value: str | None = None
+    """Literal value; ``$(VAR)`` references to earlier variables are expanded."""
+    valueFrom: EnvVarSource | None = None
+    """Take the value from a field, resource, ConfigMap or Secret instead."""
+
+    @model_validator(mode="after")
+    def _value_or_source(self) -> EnvVar:
+        _exactly_one(self, ("value", "valueFrom"), f"env {self.name}")
+        return self
+
+
+class ConfigMapEnvSource(ApiModel):
+    """All keys of a ConfigMap as environment variables."""
+
+    name: str = Field(min_length=1, max_length=253)
+    """Name of the ConfigMap."""
+    optional: bool | None = None
+    """Whether the ConfigMap may be missing."""
+
+
+class SecretEnvSource(ApiModel):
+    """All keys of a Secret as environment variables."""
+
+    name: str = Field(min_length=1, max_length=253)
+    """Name of the Secret."""
+    optional: bool | None = None
+    """Whether the Secret may be missing."""
+
+
+class EnvFromSource(ApiModel):
+    """A ConfigMap or Secret whose keys all become environment variables (core/v1)."""
+
+    model_config = cel_rules(
+        _one_of_rule(("configMapRef", "secretRef"), "envFrom"),
+        {
+            "rule": "has(self.configMapRef) || has(self.secretRef)",
+            "message": "envFrom: set configMapRef or secretRef",
+        },
+    )
+
+    prefix: str | None = None
+    """Prepended to every key to form the variable name."""
+    configMapRef: ConfigMapEnvSource | None = None
+    """The ConfigMap to read."""
+    secretRef: SecretEnvSource | None = None
+    """The Secret to read."""
+
+    @model_validator(mode="after")
+    def _one_ref(self) -> EnvFromSource:
+        _exactly_one(self, ("configMapRef", "secretRef"), "envFrom")
+        if self.configMapRef is None and self.secretRef is None:
+            raise ValueError("envFrom: set configMapRef or secretRef")
+        return self
+
+
+class Toleration(ApiModel):
+    """Lets the pod schedule onto nodes with a matching taint (core/v1 Toleration)."""
+
+    key: str | None = None
+    """Taint key to match; empty with operator Exists matches every taint."""
+    operator: Literal["Exists", "Equal"] | None = None
+    """``Equal`` (default) compares ``value``; ``Exists`` matches any value."""
+    value: str | None = None
+    """Taint value to match with operator Equal."""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """Taint effect to match; empty matches all effects."""
+    tolerationSeconds: int | None = None
+    """With NoExecute: how long the pod stays bound after the taint appears."""
+
+
+class ExecAction(ApiModel):
+    """Run a command in the container; exit status 0 is healthy."""
+
+    command: list[str] = Field(min_length=1)
+    """The command and its arguments (no shell unless you call one)."""
+
+
+class HttpHeader(ApiModel):
+    """A custom HTTP header for an HTTP probe."""
+
+    name: str = Field(min_length=1)
+    """Header name."""
+    value: str
+    """Header value."""
+
+
+class HttpGetAction(ApiModel):
+    """An HTTP GET; a status code from 200 to 399 is healthy."""
+
+    port: PortRef
+    """Port number or name to connect to."""
+    path: str | None = None
+    """Path to request, e.g. ``/healthz``."""
+    host: str | None = None
+    """Host to connect to (defaults to the pod IP)."""
+    scheme: Literal["HTTP", "HTTPS"] | None = None
+    """HTTP (default) or HTTPS (certificate not verified)."""
+    httpHeaders: list[HttpHeader] | None = None
+    """Extra request headers."""
+
+
+class TcpSocketAction(ApiModel):
+    """A TCP connect; an open port is healthy."""
+
+    port: PortRef
+    """Port number or name to connect to."""
+    host: str | None = None
+    """Host to connect to (defaults to the pod IP)."""
+
+
+class GrpcAction(ApiModel):
+    """A gRPC health check (grpc.health.v1)."""
+
+    port: int = Field(ge=1, le=65535)
+    """Port number of the gRPC service."""
+    service: str | None = None
+    """Service name placed in the HealthCheckRequest."""
+
+
+_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+
+
+class Probe(ApiModel):
+    """A Kubernetes probe; unset timings take the seed's defaults, an unset handler ours.
+
+    Default handler: a TCP check of the first TCP port, or (no ports) the seed's exec
+    ``python -c "import sys; sys.exit(0)"``.
+    """
+
+    model_config = cel_rules(_one_of_rule(_HANDLERS, "probe"))
+
+    exec: ExecAction | None = None
+    """Run a command in the container."""
+    httpGet: HttpGetAction | None = None
+    """HTTP GET against the container."""
+    tcpSocket: TcpSocketAction | None = None
+    """TCP connect to the container."""
+    grpc: GrpcAction | None = None
+    """gRPC health check."""
+    initialDelaySeconds: int | None = Field(default=None, ge=0)
+    """Seconds after start before the first probe (default 0)."""
+    periodSeconds: int | None = Field(default=None, ge=1)
+    """Seconds between probes (default 30; startup probe 10)."""
+    timeoutSeconds: int | None = Field(default=None, ge=1)
+    """Seconds before a probe times out (default 10)."""
+    successThreshold: int | None = Field(default=None, ge=1)
+    """Consecutive successes to count as healthy (must be 1 for liveness and startup)."""
+    failureThreshold: int | None = Field(default=None, ge=1)
+    """Consecutive failures to count as unhealthy (default 3; startup probe 9)."""
+    terminationGracePeriodSeconds: int | None = Field(default=None, ge=1)
+    """Grace period when this probe kills the container (liveness and startup only)."""
+
+    @model_validator(mode="after")
+    def _one_handler(self) -> Probe:
+        _exactly_one(self, _HANDLERS, "probe")
+        return self
+
+    def handler(self) -> dict[str, Any] | None:
+        """The user's handler as a Kubernetes fragment, or None to take the default."""
+        for name in _HANDLERS:
+            value = getattr(self, name)
+            if value is not None:
+                return {name: value.model_dump(exclude_none=True)}
+        return None
+
+
+class ResourceRequirements(ApiModel):
+    """CPU, memory and extended-resource requests and limits (core/v1 ResourceRequirements)."""
+
+    limits: dict[str, Quantity] | None = None
+    """Maximum amounts, e.g. ``{cpu: "2", memory: 8Gi}``. GPU limits come from ``gpu``."""
+    requests: dict[str, Quantity] | None = None
+    """Amounts reserved for scheduling, e.g. ``{cpu: 500m, memory: 2Gi}``."""
+
+
+class Affinity(ApiModel):
+    """Scheduling constraints (core/v1 Affinity), passed to the pod unchanged.
+
+    Each term keeps ``x-kubernetes-preserve-unknown-fields``: the full node/pod affinity
+    schema is large, we never interpret it, and the Deployment's own validation checks it.
+    """
+
+    nodeAffinity: dict[str, Any] | None = Field(default=None, json_schema_extra=_PRESERVE)
+    """core/v1 NodeAffinity: which nodes the pod may or prefers to run on."""
+    podAffinity: dict[str, Any] | None = Field(default=None, json_schema_extra=_PRESERVE)
+    """core/v1 PodAffinity: co-locate with pods matching a selector."""
+    podAntiAffinity: dict[str, Any] | None = Field(default=None, json_schema_extra=_PRESERVE)
+    """core/v1 PodAntiAffinity: keep away from pods matching a selector."""

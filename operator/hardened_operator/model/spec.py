@@ -1,0 +1,352 @@
+"""The HardenedService spec: what a user writes (pure: no I/O here).
+
+Field names are part of the API contract (issue 4 §1). Defaults are the seed report's
+(``hardened_operator.conventions``); every field's docstring is its ``kubectl explain`` text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from hardened_operator import conventions
+from hardened_operator.model.base import (
+    DNS1123_LABEL,
+    IANA_SVC_NAME,
+    LABEL_VALUE,
+    QUANTITY_PATTERN,
+    ApiModel,
+    cel_rules,
+)
+from hardened_operator.model.kube import (
+    Affinity,
+    EnvFromSource,
+    EnvVar,
+    LocalObjectReference,
+    Probe,
+    ResourceRequirements,
+    Toleration,
+)
+
+VOLUME_NAMES: Final = conventions.APP_DIRS
+"""The seed's /app directories, in the order objects are generated."""
+
+# Labels the builders own on pods; a podLabels entry may not override them, or the Service
+# and the Deployment selector could stop matching (or a pod could lie about its identity).
+RESERVED_POD_LABELS: Final = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/part-of",
+    *conventions.SECURITY_LABELS,
+)
+
+MAX_PORTS: Final = 64
+MAX_ID: Final = 2147483647  # int32 like most clusters' idmap ranges; 0 (root) is below minimum
+
+# A Kubernetes qualified label/annotation key: optional DNS-subdomain prefix, then a name.
+_QUALIFIED_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]
+_DEFAULT_EMPTY_OBJECT: dict[str, Any] = {"default": {}}
+
+
+class SecurityContextSpec(ApiModel):
+    """The identity every container runs as. Root (0) is rejected by the schema itself."""
+
+    runAsUser: int = Field(default=conventions.APP_UID, ge=1, le=MAX_ID)
+    """UID of every container's processes (default 1000, the seed's ``ai`` user; 0 is refused)."""
+    runAsGroup: int = Field(default=conventions.APP_GID, ge=1, le=MAX_ID)
+    """Primary GID of every container's processes (default 1000; 0 is refused)."""
+    fsGroup: int = Field(default=conventions.APP_GID, ge=1, le=MAX_ID)
+    """GID owning the mounted volumes, applied on first mount only (default 1000; 0 is refused)."""
+    readOnlyRootFilesystem: bool = True
+    """Mount the image read-only (default true); write to /tmp and /app/<volume> instead."""
+
+
+class VolumeSpec(ApiModel):
+    """A persistent volume: a PersistentVolumeClaim ``<name>-<volume>`` at ``/app/<volume>``."""
+
+    enabled: bool = True
+    """Create and mount this volume (default true)."""
+    size: str = Field(default="1Gi", pattern=QUANTITY_PATTERN)
+    """Requested storage, a Kubernetes quantity such as ``10Gi``."""
+    storageClassName: str | None = Field(default=None, max_length=253)
+    """StorageClass of the claim; unset uses the cluster's default class."""
+    accessModes: list[
+        Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
+    ] = Field(default=["ReadWriteOnce"], min_length=1, max_length=4)
+    """Access modes of the claim (default ReadWriteOnce)."""
+
+
+class LogsVolume(VolumeSpec):
+    """``/app/logs``: the service's log files (default 1Gi)."""
+
+    size: str = Field(default="1Gi", pattern=QUANTITY_PATTERN)
+    """Requested storage, a Kubernetes quantity (default 1Gi)."""
+
+
+class DataVolume(VolumeSpec):
+    """``/app/data``: application data that must survive restarts (default 10Gi)."""
+
+    size: str = Field(default="10Gi", pattern=QUANTITY_PATTERN)
+    """Requested storage, a Kubernetes quantity (default 10Gi)."""
+
+
+class ModelsVolume(VolumeSpec):
+    """``/app/models``: model weights and artefacts (default 50Gi)."""
+
+    size: str = Field(default="50Gi", pattern=QUANTITY_PATTERN)
+    """Requested storage, a Kubernetes quantity (default 50Gi)."""
+
+
+class CacheVolume(VolumeSpec):
+    """``/app/cache``: caches that are expensive to rebuild, e.g. downloads (default 10Gi)."""
+
+    size: str = Field(default="10Gi", pattern=QUANTITY_PATTERN)
+    """Requested storage, a Kubernetes quantity (default 10Gi)."""
+
+
+class VolumesSpec(ApiModel):
+    """The seed's four persistent directories under /app; each is on unless disabled."""
+
+    logs: LogsVolume = Field(default_factory=LogsVolume, json_schema_extra=_DEFAULT_EMPTY_OBJECT)
+    """``/app/logs`` (default 1Gi)."""
+    data: DataVolume = Field(default_factory=DataVolume, json_schema_extra=_DEFAULT_EMPTY_OBJECT)
+    """``/app/data`` (default 10Gi)."""
+    models: ModelsVolume = Field(
+        default_factory=ModelsVolume, json_schema_extra=_DEFAULT_EMPTY_OBJECT
+    )
+    """``/app/models`` (default 50Gi)."""
+    cache: CacheVolume = Field(default_factory=CacheVolume, json_schema_extra=_DEFAULT_EMPTY_OBJECT)
+    """``/app/cache`` (default 10Gi)."""
+
+    def items(self) -> list[tuple[str, VolumeSpec]]:
+        """(name, spec) of every volume in generation order, enabled or not."""
+        return [(name, getattr(self, name)) for name in VOLUME_NAMES]
+
+    def enabled(self) -> list[tuple[str, VolumeSpec]]:
+        """(name, spec) of the volumes to create and mount."""
+        return [(name, spec) for name, spec in self.items() if spec.enabled]
+
+
+class GpuSpec(ApiModel):
+    """GPUs for the service (the seed's NVIDIA runtime for GPU services)."""
+
+    count: int = Field(default=0, ge=0, le=64)
+    """GPUs per pod (default 0): becomes ``limits[resourceName]`` and a toleration for it."""
+    resourceName: str = Field(
+        default="nvidia.com/gpu",
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+    )
+    """Extended resource name of the GPU (default ``nvidia.com/gpu``)."""
+    runtimeClassName: str | None = Field(default=None, max_length=253, pattern=DNS1123_LABEL)
+    """RuntimeClass of the pod, e.g. ``nvidia`` (the seed's ``runtime: nvidia``)."""
+    nodeSelector: dict[str, str] | None = Field(default=None, max_length=64)
+    """Extra node labels GPU pods need, merged into the pod's nodeSelector."""
+
+
+class ContainerPort(ApiModel):
+    """A port the container listens on; also exposed by the ClusterIP Service."""
+
+    containerPort: int = Field(ge=1, le=65535)
+    """Port number in the container (1-65535); the Service exposes the same number."""
+    name: str | None = Field(
+        default=None,
+        max_length=15,
+        pattern=IANA_SVC_NAME,
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.matches('[a-z]') && !self.contains('--')",
+                    "message": "a port name needs a letter and no '--' (IANA service name)",
+                }
+            ]
+        },
+    )
+    """IANA service name (``http``, ``grpc``...); required when there are several ports."""
+    protocol: Literal["TCP", "UDP", "SCTP"] = Field(
+        default="TCP", json_schema_extra={"maxLength": 4}
+    )
+    """TCP (default), UDP or SCTP."""
+
+    @field_validator("name")
+    @classmethod
+    def _iana_name(cls, value: str | None) -> str | None:
+        if value is not None and (not any(c.isalpha() for c in value) or "--" in value):
+            raise ValueError("a port name needs a letter and no '--' (IANA service name)")
+        return value
+
+
+def _port_rules() -> dict[str, Any]:
+    """CEL twins of HardenedServiceSpec._check_ports."""
+    return {
+        "x-kubernetes-validations": [
+            {
+                "rule": "self.all(p, self.exists_one(q, q.containerPort == p.containerPort"
+                " && q.protocol == p.protocol))",
+                "message": "ports must be unique by containerPort and protocol",
+            },
+            {
+                "rule": "self.all(p, !has(p.name) || self.exists_one(q, has(q.name)"
+                " && q.name == p.name))",
+                "message": "port names must be unique",
+            },
+            {
+                "rule": "size(self) <= 1 || self.all(p, has(p.name))",
+                "message": "name every port when there are several (the Service needs names)",
+            },
+        ]
+    }
+
+
+def _reserved_label_rule() -> dict[str, Any]:
+    """CEL twin of HardenedServiceSpec._check_pod_labels (map lookups keep the cost constant)."""
+    terms = " && ".join(f"!('{key}' in self)" for key in RESERVED_POD_LABELS)
+    return {
+        "x-kubernetes-validations": [
+            {
+                "rule": terms,
+                "message": "podLabels may not set the labels the operator owns: "
+                + ", ".join(RESERVED_POD_LABELS),
+            }
+        ]
+    }
+
+
+class Probes(ApiModel):
+    """Health checks. Unset probes and unset fields take the seed's HEALTHCHECK values."""
+
+    startup: Probe | None = None
+    """Gates the other probes until the service is up; default allows 90 s (60 s + 3 retries)."""
+    liveness: Probe | None = None
+    """Restarts the container when it fails (default every 30 s, timeout 10 s, 3 failures)."""
+    readiness: Probe | None = None
+    """Removes the pod from the Service while it fails (default as liveness)."""
+
+
+class HardenedServiceSpec(ApiModel):
+    """A service that runs non-root, keeps its data, gets its GPUs and reports its health."""
+
+    model_config = cel_rules(
+        {
+            "rule": "!has(self.nodeSelector) || !has(self.gpu.nodeSelector) || "
+            "self.gpu.nodeSelector.all(k, !(k in self.nodeSelector) || "
+            "self.nodeSelector[k] == self.gpu.nodeSelector[k])",
+            "message": "nodeSelector and gpu.nodeSelector disagree on a key",
+        },
+        {
+            "rule": "!has(self.resources) || ["
+            "(has(self.resources.limits) && self.gpu.resourceName in self.resources.limits), "
+            "(has(self.resources.requests) && self.gpu.resourceName in self.resources.requests)"
+            "].all(x, !x)",
+            "message": "set GPUs with gpu.count, not in resources",
+        },
+    )
+
+    image: str = Field(min_length=1, max_length=1024)
+    """Container image, e.g. ``registry.example.com/team/model-server:1.4.2``. Required."""
+    replicas: int = Field(default=1, ge=0, le=1000)
+    """Number of pods (default 1); 0 scales the service down and keeps its volumes."""
+    command: list[str] | None = None
+    """Overrides the image's ENTRYPOINT."""
+    args: list[str] | None = None
+    """Overrides the image's CMD."""
+    env: list[EnvVar] | None = None
+    """Environment variables (core/v1 EnvVar)."""
+    envFrom: list[EnvFromSource] | None = None
+    """ConfigMaps and Secrets whose keys become environment variables (core/v1 EnvFromSource)."""
+    ports: list[ContainerPort] | None = Field(
+        default=None, max_length=MAX_PORTS, json_schema_extra=_port_rules()
+    )
+    """Ports the container listens on; when present, a ClusterIP Service named like the
+    HardenedService exposes them."""
+    securityContext: SecurityContextSpec = Field(
+        default_factory=SecurityContextSpec, json_schema_extra=_DEFAULT_EMPTY_OBJECT
+    )
+    """The non-root identity of the pod (UID/GID/fsGroup 1000 by default, never 0)."""
+    volumes: VolumesSpec = Field(
+        default_factory=VolumesSpec, json_schema_extra=_DEFAULT_EMPTY_OBJECT
+    )
+    """Persistent volumes mounted at /app/<volume>; a writable emptyDir at /tmp is always added."""
+    volumeReclaimPolicy: Literal["Retain", "Delete"] = "Retain"
+    """What happens to the PVCs when the HardenedService is deleted: Retain (default) keeps them
+    (no ownerReference, data never lost by accident); Delete garbage-collects them."""
+    gpu: GpuSpec = Field(default_factory=GpuSpec, json_schema_extra=_DEFAULT_EMPTY_OBJECT)
+    """GPUs per pod and how to schedule onto GPU nodes."""
+    resources: ResourceRequirements | None = None
+    """CPU/memory requests and limits of the container (GPUs come from ``gpu``)."""
+    probes: Probes | None = None
+    """Startup, liveness and readiness probes; defaults apply to whatever is left unset."""
+    serviceAccountName: str | None = Field(default=None, max_length=253, pattern=DNS1123_LABEL)
+    """ServiceAccount of the pods (default: the namespace's ``default``)."""
+    automountServiceAccountToken: bool = False
+    """Mount an API token into the pods (default false: most services never call the API)."""
+    imagePullSecrets: list[LocalObjectReference] | None = None
+    """Secrets holding registry credentials for ``image``."""
+    nodeSelector: dict[str, str] | None = Field(default=None, max_length=64)
+    """Node labels the pods must run on (merged with ``gpu.nodeSelector``)."""
+    tolerations: list[Toleration] | None = None
+    """Taints the pods tolerate (a GPU toleration is added when ``gpu.count`` > 0)."""
+    affinity: Affinity | None = None
+    """Node and pod (anti-)affinity, passed to the pods unchanged."""
+    podLabels: dict[str, LabelValue] | None = Field(
+        default=None, max_length=64, json_schema_extra=_reserved_label_rule()
+    )
+    """Extra labels on the pods (not the ``app.kubernetes.io/*`` or security labels we own)."""
+    podAnnotations: dict[str, str] | None = Field(default=None, max_length=64)
+    """Extra annotations on the pods, e.g. for a metrics scraper."""
+    terminationGracePeriodSeconds: int = Field(default=30, ge=0, le=3600)
+    """Seconds a stopping pod gets between SIGTERM and SIGKILL (default 30)."""
+    debug: bool = False
+    """Also run ``<name>-debug``: one pod, same identity and volumes, a shell that sleeps, for
+    ``kubectl exec`` (the seed's debug profile; non-root too)."""
+
+    @field_validator("podLabels", "podAnnotations", "nodeSelector")
+    @classmethod
+    def _qualified_keys(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for key in value or {}:
+            if len(key) > 316 or not re.match(_QUALIFIED_KEY, key):
+                raise ValueError(f"{key!r} is not a valid label or annotation key")
+        return value
+
+    @field_validator("podLabels")
+    @classmethod
+    def _check_pod_labels(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        owned = sorted(set(value or {}) & set(RESERVED_POD_LABELS))
+        if owned:
+            raise ValueError(f"podLabels may not set labels the operator owns: {', '.join(owned)}")
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _check_ports(cls, value: list[ContainerPort] | None) -> list[ContainerPort] | None:
+        ports = value or []
+        keys = [(p.containerPort, p.protocol) for p in ports]
+        if len(set(keys)) != len(keys):
+            raise ValueError("ports must be unique by containerPort and protocol")
+        names = [p.name for p in ports if p.name is not None]
+        if len(set(names)) != len(names):
+            raise ValueError("port names must be unique")
+        if len(ports) > 1 and len(names) != len(ports):
+            raise ValueError("name every port when there are several (the Service needs names)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_node_selectors(self) -> HardenedServiceSpec:
+        both = set(self.nodeSelector or {}) & set(self.gpu.nodeSelector or {})
+        mine, gpus = self.nodeSelector or {}, self.gpu.nodeSelector or {}
+        clash = sorted(k for k in both if mine[k] != gpus[k])
+        if clash:
+            raise ValueError(f"nodeSelector and gpu.nodeSelector disagree on {', '.join(clash)}")
+        resources = self.resources or ResourceRequirements()
+        gpu_name = self.gpu.resourceName
+        if gpu_name in (resources.limits or {}) or gpu_name in (resources.requests or {}):
+            raise ValueError(f"set GPUs with gpu.count, not as {gpu_name} in resources")
+        return self
