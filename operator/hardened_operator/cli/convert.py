@@ -1,0 +1,82 @@
+"""``hardened convert``: docker-compose services → HardenedService YAML on stdout."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from hardened_operator.errors import ConversionError, InputError, SpecValidationError
+
+
+@click.command()
+@click.argument("compose_files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--namespace", "-n", default=None, help="metadata.namespace of every object.")
+@click.option(
+    "--image-prefix",
+    default=None,
+    help="Image for build-only services: <prefix><service> (e.g. registry.example.com/team/).",
+)
+@click.option("--strict", is_flag=True, help="Fail (exit 1) if anything has no faithful mapping.")
+def convert(
+    compose_files: tuple[Path, ...], namespace: str | None, image_prefix: str | None, strict: bool
+) -> None:
+    """Print a HardenedService for every service of COMPOSE_FILE... (merged in order, like
+    `docker compose -f a -f b`). What has no faithful mapping is listed on stderr.
+
+    Exit codes: 0 converted; 1 a service cannot be converted, or something is unmappable
+    under --strict; 2 unreadable input (file and line given).
+    """
+    from hardened_operator.migrate.compose import convert_files
+
+    try:
+        result = convert_files(
+            list(compose_files),
+            namespace=namespace,
+            image_prefix=image_prefix,
+            environ=dict(os.environ),
+        )
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ConversionError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    for note in result.notes:
+        click.echo(note.describe(), err=True)
+    _validate(result.documents)
+    if strict and result.unmappable:
+        click.echo(
+            f"error: --strict: {len(result.unmappable)} setting(s) have no faithful mapping "
+            "(listed above); nothing printed",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(
+        yaml.dump_all(result.documents, Dumper=_NoAliasDumper, sort_keys=False, width=100),
+        nl=False,
+    )
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Probes share one command list; print it three times, not as &id001/*id001."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _validate(documents: list[dict[str, object]]) -> None:
+    """Fail closed: never print a HardenedService the operator would refuse."""
+    from hardened_operator.builders import parse
+
+    for document in documents:
+        try:
+            parse(document)
+        except SpecValidationError as exc:
+            name = document["metadata"]["name"]  # type: ignore[index]
+            field = f" (field {exc.field})" if exc.field else ""
+            click.echo(f"error: {name}: the converted spec is invalid{field}: {exc}", err=True)
+            sys.exit(1)
