@@ -5,7 +5,8 @@ Hierarchy::
     HardenedError                 base of everything we raise on purpose
     ├── InputError                a file, manifest or request body we cannot use
     │   ├── ManifestParseError    YAML/JSON that does not parse (carries file and line)
-    │   └── SpecValidationError   a HardenedService spec breaking the schema (names the field)
+    │   ├── SpecValidationError   a HardenedService spec breaking the schema (names the field)
+    │   └── MalformedFieldError   a pod spec field of the wrong type (the policy denies it)
     ├── ConversionError           compose/Dockerfile input with no faithful mapping (--strict)
     ├── PolicyError               a policy misconfiguration (unknown profile or check id)
     ├── ApiError                  the Kubernetes API refused or failed a call
@@ -44,6 +45,32 @@ class SpecValidationError(InputError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field
         super().__init__(message)
+
+
+class MalformedFieldError(InputError):
+    """A pod spec field of the wrong JSON type; ``field`` is its path, ``expected`` the type.
+
+    The policy engine turns this into a denial (fail closed) instead of letting it escape.
+    """
+
+    def __init__(self, field: str, expected: str, got: object) -> None:
+        self.field = field
+        self.expected = expected
+        self.got = got
+        self.problem = f"must be {expected}, got {_describe(got)}"
+        super().__init__(f"{field or 'the pod spec'} {self.problem}")
+
+
+def _describe(value: object) -> str:
+    """A short, safe rendering of a bad value (never a full repr of a huge or deep structure)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"{type(value).__name__} {shown}"
 
 
 class ConversionError(HardenedError):

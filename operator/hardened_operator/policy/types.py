@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 ContainerType = Literal["container", "initContainer", "ephemeralContainer"]
+FixOp = Literal["set", "remove"]
+Scope = Literal["spec", "metadata"]
 Profile = Literal["nonroot", "restricted"]
 PROFILES: tuple[Profile, ...] = ("nonroot", "restricted")
 DEFAULT_PROFILE: Profile = "nonroot"
@@ -16,8 +18,13 @@ class Finding:
     """One offending field inside one pod spec.
 
     ``field`` is relative to the pod spec (``securityContext.runAsNonRoot``,
-    ``initContainers[0].securityContext.privileged``); ``review`` prefixes it with the path of
-    the pod spec inside its object (``spec.template.spec.``).
+    ``initContainers[0].securityContext.privileged``), or to the pod metadata when ``scope``
+    is ``"metadata"`` (``annotations[container.apparmor.security.beta.kubernetes.io/app]``);
+    ``review`` prefixes it with the path of the pod spec (or metadata) inside its object.
+
+    ``fix`` is the human instruction. When the fix is a single field edit it is also given
+    structurally, in the same scope: ``fix_op`` ("set" or "remove"), ``fix_field`` (relative
+    path) and ``fix_value`` (JSON value to set), so front ends can apply or re-render it.
     """
 
     check: str
@@ -26,6 +33,10 @@ class Finding:
     fix: str
     container: str | None = None
     container_type: ContainerType | None = None
+    fix_op: FixOp | None = None
+    fix_field: str | None = None
+    fix_value: Any = None
+    scope: Scope = "spec"
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,11 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Violation:
-    """A finding located in an object: what the webhook, audit and builders report."""
+    """A finding located in an object: what the webhook, audit and builders report.
+
+    ``field`` and ``fix_field`` are paths from the object's root
+    (``spec.template.spec.initContainers[0].securityContext.runAsUser``).
+    """
 
     kind: str
     namespace: str | None
@@ -52,6 +67,9 @@ class Violation:
     fix: str
     container: str | None = None
     container_type: ContainerType | None = None
+    fix_op: FixOp | None = None
+    fix_field: str | None = None
+    fix_value: Any = None
 
     def describe(self) -> str:
         """One line for humans: which object, which container, which field, how to fix it."""

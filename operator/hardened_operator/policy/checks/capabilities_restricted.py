@@ -1,0 +1,90 @@
+"""capabilities_restricted (PSA restricted, policy v1.25): drop ALL, add only NET_BIND_SERVICE.
+
+Windows pods are exempt, as in PSA v1.25+. Replaces ``capabilities_baseline`` in the
+restricted profile.
+"""
+
+from __future__ import annotations
+
+from ..check import Check, PodView, allowed, containers_phrase, denied, finding, join_quote
+from ..fields import opt_list, str_items
+from ..types import CheckResult, Finding
+from ._common import container_sub, who
+
+ID = "capabilities_restricted"
+_ALLOWED = allowed(ID)
+CAPABILITY_ALL = "ALL"
+NET_BIND_SERVICE = "NET_BIND_SERVICE"
+
+
+def check(pod: PodView) -> CheckResult:
+    if pod.is_windows:
+        return _ALLOWED
+    findings: list[Finding] = []
+    missing_drop: list[str] = []
+    adding: list[str] = []
+    forbidden: set[str] = set()
+    for ref in pod.containers:
+        caps = container_sub(ref, "capabilities")
+        caps_path = ref.field("securityContext", "capabilities")
+        drop_field = f"{caps_path}.drop"
+        if caps is None:
+            drop: list[str] = []
+            add: list[str] = []
+        else:
+            drop = str_items(opt_list(caps, "drop", caps_path) or (), drop_field)
+            add = str_items(opt_list(caps, "add", caps_path) or (), f"{caps_path}.add")
+        if CAPABILITY_ALL not in drop:
+            missing_drop.append(ref.name)
+            findings.append(
+                finding(
+                    ID,
+                    drop_field,
+                    f"{who(ref)} does not drop all capabilities",
+                    ref=ref,
+                    fix_op="set",
+                    fix_field=drop_field,
+                    fix_value=[CAPABILITY_ALL],
+                )
+            )
+        bad_adds = [c for c in add if c != NET_BIND_SERVICE]
+        if bad_adds:
+            adding.append(ref.name)
+            forbidden.update(bad_adds)
+            add_field = f"{caps_path}.add"
+            kept = [c for c in add if c == NET_BIND_SERVICE]
+            findings.append(
+                finding(
+                    ID,
+                    add_field,
+                    f"{who(ref)} adds {join_quote(sorted(set(bad_adds)))}; "
+                    "only NET_BIND_SERVICE may be added",
+                    ref=ref,
+                    fix_op="set" if kept else "remove",
+                    fix_field=add_field,
+                    fix_value=kept if kept else None,
+                )
+            )
+    details: list[str] = []
+    if missing_drop:
+        details.append(
+            f'{containers_phrase(missing_drop)} must set securityContext.capabilities.drop=["ALL"]'
+        )
+    if adding:
+        details.append(
+            f"{containers_phrase(adding)} must not include {join_quote(sorted(forbidden))} "
+            "in securityContext.capabilities.add"
+        )
+    if details:
+        return denied(ID, "unrestricted capabilities", "; ".join(details), findings)
+    return _ALLOWED
+
+
+CHECK = Check(
+    id=ID,
+    level="restricted",
+    profiles=("nonroot", "restricted"),
+    func=check,
+    summary='every container must drop ["ALL"] and add nothing but NET_BIND_SERVICE',
+    overrides=("capabilities_baseline",),
+)

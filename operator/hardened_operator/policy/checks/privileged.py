@@ -1,0 +1,45 @@
+"""privileged (PSA baseline): no container may set securityContext.privileged=true."""
+
+from __future__ import annotations
+
+from ..check import Check, PodView, allowed, containers_phrase, denied, finding
+from ..fields import opt_bool
+from ..types import CheckResult, Finding
+from ._common import who
+
+ID = "privileged"
+_ALLOWED = allowed(ID)
+
+
+def check(pod: PodView) -> CheckResult:
+    findings: list[Finding] = []
+    bad: list[str] = []
+    for ref in pod.containers:
+        csc = ref.security_context()
+        if csc is not None and opt_bool(csc, "privileged", ref.field("securityContext")):
+            bad.append(ref.name)
+            field = ref.field("securityContext", "privileged")
+            findings.append(
+                finding(
+                    ID,
+                    field,
+                    f"{who(ref)} sets securityContext.privileged=true",
+                    ref=ref,
+                    fix_op="set",
+                    fix_field=field,
+                    fix_value=False,
+                )
+            )
+    if bad:
+        detail = f"{containers_phrase(bad)} must not set securityContext.privileged=true"
+        return denied(ID, "privileged", detail, findings)
+    return _ALLOWED
+
+
+CHECK = Check(
+    id=ID,
+    level="baseline",
+    profiles=("nonroot", "restricted"),
+    func=check,
+    summary="no container may be privileged",
+)

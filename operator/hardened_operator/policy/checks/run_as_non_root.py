@@ -1,0 +1,96 @@
+"""runAsNonRoot (PSA restricted, policy v1.35): pod or every container must set it to true.
+
+Restricted fields: spec.securityContext.runAsNonRoot and every container's
+securityContext.runAsNonRoot. Allowed: true; unset at container level if the pod sets true.
+PSA skips the check for ``hostUsers: false`` pods; the ``nonroot`` profile does not.
+"""
+
+from __future__ import annotations
+
+from ..check import Check, PodView, allowed, containers_phrase, denied, finding
+from ..fields import opt_bool
+from ..types import CheckResult, Finding
+from ._common import who
+
+ID = "runAsNonRoot"
+_ALLOWED = allowed(ID)
+_POD_FIELD = "securityContext.runAsNonRoot"
+
+
+def check(pod: PodView) -> CheckResult:
+    if pod.user_namespace_relaxed:
+        return _ALLOWED
+    findings: list[Finding] = []
+    bad_setters: list[str] = []
+    pod_non_root = False
+    sc = pod.security_context
+    if sc is not None:
+        value = opt_bool(sc, "runAsNonRoot", "securityContext")
+        if value is False:
+            bad_setters.append("pod")
+            findings.append(
+                finding(
+                    ID,
+                    _POD_FIELD,
+                    "the pod sets securityContext.runAsNonRoot=false",
+                    fix_op="set",
+                    fix_field=_POD_FIELD,
+                    fix_value=True,
+                )
+            )
+        elif value is True:
+            pod_non_root = True
+
+    explicit: list[str] = []
+    implicit: list[str] = []
+    for ref in pod.containers:
+        csc = ref.security_context()
+        value = None if csc is None else opt_bool(csc, "runAsNonRoot", ref.field("securityContext"))
+        field = ref.field("securityContext", "runAsNonRoot")
+        if value is not None:
+            if not value:
+                explicit.append(ref.name)
+                findings.append(
+                    finding(
+                        ID,
+                        field,
+                        f"{who(ref)} sets securityContext.runAsNonRoot=false",
+                        ref=ref,
+                        fix_op="set",
+                        fix_field=field,
+                        fix_value=True,
+                    )
+                )
+        elif not pod_non_root:
+            implicit.append(ref.name)
+            findings.append(
+                finding(
+                    ID,
+                    field,
+                    f"{who(ref)} does not set securityContext.runAsNonRoot=true "
+                    "and neither does the pod",
+                    ref=ref,
+                    fix_op="set",
+                    fix_field=_POD_FIELD,
+                    fix_value=True,
+                )
+            )
+
+    if explicit:
+        bad_setters.append(containers_phrase(explicit))
+    if bad_setters:
+        detail = " and ".join(bad_setters) + " must not set securityContext.runAsNonRoot=false"
+        return denied(ID, "runAsNonRoot != true", detail, findings)
+    if implicit:
+        detail = f"pod or {containers_phrase(implicit)} must set securityContext.runAsNonRoot=true"
+        return denied(ID, "runAsNonRoot != true", detail, findings)
+    return _ALLOWED
+
+
+CHECK = Check(
+    id=ID,
+    level="restricted",
+    profiles=("nonroot", "restricted"),
+    func=check,
+    summary="runAsNonRoot must be true (pod level, or every container)",
+)

@@ -1,0 +1,66 @@
+"""windowsHostProcess (PSA baseline): no Windows HostProcess pod or container."""
+
+from __future__ import annotations
+
+from ..check import Check, PodView, allowed, containers_phrase, denied, finding
+from ..fields import opt_bool, opt_mapping
+from ..types import CheckResult, Finding
+from ._common import container_sub, who
+
+ID = "windowsHostProcess"
+_ALLOWED = allowed(ID)
+
+
+def check(pod: PodView) -> CheckResult:
+    findings: list[Finding] = []
+    bad: list[str] = []
+    for ref in pod.containers:
+        options = container_sub(ref, "windowsOptions")
+        path = ref.field("securityContext", "windowsOptions")
+        if options is not None and opt_bool(options, "hostProcess", path):
+            bad.append(ref.name)
+            findings.append(
+                finding(
+                    ID,
+                    f"{path}.hostProcess",
+                    f"{who(ref)} sets securityContext.windowsOptions.hostProcess=true",
+                    ref=ref,
+                    fix_op="set",
+                    fix_field=f"{path}.hostProcess",
+                    fix_value=False,
+                )
+            )
+    setters: list[str] = []
+    sc = pod.security_context
+    options = None if sc is None else opt_mapping(sc, "windowsOptions", "securityContext")
+    if options is not None and opt_bool(options, "hostProcess", "securityContext.windowsOptions"):
+        setters.append("pod")
+        field = "securityContext.windowsOptions.hostProcess"
+        findings.insert(
+            0,
+            finding(
+                ID,
+                field,
+                "the pod sets securityContext.windowsOptions.hostProcess=true",
+                fix_op="set",
+                fix_field=field,
+                fix_value=False,
+            ),
+        )
+    if bad:
+        setters.append(containers_phrase(bad))
+    if setters:
+        detail = (
+            f"{' and '.join(setters)} must not set securityContext.windowsOptions.hostProcess=true"
+        )
+        return denied(ID, "hostProcess", detail, findings)
+    return _ALLOWED
+
+
+CHECK = Check(
+    id=ID,
+    level="baseline",
+    profiles=("restricted",),
+    func=check,
+    summary="no Windows HostProcess (pod or container)",
+)

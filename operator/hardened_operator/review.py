@@ -1,0 +1,284 @@
+"""Any Kubernetes object → its pod specs → violations (pure: no I/O here).
+
+The admission webhook, ``hardened audit`` and the builders' self-check all ask the same
+question through :func:`review_object`: which fields of this object would run something as
+root (or, under ``restricted``, break PSA's restricted profile)? Paths in the answer start at
+the object's root (``spec.template.spec.initContainers[0].securityContext.runAsUser``) so a
+person can find the line, and structured fixes (``fix_op``/``fix_field``/``fix_value``) use
+the same paths so ``audit --fix`` can apply them.
+
+Kinds that carry no pod (ConfigMap, Service, ...) have no pod specs: callers decide what that
+means. Objects of a pod-bearing kind with the wrong shape raise :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .errors import InputError, SpecValidationError
+from .policy import evaluate
+from .policy.check import render_fix
+from .policy.types import Finding, Profile, Violation
+
+# kind -> resource plural (what a ValidatingWebhookConfiguration's rules name).
+POD_BEARING_KINDS: Final[Mapping[str, str]] = {
+    "Pod": "pods",
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets",
+    "ReplicaSet": "replicasets",
+    "ReplicationController": "replicationcontrollers",
+    "Job": "jobs",
+    "CronJob": "cronjobs",
+    "PodTemplate": "podtemplates",
+    "HardenedService": "hardenedservices",
+}
+
+# Where the pod template sits in each kind (Pod itself is the pod: handled apart).
+_TEMPLATE_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "PodTemplate": ("template",),
+}
+
+# HardenedService identity fields that must never be 0 (root user or group).
+_IDENTITY_FIELDS: Final = ("runAsUser", "runAsGroup", "fsGroup")
+IDENTITY_CHECK: Final = "hardenedServiceIdentity"
+SPEC_VALIDATION_CHECK: Final = "hardenedServiceSpec"
+
+
+@dataclass(frozen=True)
+class PodSpecRef:
+    """One pod spec inside an object.
+
+    ``path`` locates the spec from the object's root (``spec.template.spec``) and
+    ``metadata_path`` the pod metadata (``spec.template.metadata``). ``rendered`` is True for
+    the pod templates a HardenedService *becomes* (they are not fields of the object, so
+    their fixes cannot be applied to it).
+    """
+
+    path: str
+    metadata_path: str
+    metadata: Mapping[str, Any] | None
+    spec: Mapping[str, Any]
+    rendered: bool = False
+
+
+def _describe(obj: Mapping[str, Any]) -> str:
+    kind = obj.get("kind")
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    return f"{kind} {name}" if isinstance(name, str) else str(kind)
+
+
+def _mapping_at(obj: Mapping[str, Any], keys: tuple[str, ...], what: str) -> Mapping[str, Any]:
+    node: Any = obj
+    walked: list[str] = []
+    for key in keys:
+        walked.append(key)
+        node = node.get(key) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            path = ".".join(walked)
+            found = "missing" if node is None else f"a {type(node).__name__}, not an object"
+            raise InputError(f"{what}: {path} is {found}")
+    result: Mapping[str, Any] = node
+    return result
+
+
+def _optional_mapping(obj: Mapping[str, Any], key: str, path: str, what: str) -> Any:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, Mapping):
+        raise InputError(f"{what}: {path} must be an object, not {type(value).__name__}")
+    return value
+
+
+def _kind(obj: Any) -> str | None:
+    if not isinstance(obj, Mapping):
+        raise InputError(f"a Kubernetes object must be a mapping, not {type(obj).__name__}")
+    kind = obj.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        raise InputError(f"kind must be a string, not {type(kind).__name__}")
+    return kind
+
+
+def pod_specs(obj: Mapping[str, Any]) -> list[PodSpecRef]:
+    """The pod specs an object carries; [] for kinds that carry none.
+
+    A HardenedService's pod specs are the templates it renders to
+    (``hardened_operator.builders.pod_templates``); a spec the builders reject raises
+    ``SpecValidationError`` (use :func:`review_object` to get it as a violation).
+    """
+    kind = _kind(obj)
+    if kind is None or kind not in POD_BEARING_KINDS:
+        return []
+    what = _describe(obj)
+    if kind == "Pod":
+        spec = _mapping_at(obj, ("spec",), what)
+        metadata = _optional_mapping(obj, "metadata", "metadata", what)
+        return [PodSpecRef("spec", "metadata", metadata, spec)]
+    if kind == "HardenedService":
+        return _hardened_service_pod_specs(obj)
+    keys = _TEMPLATE_PATHS[kind]
+    template = _mapping_at(obj, keys, what)
+    base = ".".join(keys)
+    spec = _mapping_at(template, ("spec",), f"{what}: {base}")
+    metadata = _optional_mapping(template, "metadata", f"{base}.metadata", what)
+    return [PodSpecRef(f"{base}.spec", f"{base}.metadata", metadata, spec)]
+
+
+def _hardened_service_pod_specs(obj: Mapping[str, Any]) -> list[PodSpecRef]:
+    # Imported here: builders pull in pydantic, which the webhook and audit only pay for
+    # when a HardenedService actually shows up.
+    from . import builders
+
+    refs: list[PodSpecRef] = []
+    for label, template in builders.pod_templates(obj):
+        base = f"rendered[{label}].spec.template"
+        if not isinstance(template, Mapping) or not isinstance(template.get("spec"), Mapping):
+            raise InputError(f"{label}: the rendered pod template has no spec")
+        metadata = template.get("metadata")
+        refs.append(
+            PodSpecRef(
+                f"{base}.spec",
+                f"{base}.metadata",
+                metadata if isinstance(metadata, Mapping) else None,
+                template["spec"],
+                rendered=True,
+            )
+        )
+    return refs
+
+
+def review_object(obj: Mapping[str, Any], profile: Profile = "nonroot") -> list[Violation]:
+    """Every violation in one object; ``[]`` means allowed (or: not a pod-bearing kind)."""
+    kind = _kind(obj)
+    if kind is None or kind not in POD_BEARING_KINDS:
+        return []
+    metadata = _optional_mapping(obj, "metadata", "metadata", _describe(obj)) or {}
+    namespace = _optional_str(metadata, "namespace")
+    name = _optional_str(metadata, "name")
+
+    violations: list[Violation] = []
+    if kind == "HardenedService":
+        violations.extend(_identity_violations(obj, namespace, name))
+        try:
+            refs = pod_specs(obj)
+        except SpecValidationError as error:
+            field = error.field or "spec"
+            if not any(v.field == field for v in violations):
+                violations.append(
+                    Violation(
+                        kind=kind,
+                        namespace=namespace,
+                        name=name,
+                        check=SPEC_VALIDATION_CHECK,
+                        field=field,
+                        message=f"invalid HardenedService spec: {error}",
+                        fix=f"correct {field} (see `hardened crd` for the schema)",
+                    )
+                )
+            return violations
+    else:
+        refs = pod_specs(obj)
+
+    seen: set[tuple[str, str]] = set()
+    for ref in refs:
+        for result in evaluate(ref.metadata, ref.spec, profile):
+            if result.allowed:
+                continue
+            for item in result.findings:
+                violation = _locate(item, ref, kind, namespace, name)
+                # A malformed field trips every check that reads it: report it once.
+                key = (violation.field, violation.message)
+                if key not in seen:
+                    seen.add(key)
+                    violations.append(violation)
+    return violations
+
+
+def _optional_str(metadata: Mapping[str, Any], key: str) -> str | None:
+    value = metadata.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise InputError(f"metadata.{key} must be a string, not {type(value).__name__}")
+
+
+def _join(prefix: str, field: str) -> str:
+    return f"{prefix}.{field}" if field else prefix
+
+
+def _locate(
+    item: Finding, ref: PodSpecRef, kind: str, namespace: str | None, name: str | None
+) -> Violation:
+    prefix = ref.metadata_path if item.scope == "metadata" else ref.path
+    fix = item.fix
+    fix_op = item.fix_op
+    fix_field = None
+    fix_value = item.fix_value
+    if ref.rendered:
+        # Not a field of the object: say where it comes from, offer no machine fix.
+        fix = f"{fix} (in the pod template the operator renders; check the HardenedService spec)"
+        fix_op, fix_value = None, None
+    elif fix_op is not None and item.fix_field is not None:
+        fix_field = _join(prefix, item.fix_field)
+        fix = render_fix(fix_op, fix_field, fix_value)
+    return Violation(
+        kind=kind,
+        namespace=namespace,
+        name=name,
+        check=item.check,
+        field=_join(prefix, item.field),
+        message=item.message,
+        fix=fix,
+        container=item.container,
+        container_type=item.container_type,
+        fix_op=fix_op,
+        fix_field=fix_field,
+        fix_value=fix_value,
+    )
+
+
+def _identity_violations(
+    obj: Mapping[str, Any], namespace: str | None, name: str | None
+) -> list[Violation]:
+    """spec.securityContext.runAsUser/runAsGroup/fsGroup set to 0 (root), or not integers."""
+    spec = obj.get("spec")
+    sc = spec.get("securityContext") if isinstance(spec, Mapping) else None
+    if not isinstance(sc, Mapping):
+        return []  # absent means the safe defaults; other shapes are the schema's to report
+    found: list[Violation] = []
+    for key in _IDENTITY_FIELDS:
+        value = sc.get(key)
+        field = f"spec.securityContext.{key}"
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            message = f"{key} must be an integer, got {type(value).__name__}"
+        elif value == 0:
+            message = (
+                f"{key}=0 runs the service as root ({'user' if key == 'runAsUser' else 'group'} 0)"
+            )
+        else:
+            continue
+        found.append(
+            Violation(
+                kind="HardenedService",
+                namespace=namespace,
+                name=name,
+                check=IDENTITY_CHECK,
+                field=field,
+                message=message,
+                fix=render_fix("set", field, 1000),
+                fix_op="set",
+                fix_field=field,
+                fix_value=1000,
+            )
+        )
+    return found
