@@ -1,0 +1,153 @@
+"""Render a Report as a table (humans), JSON (scripts) or SARIF 2.1.0 (code-scanning UIs)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import quote
+
+from hardened_operator import __version__
+from hardened_operator.audit.report import ERROR_CHECKS, Entry, Report
+from hardened_operator.audit.sources import STDIN_NAME
+
+FORMATS = ("table", "json", "sarif")
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+_CONTAINER_LABEL = {"initContainer": "init:", "ephemeralContainer": "ephemeral:"}
+
+
+def location(entry: Entry) -> str:
+    return f"{entry.file}:{entry.line}" if entry.line is not None else entry.file
+
+
+def object_label(entry: Entry) -> str:
+    if entry.kind is None:
+        return "-"
+    prefix = f"{entry.namespace}/" if entry.namespace else ""
+    return f"{entry.kind}/{prefix}{entry.name or '<unnamed>'}"
+
+
+def container_label(entry: Entry) -> str:
+    if entry.container is None:
+        return "-"
+    return _CONTAINER_LABEL.get(entry.container_type or "", "") + entry.container
+
+
+def detail(entry: Entry) -> str:
+    text = entry.message
+    if entry.field and not (entry.fix and entry.field in entry.fix):
+        text = f"{entry.field}: {text}"
+    if entry.fix:
+        text = f"{text} (fix: {entry.fix})"
+    return text
+
+
+def summary(report: Report) -> str:
+    parts = []
+    count = len(report.violations)
+    parts.append(f"{count} violation{'s' if count != 1 else ''}")
+    if report.errors:
+        parts.append(f"{len(report.errors)} unreadable or invalid input(s)")
+    files = f"{report.files} file{'s' if report.files != 1 else ''}"
+    objects = f"{report.objects} object{'s' if report.objects != 1 else ''}"
+    line = f"{', '.join(parts)} in {objects} from {files}"
+    if report.notes:
+        line += f"; {len(report.notes)} non-Kubernetes document(s) skipped"
+    return line + "."
+
+
+def render_table(report: Report) -> str:
+    header = ("LOCATION", "OBJECT", "CONTAINER", "CHECK", "DETAIL")
+    rows = [
+        (location(e), object_label(e), container_label(e), e.check, detail(e))
+        for e in report.entries
+    ]
+    lines = []
+    if rows:
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+        for row in [header, *rows]:
+            cells = [row[i].ljust(widths[i]) for i in range(4)]
+            lines.append("  ".join([*cells, row[4]]).rstrip())
+        lines.append("")
+    lines.append(summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: Report) -> str:
+    return json.dumps([e.to_json() for e in report.entries], indent=2) + "\n"
+
+
+def _artifact_uri(file: str) -> str:
+    if file == STDIN_NAME:
+        return "stdin"
+    path = PurePath(file)
+    if path.is_absolute():
+        return "file://" + quote(path.as_posix())
+    return quote(path.as_posix())
+
+
+def _sarif_text(entry: Entry) -> str:
+    if entry.kind is None:
+        return detail(entry)
+    where = object_label(entry)
+    if entry.container is not None:
+        where = f"{where} container {container_label(entry)}"
+    return f"{where}: {detail(entry)}"
+
+
+def _rule(check_id: str, description: str) -> dict[str, Any]:
+    return {
+        "id": check_id,
+        "name": check_id,
+        "shortDescription": {"text": description},
+        "defaultConfiguration": {"level": "error"},
+    }
+
+
+def render_sarif(report: Report, rules: Mapping[str, str]) -> str:
+    """SARIF 2.1.0: one rule per check of the profile (plus input errors), one result per entry.
+
+    ``rules`` maps check id -> one-line description, in the order to list them.
+    """
+    all_rules = dict(rules)
+    for entry in report.entries:  # an id the caller did not know still gets a rule
+        all_rules.setdefault(entry.check, ERROR_CHECKS.get(entry.check, entry.check))
+    index = {rule_id: i for i, rule_id in enumerate(all_rules)}
+    results = []
+    for entry in report.entries:
+        physical: dict[str, Any] = {"artifactLocation": {"uri": _artifact_uri(entry.file)}}
+        if entry.line is not None:
+            physical["region"] = {"startLine": entry.line}
+        result: dict[str, Any] = {
+            "ruleId": entry.check,
+            "ruleIndex": index[entry.check],
+            "level": "error",
+            "message": {"text": _sarif_text(entry)},
+            "locations": [{"physicalLocation": physical}],
+            "properties": {
+                k: v
+                for k, v in entry.to_json().items()
+                if k in ("type", "kind", "namespace", "name", "container", "containerType", "field")
+                and v is not None
+            },
+        }
+        results.append(result)
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "hardened audit",
+                        "version": __version__,
+                        "rules": [_rule(rule_id, text) for rule_id, text in all_rules.items()],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2) + "\n"

@@ -1,0 +1,185 @@
+"""Audit objects with the policy and collect what to report (pure apart from reading sources).
+
+An :class:`Entry` is one line of the report: a policy violation, or an input we could not use
+(unreadable file, object of the wrong shape). Inputs we cannot judge are never passed silently:
+they make the exit code 2, so a CI job cannot go green on a file the audit did not understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from hardened_operator.audit.documents import KubeObject, Note, parse_source
+from hardened_operator.audit.sources import Source
+from hardened_operator.errors import InputError, ManifestParseError
+from hardened_operator.policy.types import Profile, Violation
+from hardened_operator.review import review_object
+
+EXIT_CLEAN = 0
+EXIT_VIOLATIONS = 1
+EXIT_UNREADABLE = 2
+
+UNREADABLE = "unreadable-input"
+INVALID = "invalid-object"
+ERROR_CHECKS = {
+    UNREADABLE: "The input could not be read or parsed as YAML/JSON.",
+    INVALID: "The object has a field of the wrong shape; it cannot be judged, so it fails.",
+}
+
+EntryType = Literal["violation", "error"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One reported problem, located as precisely as we can."""
+
+    type: EntryType
+    file: str
+    line: int | None
+    check: str
+    message: str
+    kind: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    container: str | None = None
+    container_type: str | None = None
+    field: str | None = None
+    fix: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "file": self.file,
+            "line": self.line,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "container": self.container,
+            "containerType": self.container_type,
+            "check": self.check,
+            "field": self.field,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
+
+@dataclass
+class Report:
+    """Everything one audit run found; ``exit_code`` is what the CLI returns."""
+
+    entries: list[Entry] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    files: int = 0
+    objects: int = 0
+
+    @property
+    def violations(self) -> list[Entry]:
+        return [e for e in self.entries if e.type == "violation"]
+
+    @property
+    def errors(self) -> list[Entry]:
+        return [e for e in self.entries if e.type == "error"]
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return EXIT_UNREADABLE
+        if self.violations:
+            return EXIT_VIOLATIONS
+        return EXIT_CLEAN
+
+
+def _metadata(obj: KubeObject) -> tuple[str | None, str | None]:
+    meta = obj.obj.get("metadata")
+    if not isinstance(meta, dict):
+        return None, None
+    namespace = meta.get("namespace")
+    name = meta.get("name") or meta.get("generateName")
+    return (
+        namespace if isinstance(namespace, str) else None,
+        name if isinstance(name, str) else None,
+    )
+
+
+def error_entry(exc: ManifestParseError) -> Entry:
+    message = str(exc)
+    where = exc.file or "<input>"
+    if exc.line is not None:
+        where = f"{where}:{exc.line}"
+    prefix = f"{where}: "
+    if message.startswith(prefix):  # ManifestParseError already says where; don't repeat it
+        message = message[len(prefix) :]
+    return Entry("error", exc.file or "<input>", exc.line, UNREADABLE, message)
+
+
+def violation_entry(obj: KubeObject, violation: Violation) -> Entry:
+    return Entry(
+        "violation",
+        obj.file,
+        obj.locate(violation.field),
+        violation.check,
+        violation.message,
+        kind=violation.kind,
+        namespace=violation.namespace,
+        name=violation.name,
+        container=violation.container,
+        container_type=violation.container_type,
+        field=violation.field,
+        fix=violation.fix,
+    )
+
+
+def audit_object(obj: KubeObject, profile: Profile) -> list[Entry]:
+    """The entries for one object: its violations, or one error if it has the wrong shape."""
+    try:
+        violations = review_object(obj.obj, profile)
+    except InputError as exc:
+        namespace, name = _metadata(obj)
+        bad_field = getattr(exc, "field", None)
+        line = obj.locate(bad_field) if isinstance(bad_field, str) else obj.line
+        return [
+            Entry(
+                "error",
+                obj.file,
+                line,
+                INVALID,
+                str(exc),
+                kind=str(obj.obj.get("kind")),
+                namespace=namespace,
+                name=name,
+                field=bad_field if isinstance(bad_field, str) else None,
+            )
+        ]
+    return [violation_entry(obj, v) for v in violations]
+
+
+def audit_items(
+    items: Iterable[KubeObject | Note | ManifestParseError], profile: Profile, report: Report
+) -> None:
+    for item in items:
+        if isinstance(item, ManifestParseError):
+            report.entries.append(error_entry(item))
+        elif isinstance(item, Note):
+            report.notes.append(item)
+        else:
+            report.objects += 1
+            report.entries.extend(audit_object(item, profile))
+
+
+def audit_sources(sources: Iterable[Source | ManifestParseError], profile: Profile) -> Report:
+    """Audit every source; unreadable ones become error entries, never exceptions."""
+    report = Report()
+    for source in sources:
+        if isinstance(source, ManifestParseError):
+            report.entries.append(error_entry(source))
+            continue
+        report.files += 1
+        audit_items(parse_source(source), profile, report)
+    return report
+
+
+def iter_objects(source: Source) -> Iterator[KubeObject | Note | ManifestParseError]:
+    """Re-exported for the fixer: the objects of one source, in order."""
+    return parse_source(source)
