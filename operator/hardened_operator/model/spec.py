@@ -44,7 +44,10 @@ RESERVED_POD_LABELS: Final = (
     *conventions.SECURITY_LABELS,
 )
 
+# Bounds keep the CEL rules' estimated cost inside the API server's CRD budget.
 MAX_PORTS: Final = 64
+MAX_ENV: Final = 512
+MAX_ENV_FROM: Final = 64
 MAX_ID: Final = 2147483647  # int32 like most clusters' idmap ranges; 0 (root) is below minimum
 
 # A Kubernetes qualified label/annotation key: optional DNS-subdomain prefix, then a name.
@@ -148,7 +151,7 @@ class GpuSpec(ApiModel):
     """Extended resource name of the GPU (default ``nvidia.com/gpu``)."""
     runtimeClassName: str | None = Field(default=None, max_length=253, pattern=DNS1123_LABEL)
     """RuntimeClass of the pod, e.g. ``nvidia`` (the seed's ``runtime: nvidia``)."""
-    nodeSelector: dict[str, str] | None = Field(default=None, max_length=64)
+    nodeSelector: dict[str, LabelValue] | None = Field(default=None, max_length=64)
     """Extra node labels GPU pods need, merged into the pod's nodeSelector."""
 
 
@@ -258,9 +261,9 @@ class HardenedServiceSpec(ApiModel):
     """Overrides the image's ENTRYPOINT."""
     args: list[str] | None = None
     """Overrides the image's CMD."""
-    env: list[EnvVar] | None = None
+    env: list[EnvVar] | None = Field(default=None, max_length=MAX_ENV)
     """Environment variables (core/v1 EnvVar)."""
-    envFrom: list[EnvFromSource] | None = None
+    envFrom: list[EnvFromSource] | None = Field(default=None, max_length=MAX_ENV_FROM)
     """ConfigMaps and Secrets whose keys become environment variables (core/v1 EnvFromSource)."""
     ports: list[ContainerPort] | None = Field(
         default=None, max_length=MAX_PORTS, json_schema_extra=_port_rules()
@@ -290,7 +293,7 @@ class HardenedServiceSpec(ApiModel):
     """Mount an API token into the pods (default false: most services never call the API)."""
     imagePullSecrets: list[LocalObjectReference] | None = None
     """Secrets holding registry credentials for ``image``."""
-    nodeSelector: dict[str, str] | None = Field(default=None, max_length=64)
+    nodeSelector: dict[str, LabelValue] | None = Field(default=None, max_length=64)
     """Node labels the pods must run on (merged with ``gpu.nodeSelector``)."""
     tolerations: list[Toleration] | None = None
     """Taints the pods tolerate (a GPU toleration is added when ``gpu.count`` > 0)."""
