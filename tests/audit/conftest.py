@@ -1,0 +1,11 @@
+"""Fixtures for the audit tests."""
+
+from __future__ import annotations
+
+import pytest
+from audit_support import RunAudit, invoke
+
+
+@pytest.fixture
+def run_audit() -> RunAudit:
+    return invoke
