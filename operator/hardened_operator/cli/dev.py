@@ -1,0 +1,151 @@
+"""``hardened dev``: a local control plane (etcd + kube-apiserver + the operator)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hardened_operator.errors import ControlPlaneError
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group()
+def dev() -> None:
+    """A local control plane: etcd + kube-apiserver + the operator (see docs/dev.md)."""
+
+
+@dev.command("build-assets")
+@click.option("--force", is_flag=True, help="Rebuild even when the cache is complete.")
+def build_assets_command(force: bool) -> None:
+    """Build kube-apiserver, etcd and kubectl with Go into the cache (no-op when cached).
+
+    Not needed when KUBEBUILDER_ASSETS points at setup-envtest's binaries.
+    """
+    from hardened_operator.dev import assets
+
+    try:
+        found = None if force else assets.find_assets()
+        if found is not None:
+            _log(f"using control-plane binaries from {found.source}: {found.directory}")
+            return
+        built = assets.build_assets(force=force, log=_log)
+    except ControlPlaneError as error:
+        _log(f"error: {error}")
+        sys.exit(1)
+    click.echo(str(built.directory))
+
+
+def _dir_option(function: Any) -> Any:
+    return click.option(
+        "--dir",
+        "directory",
+        required=True,
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where the plane keeps its data, logs, certificates, kubeconfig and state.json.",
+    )(function)
+
+
+@dev.command("up")
+@_dir_option
+@click.option("--no-operator", is_flag=True, help="Only etcd + kube-apiserver (+ the CRD).")
+@click.option("--port", type=int, default=0, help="kube-apiserver's port (default: a free one).")
+@click.option("--webhook-port", type=int, default=0, help="The webhook's port (default: free).")
+@click.option(
+    "--service-account-admission/--no-service-account-admission",
+    default=True,
+    show_default=True,
+    help="Keep the ServiceAccount admission plugin (as in a real cluster; namespaces then "
+    "need a `default` ServiceAccount before Pods can be created) or disable it (envtest).",
+)
+@click.option(
+    "--build/--no-build", default=True, show_default=True, help="Build binaries if missing."
+)
+@click.option(
+    "--timeout", type=float, default=90.0, show_default=True, help="Seconds to wait for readiness."
+)
+def up(
+    directory: Path,
+    no_operator: bool,
+    port: int,
+    webhook_port: int,
+    service_account_admission: bool,
+    build: bool,
+    timeout: float,
+) -> None:
+    """Start etcd, kube-apiserver and the operator; return once all are ready."""
+    from hardened_operator.dev import assets, plane
+
+    try:
+        if build:
+            assets.ensure_assets(log=_log)
+        running = plane.start(
+            plane.Options(
+                directory=directory,
+                operator=not no_operator,
+                api_port=port,
+                webhook_port=webhook_port,
+                service_account_admission=service_account_admission,
+                ready_timeout=timeout,
+            ),
+            log=_log,
+        )
+    except ControlPlaneError as error:
+        _log(f"error: {error}")
+        sys.exit(1)
+    kubeconfig = running.kubeconfig
+    click.echo(f"control plane ready: {running.server} (logs and state in {running.directory})")
+    if running.admission != "none":
+        click.echo(f"admission: {running.admission} on 127.0.0.1:{running.ports['webhook']}")
+    for note in running.notes:
+        click.echo(f"note: {note}")
+    click.echo("use it:")
+    click.echo(f"  export KUBECONFIG={kubeconfig}")
+    click.echo("  kubectl get --raw /version")
+    click.echo(f"stop it:\n  hardened dev down --dir {directory}")
+
+
+@dev.command("down")
+@_dir_option
+@click.option(
+    "--timeout", type=float, default=10.0, show_default=True, help="Seconds before SIGKILL."
+)
+def down(directory: Path, timeout: float) -> None:
+    """Stop everything `hardened dev up` started in DIR (SIGTERM, then SIGKILL)."""
+    from hardened_operator.dev import plane
+
+    try:
+        stopped = plane.stop_dir(directory, timeout=timeout)
+    except ControlPlaneError as error:
+        _log(f"error: {error}")
+        sys.exit(1)
+    names = ", ".join(f"{r.name} (pid {r.pid})" for r in stopped.records)
+    click.echo(f"stopped {names or 'nothing'}")
+
+
+@dev.command("status")
+@_dir_option
+def status(directory: Path) -> None:
+    """Show what runs in DIR; exit 1 unless every process is up and the API is ready."""
+    from hardened_operator.dev import plane
+    from hardened_operator.k8s import bootstrap
+
+    try:
+        state = plane.ControlPlane.load(directory)
+    except ControlPlaneError as error:
+        _log(f"error: {error}")
+        sys.exit(1)
+    running = {r.pid for r in state.running()}
+    for record in state.records:
+        alive = "running" if record.pid in running else "stopped"
+        click.echo(f"{record.name:16} pid {record.pid:<8} {alive:8} log {record.log}")
+    ready = bootstrap.is_ready(state.api_client()) if running else False
+    click.echo(f"api {state.server}: {'ready' if ready else 'not ready'}")
+    click.echo(f"export KUBECONFIG={state.kubeconfig}")
+    if not ready or len(running) != len(state.records):
+        sys.exit(1)

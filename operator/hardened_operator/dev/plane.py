@@ -1,0 +1,456 @@
+"""Start and stop the local control plane: etcd, kube-apiserver, and the operator or webhook.
+
+``start()`` returns a :class:`ControlPlane` once the API answers /readyz, the CRD is
+Established, and (unless ``operator=False``) the API server has demonstrably called our
+webhook and been told "no" for a root pod. Everything it starts is recorded in
+``DIR/state.json`` as soon as it starts, so ``stop_dir(DIR)`` can clean up even after a
+crash half-way through ``start()``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hardened_operator import certs
+from hardened_operator.dev import assets as assets_module
+from hardened_operator.dev import manifests, processes
+from hardened_operator.dev.processes import ProcessRecord
+from hardened_operator.errors import ApiError, ControlPlaneError
+from hardened_operator.k8s import bootstrap
+
+STATE_FILE = "state.json"
+KUBECONFIG_FILE = "kubeconfig"
+ADMIN_USER = "hardened-dev-admin"
+ADMIN_GROUPS = ["system:masters"]
+LOOPBACK = "127.0.0.1"
+
+Log = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    """Default log sink: say nothing."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to start the plane."""
+
+    directory: Path
+    operator: bool = True  # False: etcd + kube-apiserver only (tests run their own webhook)
+    api_port: int = 0  # 0: pick a free port
+    webhook_port: int = 0
+    service_account_admission: bool = True
+    tie_to_parent: bool = False  # processes die with this one (tests); `dev up`: they outlive it
+    crd_required: bool = True  # False: a CRD the API server refuses becomes a note, not a failure
+    ready_timeout: float = 90.0
+    env: Mapping[str, str] | None = None  # for asset lookup; default os.environ
+
+
+@dataclass
+class ControlPlane:
+    """A running plane (or the record of one, read back from ``state.json``)."""
+
+    directory: Path
+    server: str
+    kubeconfig: Path
+    records: list[ProcessRecord] = field(default_factory=list)
+    ports: dict[str, int] = field(default_factory=dict)
+    admission: str = "none"  # "operator", "webhook" or "none"
+    notes: list[str] = field(default_factory=list)
+    installed_crds: list[str] = field(default_factory=list)
+    tie_to_parent: bool = False
+    popens: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
+
+    def save(self) -> None:
+        state = {
+            "server": self.server,
+            "kubeconfig": str(self.kubeconfig),
+            "ports": self.ports,
+            "admission": self.admission,
+            "notes": self.notes,
+            "installed_crds": self.installed_crds,
+            "processes": [r.to_json() for r in self.records],
+        }
+        path = self.directory / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(path)  # never a half-written state file
+
+    @classmethod
+    def load(cls, directory: Path) -> ControlPlane:
+        path = directory / STATE_FILE
+        try:
+            state = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ControlPlaneError(f"no control plane state in {directory} ({path})") from None
+        except ValueError as error:
+            raise ControlPlaneError(f"{path} is not valid JSON: {error}") from error
+        return cls(
+            directory=directory,
+            server=str(state["server"]),
+            kubeconfig=Path(state["kubeconfig"]),
+            records=[ProcessRecord.from_json(p) for p in state["processes"]],
+            ports={str(k): int(v) for k, v in state["ports"].items()},
+            admission=str(state.get("admission", "none")),
+            notes=[str(n) for n in state.get("notes", [])],
+            installed_crds=[str(n) for n in state.get("installed_crds", [])],
+        )
+
+    def running(self) -> list[ProcessRecord]:
+        return [r for r in self.records if processes.is_running(r)]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every process, newest first (admission, then API server, then etcd)."""
+        processes.stop(list(reversed(self.records)), self.popens, timeout=timeout)
+        self.save()
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def api_client(self) -> Any:
+        return bootstrap.api_client(self.kubeconfig)
+
+
+def stop_dir(directory: Path, timeout: float = 10.0) -> ControlPlane:
+    """``hardened dev down``: stop what ``state.json`` in ``directory`` records."""
+    plane = ControlPlane.load(directory)
+    plane.stop(timeout=timeout)
+    return plane
+
+
+def start(options: Options, log: Log = _quiet) -> ControlPlane:
+    """Start a plane in ``options.directory``; on any failure stop what was started."""
+    directory = options.directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    _refuse_if_running(directory)
+    found = assets_module.require_assets(options.env)
+    log(f"binaries: {found.directory} ({found.source})")
+
+    ports = {
+        "etcd": processes.free_port(),
+        "etcd_peer": processes.free_port(),
+        "apiserver": options.api_port or processes.free_port(),
+    }
+    server = f"https://{LOOPBACK}:{ports['apiserver']}"
+    plane = ControlPlane(
+        directory,
+        server,
+        directory / KUBECONFIG_FILE,
+        ports=ports,
+        tie_to_parent=options.tie_to_parent,
+    )
+    try:
+        pki = _write_pki(directory / "pki")
+        _start_etcd(plane, found, ports)
+        api_process = _start_apiserver(plane, found, pki, ports, options)
+        _write_kubeconfig(plane.kubeconfig, server, pki)
+        api = plane.api_client()
+        bootstrap.wait_until_ready(
+            api, options.ready_timeout, still_running=lambda: api_process.poll() is None
+        )
+        log(f"kube-apiserver {bootstrap.server_version(api)} ready at {server}")
+        if options.service_account_admission:
+            bootstrap.ensure_service_account(api, "default")
+        _install_crds(plane, api, options.crd_required, log)
+        if options.operator:
+            _start_admission(plane, api, pki, options, log)
+    except BaseException as error:  # also KeyboardInterrupt: never leave processes behind
+        try:
+            plane.stop()
+        finally:
+            if isinstance(error, ControlPlaneError | ApiError):
+                raise ControlPlaneError(f"{error}\n{_log_tails(plane)}") from error
+        raise
+    plane.save()
+    return plane
+
+
+def _refuse_if_running(directory: Path) -> None:
+    if not (directory / STATE_FILE).exists():
+        return
+    previous = ControlPlane.load(directory)
+    alive = previous.running()
+    if alive:
+        names = ", ".join(f"{r.name} (pid {r.pid})" for r in alive)
+        raise ControlPlaneError(
+            f"a control plane is already running in {directory}: {names}; "
+            f"run `hardened dev down --dir {directory}` first"
+        )
+
+
+@dataclass(frozen=True)
+class _Pki:
+    directory: Path
+    serving_ca: Path
+    serving_cert: Path
+    serving_key: Path
+    client_ca: Path
+    admin_cert: Path
+    admin_key: Path
+    signing_key: Path
+    webhook_ca: Path
+    webhook_cert: Path
+    webhook_key: Path
+
+
+def _write_pki(directory: Path) -> _Pki:
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    hosts = [LOOPBACK, "localhost"]
+    serving_ca, serving_cert, serving_key = certs.generate(
+        hosts, common_name="hardened-dev-apiserver"
+    ).write(directory / "apiserver")
+    client = certs.generate_client(ADMIN_USER, ADMIN_GROUPS)
+    client_dir = directory / "client"
+    client_ca, admin_cert, admin_key = client.write(client_dir)
+    signing_key = directory / "service-account.key"
+    signing_key.touch(mode=0o600)
+    signing_key.write_bytes(certs.generate_signing_key())
+    webhook_ca, webhook_cert, webhook_key = certs.generate(
+        hosts, common_name="hardened-dev-webhook"
+    ).write(directory / "webhook")
+    return _Pki(
+        directory,
+        serving_ca,
+        serving_cert,
+        serving_key,
+        client_ca,
+        admin_cert,
+        admin_key,
+        signing_key,
+        webhook_ca,
+        webhook_cert,
+        webhook_key,
+    )
+
+
+def _launch(
+    plane: ControlPlane, name: str, command: list[str], env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    record, popen = processes.start(
+        name, command, plane.directory / f"{name}.log", env, tie_to_parent=plane.tie_to_parent
+    )
+    plane.records.append(record)
+    plane.popens[record.pid] = popen
+    plane.save()  # recorded before anything can fail, so `dev down` finds it
+    return popen
+
+
+def _start_etcd(plane: ControlPlane, found: assets_module.Assets, ports: dict[str, int]) -> None:
+    client_url = f"http://{LOOPBACK}:{ports['etcd']}"
+    peer_url = f"http://{LOOPBACK}:{ports['etcd_peer']}"
+    _launch(
+        plane,
+        "etcd",
+        [
+            str(found.etcd),
+            "--name=dev",
+            f"--data-dir={plane.directory / 'etcd'}",
+            f"--listen-client-urls={client_url}",
+            f"--advertise-client-urls={client_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=dev={peer_url}",
+            # Throwaway data: skipping fsync makes every write (and so every test) much faster.
+            "--unsafe-no-fsync=true",
+            "--log-level=warn",
+        ],
+    )
+
+
+def _start_apiserver(
+    plane: ControlPlane,
+    found: assets_module.Assets,
+    pki: _Pki,
+    ports: dict[str, int],
+    options: Options,
+) -> subprocess.Popen[bytes]:
+    command = [
+        str(found.kube_apiserver),
+        f"--etcd-servers=http://{LOOPBACK}:{ports['etcd']}",
+        f"--bind-address={LOOPBACK}",
+        f"--advertise-address={LOOPBACK}",
+        # The endpoint reconciler refuses a loopback address; nothing here needs the
+        # `kubernetes` Service's endpoints (no pods run), so switch it off as envtest does.
+        "--endpoint-reconciler-type=none",
+        f"--secure-port={ports['apiserver']}",
+        f"--cert-dir={plane.directory / 'apiserver-certs'}",
+        f"--tls-cert-file={pki.serving_cert}",
+        f"--tls-private-key-file={pki.serving_key}",
+        f"--client-ca-file={pki.client_ca}",
+        # As in a real cluster: RBAC decides, the Node authorizer serves kubelets (none here).
+        "--authorization-mode=Node,RBAC",
+        # Service-account tokens (TokenRequest API): an issuer and the key pair to sign them.
+        f"--service-account-issuer={plane.server}",
+        f"--service-account-key-file={pki.signing_key}",
+        f"--service-account-signing-key-file={pki.signing_key}",
+        "--service-cluster-ip-range=10.0.0.0/24",
+        "--allow-privileged=true",
+        "--profiling=false",
+    ]
+    if not options.service_account_admission:
+        # envtest's choice: without a controller-manager no namespace gets its "default"
+        # ServiceAccount, and this plugin refuses Pods whose ServiceAccount is missing.
+        command.append("--disable-admission-plugins=ServiceAccount")
+    return _launch(plane, "kube-apiserver", command)
+
+
+def _write_kubeconfig(path: Path, server: str, pki: _Pki) -> None:
+    import base64
+
+    def b64(file: Path) -> str:
+        return base64.b64encode(file.read_bytes()).decode("ascii")
+
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "hardened-dev",
+                "cluster": {"server": server, "certificate-authority-data": b64(pki.serving_ca)},
+            }
+        ],
+        "users": [
+            {
+                "name": ADMIN_USER,
+                "user": {
+                    "client-certificate-data": b64(pki.admin_cert),
+                    "client-key-data": b64(pki.admin_key),
+                },
+            }
+        ],
+        "contexts": [
+            {"name": "hardened-dev", "context": {"cluster": "hardened-dev", "user": ADMIN_USER}}
+        ],
+        "current-context": "hardened-dev",
+    }
+    path.touch(mode=0o600)  # it holds the admin key
+    path.write_text(yaml.safe_dump(kubeconfig, sort_keys=False))
+
+
+def _install_crds(plane: ControlPlane, api: Any, required: bool, log: Log) -> None:
+    crds, origin = manifests.crd_manifests()
+    if not crds:
+        plane.notes.append(origin)
+        log(f"note: {origin}")
+    for crd in crds:
+        name = crd["metadata"]["name"]
+        try:
+            bootstrap.install_crd(api, crd)
+        except (ApiError, ControlPlaneError) as error:
+            if required:
+                raise ControlPlaneError(f"CRD {name} ({origin}) not installed: {error}") from error
+            plane.notes.append(f"crd-error: {name} ({origin}): {error}")
+            log(f"warning: CRD {name} not installed: {error}")
+            continue
+        plane.installed_crds.append(name)
+        log(f"installed CRD {name} ({origin})")
+
+
+# A pod the webhook must refuse: proof that the API server really calls it.
+_PROBE_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "hardened-dev-readiness-probe"},
+    "spec": {
+        "securityContext": {"runAsUser": 0},
+        "containers": [{"name": "probe", "image": "busybox"}],
+    },
+}
+
+
+def _start_admission(plane: ControlPlane, api: Any, pki: _Pki, options: Options, log: Log) -> None:
+    port = options.webhook_port or processes.free_port()
+    plane.ports["webhook"] = port
+    listen = f"{LOOPBACK}:{port}"
+    tls = ["--tls-cert-file", str(pki.webhook_cert), "--tls-key-file", str(pki.webhook_key)]
+    cli = [sys.executable, "-m", "hardened_operator.cli"]
+    if importlib.util.find_spec("hardened_operator.cli.run") is not None:
+        plane.admission = "operator"
+        command = [*cli, "run", "--webhook-listen", listen, *tls, "--all-namespaces"]
+        env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
+    elif importlib.util.find_spec("hardened_operator.cli.webhook") is not None:
+        plane.admission = "webhook"  # the operator is not there yet: serve the webhook alone
+        command = [*cli, "webhook", "--listen", listen, *tls]
+        env = dict(os.environ)
+    else:
+        raise ControlPlaneError("neither `hardened run` nor `hardened webhook` is installed")
+    popen = _launch(plane, plane.admission, command, env)
+    wait_for_https(
+        f"https://{listen}/healthz",
+        pki.webhook_ca,
+        options.ready_timeout,
+        still_running=lambda: popen.poll() is None,
+    )
+    url = f"https://{listen}/validate"
+    bootstrap.apply_validating_webhook_configuration(
+        api,
+        manifests.validating_webhook_configuration(url, pki.webhook_ca.read_bytes()),
+    )
+    wait_for_denial(api, "default", options.ready_timeout)
+    log(f"{plane.admission} serving admission at {url} (registered, verified with a root pod)")
+
+
+def wait_for_https(
+    url: str,
+    ca_file: Path,
+    timeout: float,
+    *,
+    still_running: Callable[[], bool] | None = None,
+) -> None:
+    """Poll ``url`` (TLS verified against ``ca_file``) until it answers 200."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if still_running is not None and not still_running():
+            raise ControlPlaneError(f"the process serving {url} exited")
+        time.sleep(0.2)
+    raise ControlPlaneError(f"{url} did not answer 200 within {timeout:.0f}s")
+
+
+def wait_for_denial(api: Any, namespace: str, timeout: float) -> None:
+    """Dry-run a root pod until our webhook denies it.
+
+    The API server picks up a new webhook configuration asynchronously, and "registered"
+    is not "called": only a denial proves the whole path (TLS, caBundle, URL) works.
+    """
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            bootstrap.dry_run_create_pod(api, namespace, _PROBE_POD)
+            last = "the root probe pod was admitted (webhook not called yet)"
+        except ApiError as error:
+            last = str(error)
+            if error.status == 403 and "denied the request" in last:
+                return
+        time.sleep(0.2)
+    raise ControlPlaneError(f"the API server never got a denial from the webhook: {last}")
+
+
+def _log_tails(plane: ControlPlane) -> str:
+    parts = []
+    for record in plane.records:
+        tail = processes.log_tail(record.log)
+        if tail:
+            parts.append(f"--- {record.name} ({record.log}) ---\n{tail}")
+    return "\n".join(parts)

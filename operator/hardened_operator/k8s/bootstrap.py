@@ -1,0 +1,206 @@
+"""The few API calls that bring up a fresh control plane (used by ``hardened dev`` and tests).
+
+Readiness, version, the CRD, the ValidatingWebhookConfiguration, namespaces and their
+``default`` ServiceAccount. Everything here talks to the API and nothing else; failures
+become ``errors.ApiError`` (or ``ControlPlaneError`` for timeouts while waiting).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from hardened_operator.errors import ApiError, ControlPlaneError
+
+T = TypeVar("T")
+
+
+def api_client(kubeconfig: Path, context: str | None = None) -> Any:
+    """A ``kubernetes.client.ApiClient`` for ``kubeconfig`` (never touches global config)."""
+    factory: Any = config.new_client_from_config  # untyped in the client's stubs
+    return factory(config_file=str(kubeconfig), context=context)
+
+
+def _call(what: str, func: Callable[[], T]) -> T:
+    try:
+        return func()
+    except ApiException as error:
+        raise ApiError(
+            f"{what}: {error.status} {error.reason}: {_message(error)}",
+            status=error.status,
+            reason=str(error.reason),
+        ) from error
+
+
+def _message(error: ApiException) -> str:
+    import json
+
+    try:
+        body = json.loads(error.body or "{}")
+    except ValueError:
+        return str(error.body)
+    return str(body.get("message", error.body)) if isinstance(body, dict) else str(body)
+
+
+def is_ready(api: Any) -> bool:
+    """True when ``GET /readyz`` answers 200 (False while the server is unreachable)."""
+    try:
+        method, url, headers, _, _ = api.param_serialize(
+            "GET", "/readyz", auth_settings=["BearerToken"]
+        )
+        response = api.call_api(method, url, header_params=headers, _request_timeout=5)
+        response.read()
+    except (OSError, urllib3.exceptions.HTTPError, ApiException):
+        return False  # refused, TLS not up yet, reset while starting: all "not yet"
+    return int(response.status) == 200
+
+
+def wait_until_ready(
+    api: Any, timeout: float, *, still_running: Callable[[], bool] | None = None
+) -> None:
+    """Poll /readyz until 200; ``still_running`` lets the caller stop early on a crash."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_ready(api):
+            return
+        if still_running is not None and not still_running():
+            raise ControlPlaneError("kube-apiserver exited before becoming ready")
+        time.sleep(0.2)
+    raise ControlPlaneError(f"kube-apiserver not ready (GET /readyz) within {timeout:.0f}s")
+
+
+def server_version(api: Any) -> str:
+    """``gitVersion`` from ``GET /version``, e.g. ``v1.37.2``."""
+    info = _call("GET /version", lambda: client.VersionApi(api).get_code())
+    return str(info.git_version)
+
+
+def install_crd(api: Any, manifest: Mapping[str, Any], timeout: float = 30.0) -> None:
+    """Create or replace a CustomResourceDefinition and wait until it is Established."""
+    extensions = client.ApiextensionsV1Api(api)
+    name = str(manifest["metadata"]["name"])
+    body: Any = dict(manifest)  # the client accepts plain dicts as bodies
+    try:
+        extensions.create_custom_resource_definition(body)
+    except ApiException as error:
+        if error.status != 409:
+            raise ApiError(
+                f"create CRD {name}: {error.status}: {_message(error)}", status=error.status
+            ) from error
+        current: Any = _call(
+            f"read CRD {name}", lambda: extensions.read_custom_resource_definition(name)
+        )
+        body["metadata"] = {
+            **dict(manifest["metadata"]),
+            "resourceVersion": current.metadata.resource_version,
+        }
+        _call(
+            f"replace CRD {name}",
+            lambda: extensions.replace_custom_resource_definition(name, body),
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        crd = _call(f"read CRD {name}", lambda: extensions.read_custom_resource_definition(name))
+        conditions = (crd.status.conditions if crd.status else None) or []
+        if any(c.type == "Established" and c.status == "True" for c in conditions):
+            return
+        time.sleep(0.1)
+    raise ControlPlaneError(f"CRD {name} not Established within {timeout:.0f}s")
+
+
+def apply_validating_webhook_configuration(api: Any, manifest: Mapping[str, Any]) -> None:
+    """Create or replace a ValidatingWebhookConfiguration."""
+    admission = client.AdmissionregistrationV1Api(api)
+    name = str(manifest["metadata"]["name"])
+    body: Any = dict(manifest)
+    try:
+        admission.create_validating_webhook_configuration(body)
+        return
+    except ApiException as error:
+        if error.status != 409:
+            raise ApiError(
+                f"create ValidatingWebhookConfiguration {name}: {error.status}: {_message(error)}",
+                status=error.status,
+            ) from error
+    current: Any = _call(
+        f"read ValidatingWebhookConfiguration {name}",
+        lambda: admission.read_validating_webhook_configuration(name),
+    )
+    body["metadata"] = {
+        **dict(manifest["metadata"]),
+        "resourceVersion": current.metadata.resource_version,
+    }
+    _call(
+        f"replace ValidatingWebhookConfiguration {name}",
+        lambda: admission.replace_validating_webhook_configuration(name, body),
+    )
+
+
+def delete_validating_webhook_configuration(api: Any, name: str) -> None:
+    """Delete a ValidatingWebhookConfiguration; absent is fine."""
+    admission = client.AdmissionregistrationV1Api(api)
+    try:
+        admission.delete_validating_webhook_configuration(name)
+    except ApiException as error:
+        if error.status != 404:
+            raise ApiError(
+                f"delete ValidatingWebhookConfiguration {name}: {error.status}: {_message(error)}",
+                status=error.status,
+            ) from error
+
+
+def create_namespace(api: Any, name: str, labels: Mapping[str, str] | None = None) -> None:
+    """Create a namespace (409 if it exists is an error: callers pick fresh names)."""
+    metadata: dict[str, Any] = {"name": name}
+    if labels:
+        metadata["labels"] = dict(labels)
+    body: Any = {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
+    _call(f"create namespace {name}", lambda: client.CoreV1Api(api).create_namespace(body))
+
+
+def delete_namespace(api: Any, name: str) -> None:
+    """Ask for deletion; without a controller-manager it stays Terminating, which is harmless."""
+    try:
+        client.CoreV1Api(api).delete_namespace(name)
+    except ApiException as error:
+        if error.status != 404:
+            raise ApiError(
+                f"delete namespace {name}: {error.status}: {_message(error)}",
+                status=error.status,
+            ) from error
+
+
+def ensure_service_account(api: Any, namespace: str, name: str = "default") -> None:
+    """Create a ServiceAccount unless it exists.
+
+    A real cluster's controller-manager creates ``default`` in every namespace; the local
+    control plane has none, and the ServiceAccount admission plugin refuses Pods whose
+    ServiceAccount does not exist.
+    """
+    body: Any = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+    try:
+        client.CoreV1Api(api).create_namespaced_service_account(namespace, body)
+    except ApiException as error:
+        if error.status != 409:
+            raise ApiError(
+                f"create ServiceAccount {namespace}/{name}: {error.status}: {_message(error)}",
+                status=error.status,
+            ) from error
+
+
+def dry_run_create_pod(api: Any, namespace: str, pod: Mapping[str, Any]) -> None:
+    """Server-side dry-run create of a Pod: admission (webhooks included) runs, nothing is stored.
+
+    Raises ApiError with the server's message when the request is refused.
+    """
+    body: Any = dict(pod)
+    _call(
+        f"dry-run create pod in {namespace}",
+        lambda: client.CoreV1Api(api).create_namespaced_pod(namespace, body, dry_run="All"),
+    )
