@@ -17,13 +17,10 @@ from hardened_operator.builders.labels import (
     selector_labels,
 )
 from hardened_operator.builders.parse import parse
-from hardened_operator.builders.pod import pod_template
+from hardened_operator.builders.pod import pod_template, single_node_volumes
 from hardened_operator.model import HardenedService
 
 DEBUG_SUFFIX: Final = "-debug"
-# Access modes a second pod on another node can attach; without one, a rolling update would
-# wait forever on a volume the old pod still holds, so the Deployment recreates instead.
-_SHAREABLE_MODES: Final = frozenset({"ReadWriteMany", "ReadOnlyMany"})
 
 
 def claim_name(name: str, volume: str) -> str:
@@ -71,10 +68,9 @@ def persistent_volume_claims(hs: HardenedService) -> list[dict[str, Any]]:
 
 
 def _strategy(hs: HardenedService) -> dict[str, Any]:
-    for _, spec in hs.spec.volumes.enabled():
-        if not _SHAREABLE_MODES & set(spec.accessModes):
-            return {"type": "Recreate"}
-    return {"type": "RollingUpdate"}
+    # A rolling update would start the new pod while the old one still holds a single-node
+    # volume; on another node it waits forever, so such services recreate instead.
+    return {"type": "Recreate" if single_node_volumes(hs) else "RollingUpdate"}
 
 
 def deployment(hs: HardenedService, *, debug: bool) -> dict[str, Any]:

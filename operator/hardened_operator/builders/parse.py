@@ -50,8 +50,14 @@ def field_path(loc: Sequence[int | str]) -> str:
     return path
 
 
+_ROOT_IDS = frozenset({"runAsUser", "runAsGroup", "fsGroup"})
+
+
 def _message(err: Mapping[str, Any]) -> str:
     message = str(err["msg"])
+    loc = err["loc"]
+    if err.get("input") == 0 and loc and loc[-1] in _ROOT_IDS:
+        return f"0 is root and is never allowed; use a non-root ID such as 1000 ({message})"
     if err["type"] == "extra_forbidden":
         return "unknown field (check the spelling; see `kubectl explain hardenedservice.spec`)"
     if err["type"] == "missing":

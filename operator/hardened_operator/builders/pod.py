@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from hardened_operator import conventions
-from hardened_operator.builders.labels import object_labels
+from hardened_operator.builders.labels import COMPONENT_WORKLOAD, object_labels, selector_labels
 from hardened_operator.model import HardenedService
 from hardened_operator.model.kube import Probe
 
@@ -13,6 +13,8 @@ APP_CONTAINER: Final = "app"
 DEBUG_CONTAINER: Final = "debug"
 TMP_VOLUME: Final = "tmp"
 TMP_PATH: Final = "/tmp"
+# Access modes a pod on another node can attach while the first pod holds the claim.
+_SHAREABLE_MODES: Final = frozenset({"ReadWriteMany", "ReadOnlyMany"})
 # The seed's debug profile: a shell that waits to be exec'd into. Sleeping in the background and
 # waiting lets the shell handle SIGTERM at once instead of after the sleep.
 DEBUG_COMMAND: Final = (
@@ -120,14 +122,22 @@ def pod_volumes(hs: HardenedService, claim_names: dict[str, str]) -> list[dict[s
 
 
 def resources(hs: HardenedService, *, with_gpu: bool) -> dict[str, Any]:
-    """The spec's requests/limits, plus ``gpu.count`` of ``gpu.resourceName`` in both."""
+    """The spec's requests/limits, plus ``gpu.count`` of ``gpu.resourceName`` in both.
+
+    Quantities are emitted as strings, the form the API server returns them in (and the only
+    one typed clients accept), so ``cpu: 2`` renders as ``"2"``.
+    """
     spec_resources = hs.spec.resources
-    limits: dict[str, Any] = dict(spec_resources.limits or {}) if spec_resources else {}
-    requests: dict[str, Any] = dict(spec_resources.requests or {}) if spec_resources else {}
+    limits = {
+        k: str(v) for k, v in ((spec_resources.limits or {}) if spec_resources else {}).items()
+    }
+    requests = {
+        k: str(v) for k, v in ((spec_resources.requests or {}) if spec_resources else {}).items()
+    }
     if with_gpu and hs.spec.gpu.count > 0:
         # Extended resources cannot be overcommitted: requests must equal limits.
-        limits[hs.spec.gpu.resourceName] = hs.spec.gpu.count
-        requests[hs.spec.gpu.resourceName] = hs.spec.gpu.count
+        limits[hs.spec.gpu.resourceName] = str(hs.spec.gpu.count)
+        requests[hs.spec.gpu.resourceName] = str(hs.spec.gpu.count)
     result: dict[str, Any] = {}
     if limits:
         result["limits"] = dict(sorted(limits.items()))
@@ -138,6 +148,45 @@ def resources(hs: HardenedService, *, with_gpu: bool) -> dict[str, Any]:
 
 def _dump_list(items: list[Any] | None) -> list[dict[str, Any]]:
     return [item.model_dump(exclude_none=True) for item in items or []]
+
+
+def _env(hs: HardenedService) -> list[dict[str, Any]]:
+    """``env`` with resourceFieldRef divisors as strings (quantities, like ``resources``)."""
+    result = _dump_list(hs.spec.env)
+    for var in result:
+        ref = var.get("valueFrom", {}).get("resourceFieldRef")
+        if ref is not None and "divisor" in ref:
+            ref["divisor"] = str(ref["divisor"])
+    return result
+
+
+def _debug_affinity(hs: HardenedService) -> dict[str, Any] | None:
+    """Prefer the workload's node for the debug pod when it mounts single-node volumes.
+
+    A ReadWriteOnce claim attaches to one node at a time, so a debug pod elsewhere would wait
+    for the volume. Only preferred: with the workload scaled to 0 the debug pod may go anywhere.
+    A user-given podAffinity is respected as is.
+    """
+    affinity = hs.spec.affinity.model_dump(exclude_none=True) if hs.spec.affinity else {}
+    if "podAffinity" in affinity or not single_node_volumes(hs):
+        return affinity or None
+    term = {
+        "labelSelector": {"matchLabels": selector_labels(hs, COMPONENT_WORKLOAD)},
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    affinity["podAffinity"] = {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "podAffinityTerm": term}
+        ]
+    }
+    return affinity
+
+
+def single_node_volumes(hs: HardenedService) -> bool:
+    """Whether an enabled volume can be attached by only one node at a time."""
+    return any(
+        not _SHAREABLE_MODES & set(spec.accessModes) for _, spec in hs.spec.volumes.enabled()
+    )
 
 
 def container(hs: HardenedService, *, debug: bool) -> dict[str, Any]:
@@ -155,7 +204,7 @@ def container(hs: HardenedService, *, debug: bool) -> dict[str, Any]:
         if spec.args is not None:
             result["args"] = list(spec.args)
     if spec.env:
-        result["env"] = _dump_list(spec.env)
+        result["env"] = _env(hs)
     if spec.envFrom:
         result["envFrom"] = _dump_list(spec.envFrom)
     if spec.ports and not debug:
@@ -215,10 +264,12 @@ def pod_template(
     pod_tolerations = tolerations(hs)
     if pod_tolerations:
         pod["tolerations"] = pod_tolerations
-    if spec.affinity is not None:
-        affinity = spec.affinity.model_dump(exclude_none=True)
-        if affinity:
-            pod["affinity"] = affinity
+    if debug:
+        affinity = _debug_affinity(hs)
+    else:
+        affinity = spec.affinity.model_dump(exclude_none=True) if spec.affinity else None
+    if affinity:
+        pod["affinity"] = affinity
     if spec.gpu.runtimeClassName is not None:
         pod["runtimeClassName"] = spec.gpu.runtimeClassName
     return {"metadata": metadata, "spec": pod}
