@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 _WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -91,7 +92,10 @@ def load_connection(kubeconfig: str | None = None, context: str | None = None) -
 
     def auth_header() -> str | None:
         # Calls the refresh hook, so an expiring in-cluster token is re-read from disk.
-        value: str | None = cfg.get_api_key_with_prefix("authorization")
+        # kubernetes >= 36 keeps the token under "BearerToken"; older ones under "authorization".
+        value: str | None = cfg.get_api_key_with_prefix(
+            "BearerToken"
+        ) or cfg.get_api_key_with_prefix("authorization")
         return value
 
     return Connection(server=cfg.host.rstrip("/"), ssl_context=ssl_context, auth_header=auth_header)

@@ -42,3 +42,8 @@ RECONCILE_SECONDS = Histogram(
     "Time spent reconciling one HardenedService.",
     registry=REGISTRY,
 )
+RESYNCS = Counter(
+    "hardened_operator_resyncs_total",
+    "Completed periodic resyncs (every HardenedService re-compared against its owned objects).",
+    registry=REGISTRY,
+)

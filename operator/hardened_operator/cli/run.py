@@ -1,0 +1,208 @@
+"""``hardened run``: the operator (kopf reconciler) and the admission webhook in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
+
+if TYPE_CHECKING:
+    from hardened_operator.webhook.config import WebhookConfig
+
+
+def _listen(value: str | None, what: str) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=what)
+    return host.strip("[]"), int(port)
+
+
+@click.command("run")
+@click.option("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig (default: $KUBECONFIG, "
+              "else the in-cluster service account, else ~/.kube/config).")  # fmt: skip
+@click.option("-n", "--namespace", "namespaces", multiple=True,
+              help="Watch only this namespace (repeatable).")  # fmt: skip
+@click.option("-A", "--all-namespaces", is_flag=True,
+              help="Watch every namespace (the default when no --namespace is given).")  # fmt: skip
+@click.option("--webhook-listen", default="0.0.0.0:8443", show_default=True,
+              help="Where the admission webhook listens (HTTPS).")  # fmt: skip
+@click.option("--no-webhook", is_flag=True, help="Do not serve admission (reconciler only).")
+@click.option("--certs", "certs_mode", type=click.Choice(["self", "files"]), default=None,
+              help="self: generate and keep the certificate in a Secret and inject the CA; "
+              "files: serve --tls-cert-file/--tls-key-file (e.g. from cert-manager). "
+              "Default: files when they are given, else self.")  # fmt: skip
+@click.option("--tls-cert-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--tls-key-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--operator-namespace", envvar="POD_NAMESPACE", default=OPERATOR_NAMESPACE_DEFAULT,
+              show_default=True, help="Namespace of the certificate Secret.")  # fmt: skip
+@click.option("--certs-secret", default="hardened-operator-webhook-tls", show_default=True)
+@click.option("--webhook-service", default="hardened-operator-webhook", show_default=True,
+              help="The webhook's Service: its DNS names go into the certificate.")  # fmt: skip
+@click.option("--webhook-host", "webhook_hosts", multiple=True,
+              help="Extra certificate name or IP (repeatable); 127.0.0.1 and localhost are "
+              "always included.")  # fmt: skip
+@click.option("--webhook-config-name", default="hardened-operator", show_default=True,
+              help="ValidatingWebhookConfiguration to inject the CA into ('' = none).")  # fmt: skip
+@click.option("--profile", type=click.Choice(["nonroot", "restricted"]), default="nonroot",
+              show_default=True, help="Admission policy profile.")  # fmt: skip
+@click.option("--exempt-namespace", "exempt_namespaces", multiple=True,
+              help="Admission never reviews this namespace (besides kube-system and the "
+              "operator's own).")  # fmt: skip
+@click.option("--health-listen", default="0.0.0.0:8080", show_default=True,
+              help="GET /healthz (liveness), /readyz, /metrics.")  # fmt: skip
+@click.option("--log-format", type=click.Choice(["json", "text"]), default="text",
+              show_default=True)  # fmt: skip
+@click.option("--verbose", is_flag=True, help="Debug logs.")
+@click.option("--peering", "peering_name", default=None,
+              help="kopf peering name: replicas sharing it elect one reconciler; all serve "
+              "admission. Needs kopf's peering CRDs. Without it: standalone.")  # fmt: skip
+@click.option(
+    "--priority",
+    type=int,
+    default=None,
+    help="Peering priority (highest reconciles). Default: random per process.",
+)
+@click.option("--resync-seconds", type=float, default=0.0, show_default=True,
+              help="Re-compare everything this often (standalone only; 0 = only on events "
+              "and restarts).")  # fmt: skip
+def run(
+    kubeconfig: str | None,
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    webhook_listen: str,
+    no_webhook: bool,
+    certs_mode: str | None,
+    tls_cert_file: Path | None,
+    tls_key_file: Path | None,
+    operator_namespace: str,
+    certs_secret: str,
+    webhook_service: str,
+    webhook_hosts: tuple[str, ...],
+    webhook_config_name: str,
+    profile: str,
+    exempt_namespaces: tuple[str, ...],
+    health_listen: str,
+    log_format: str,
+    verbose: bool,
+    peering_name: str | None,
+    priority: int | None,
+    resync_seconds: float,
+) -> None:
+    """Run the operator: reconcile HardenedServices and serve admission, in one process."""
+    import kopf
+
+    from hardened_operator.controller.handlers import OperatorState, build_registry
+    from hardened_operator.controller.sidecar import CaInjection, Sidecar, WebhookSettings
+
+    if namespaces and all_namespaces:
+        raise click.UsageError("--namespace and --all-namespaces exclude each other")
+    if resync_seconds and peering_name:
+        raise click.UsageError("--resync-seconds works in standalone mode only (no --peering)")
+    health = _listen(health_listen, "--health-listen")
+    kopf.configure(
+        verbose=verbose,
+        log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if not verbose:  # "Handler 'x' succeeded" for every watch event: noise at 1000 objects
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    log = logging.getLogger("hardened_operator.run")
+
+    webhook: WebhookSettings | None = None
+    ca_injection: CaInjection | None = None
+    if not no_webhook:
+        host_port = _listen(webhook_listen, "--webhook-listen")
+        assert host_port is not None
+        mode = certs_mode or ("files" if tls_cert_file or tls_key_file else "self")
+        if mode == "files":
+            if not (tls_cert_file and tls_key_file):
+                raise click.UsageError("--certs files needs --tls-cert-file and --tls-key-file")
+            cert_file, key_file = tls_cert_file, tls_key_file
+        else:
+            if tls_cert_file or tls_key_file:
+                raise click.UsageError("--certs self generates its own: drop --tls-*-file")
+            cert_file, key_file, ca_pem = _self_certificates(
+                kubeconfig, operator_namespace, certs_secret, webhook_service, webhook_hosts
+            )
+            if webhook_config_name:
+                ca_injection = CaInjection(kubeconfig, webhook_config_name, ca_pem)
+        webhook = WebhookSettings(
+            config=_webhook_config(profile, operator_namespace, exempt_namespaces),
+            host=host_port[0],
+            port=host_port[1],
+            cert_file=cert_file,
+            key_file=key_file,
+        )
+
+    state = OperatorState(kubeconfig=kubeconfig, resync_seconds=resync_seconds)
+    ready = threading.Event()
+    sidecar = Sidecar(state, ready, health=health, webhook=webhook, ca_injection=ca_injection)
+    sidecar.start()
+    if peering_name and priority is None:
+        priority = random.randint(1, 2**31 - 1)  # distinct per replica: equal ones all pause
+    log.info(
+        "starting: namespaces=%s peering=%s priority=%s webhook=%s",
+        list(namespaces) or "all",
+        peering_name or "standalone",
+        priority,
+        sidecar.webhook_server.url if sidecar.webhook_server else "off",
+    )
+    try:
+        kopf.run(
+            registry=build_registry(state),
+            clusterwide=not namespaces,
+            namespaces=list(namespaces),
+            standalone=peering_name is None,
+            peering_name=peering_name,
+            priority=priority,
+            ready_flag=ready,
+        )
+    finally:
+        sidecar.stop()
+
+
+def _webhook_config(profile: str, operator_namespace: str, extra: tuple[str, ...]) -> WebhookConfig:
+    from hardened_operator.webhook.config import WebhookConfig, default_exempt_namespaces
+
+    exempt = default_exempt_namespaces(operator_namespace) | frozenset(extra)
+    return WebhookConfig(profile=profile, exempt_namespaces=exempt)  # type: ignore[arg-type]
+
+
+def _self_certificates(
+    kubeconfig: str | None,
+    namespace: str,
+    secret: str,
+    service: str,
+    extra_hosts: tuple[str, ...],
+) -> tuple[Path, Path, bytes]:
+    """Reuse or create the certificate in the Secret; write it where the server reads it."""
+    from hardened_operator.k8s import KubeClient, load_connection
+    from hardened_operator.k8s.certstore import ensure_certificates, webhook_hosts
+
+    hosts = webhook_hosts(service, namespace, (*extra_hosts, "localhost", "127.0.0.1"))
+
+    async def settle() -> tuple[bytes, bytes, bytes]:
+        client = KubeClient(load_connection(kubeconfig))
+        try:
+            bundle, _ = await ensure_certificates(client, namespace, secret, hosts)
+        finally:
+            await client.close()
+        return bundle.ca_pem, bundle.cert_pem, bundle.key_pem
+
+    ca_pem, cert_pem, key_pem = asyncio.run(settle())
+    directory = Path(tempfile.mkdtemp(prefix="hardened-webhook-"))  # mode 0700
+    (directory / "tls.crt").write_bytes(cert_pem)
+    key = directory / "tls.key"
+    key.touch(mode=0o600)
+    key.write_bytes(key_pem)
+    return directory / "tls.crt", key, ca_pem

@@ -1,0 +1,319 @@
+"""One HardenedService -> its owned objects, applied only where they drifted, and its status.
+
+No kopf here (the handlers feed it): the live state comes from a :class:`LiveView` -- kopf's
+in-memory indexes of the watched objects, which kopf fills completely before any handler runs
+-- so a reconcile reads nothing from the API and writes only what differs. Our own writes are
+remembered (``_recent``) until the watch catches up, so an event that races our apply does not
+cause a second, useless apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hardened_operator import API_GROUP, API_VERSION, KIND
+from hardened_operator.controller import status as status_logic
+from hardened_operator.errors import ApiError, InputError
+from hardened_operator.k8s import KubeClient, drift, owner_uids
+from hardened_operator.k8s import metrics as m
+from hardened_operator.k8s.resources import HARDENED_SERVICES, for_object
+
+log = logging.getLogger(__name__)
+
+OWNER_LABEL = "app.kubernetes.io/instance"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+_APPLY_ORDER = {"PersistentVolumeClaim": 0, "Service": 1, "Deployment": 2}
+
+Key = tuple[str, str]  # (namespace, name)
+Builder = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
+
+
+class LiveView(Protocol):
+    """What the watches have seen (kopf indexes in production, dicts in tests)."""
+
+    def hardened_service(self, namespace: str, name: str) -> Mapping[str, Any] | None: ...
+
+    def owned(self, namespace: str, name: str) -> list[Mapping[str, Any]]: ...
+
+
+@dataclass
+class Outcome:
+    """What one reconcile did (for logs, metrics and tests)."""
+
+    applied: list[str] = field(default_factory=list)
+    drifted: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    status_written: bool = False
+    failure: status_logic.ApplyFailure | None = None
+
+
+@dataclass
+class _KeyState:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: bool = False
+    failures: int = 0
+    retry: asyncio.TimerHandle | None = None
+    last_warning: str = ""
+
+
+def owner_of(obj: Mapping[str, Any]) -> str | None:
+    """The HardenedService name an owned object belongs to (ownerReference, else label)."""
+    meta = obj.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("kind") == KIND:
+            return str(ref.get("name"))
+    owner = (meta.get("labels") or {}).get(OWNER_LABEL)
+    return str(owner) if owner else None
+
+
+def with_owner(
+    desired: Sequence[Mapping[str, Any]], hsvc: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Add the HardenedService as controller owner: always to Deployments and Services, to
+    PVCs only under ``volumeReclaimPolicy: Delete`` (Retain: data outlives the service)."""
+    meta = hsvc["metadata"]
+    policy = (hsvc.get("spec") or {}).get("volumeReclaimPolicy") or "Retain"
+    ref = {
+        "apiVersion": f"{API_GROUP}/{API_VERSION}",
+        "kind": KIND,
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    out = []
+    for obj in desired:
+        obj = {**obj, "metadata": {**obj["metadata"], "namespace": meta["namespace"]}}
+        obj["metadata"].pop("ownerReferences", None)
+        if obj["kind"] != "PersistentVolumeClaim" or policy == "Delete":
+            obj["metadata"]["ownerReferences"] = [ref]
+        out.append(obj)
+    return sorted(out, key=lambda o: _APPLY_ORDER.get(o["kind"], 9))
+
+
+def _rv(obj: Mapping[str, Any] | None) -> int:
+    try:
+        return int((obj or {}).get("metadata", {}).get("resourceVersion") or -1)
+    except ValueError:  # opaque on some servers: then trust the watch, never our copy
+        return -1
+
+
+def _ref(obj: Mapping[str, Any]) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+class Reconciler:
+    """Reconciles HardenedServices; one at a time per object, bursts coalesced."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        view: LiveView,
+        build: Builder,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        max_backoff_seconds: float = 300.0,
+    ) -> None:
+        self.client = client
+        self.view = view
+        self._build = build
+        self._clock = clock
+        self._max_backoff = max_backoff_seconds
+        self._keys: dict[Key, _KeyState] = {}
+        self._recent: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- the watch side ------------------------------------------------------------------
+
+    def forget_owned(self, obj: Mapping[str, Any]) -> None:
+        """An owned object was deleted: drop our remembered copy so we re-create it."""
+        meta = obj.get("metadata") or {}
+        self._recent.pop(
+            (str(obj.get("kind")), meta.get("namespace", ""), meta.get("name", "")), None
+        )
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The HardenedService is gone: drop its state (its owned objects go by GC)."""
+        state = self._keys.pop((namespace, name), None)
+        if state and state.retry:
+            state.retry.cancel()
+        for key in [k for k in self._recent if k[1] == namespace and k[2] == name]:
+            self._recent.pop(key, None)
+
+    async def trigger(self, namespace: str, name: str) -> Outcome | None:
+        """Reconcile now, or -- if one is already waiting for this object -- let it do the job."""
+        state = self._keys.setdefault((namespace, name), _KeyState())
+        if state.pending:
+            return None
+        state.pending = True
+        async with state.lock:
+            state.pending = False
+            return await self.reconcile(namespace, name)
+
+    # -- one reconcile -------------------------------------------------------------------
+
+    def _newest(self, obj: Mapping[str, Any] | None, kind: str, ns: str, name: str) -> Any:
+        mine = self._recent.get((kind, ns, name))
+        if mine is None:
+            return obj
+        if obj is not None and _rv(obj) >= _rv(mine):
+            self._recent.pop((kind, ns, name), None)  # the watch caught up
+            return obj
+        return mine
+
+    async def reconcile(self, namespace: str, name: str) -> Outcome:
+        started = time.monotonic()
+        outcome = Outcome()
+        hsvc = self._newest(self.view.hardened_service(namespace, name), KIND, namespace, name)
+        if hsvc is None or hsvc.get("metadata", {}).get("deletionTimestamp"):
+            return outcome
+        meta = hsvc["metadata"]
+        generation = meta.get("generation")
+        settled = (hsvc.get("status") or {}).get("observedGeneration") == generation
+
+        try:
+            desired = with_owner(self._build(hsvc), hsvc)
+        except InputError as exc:
+            desired = []
+            outcome.failure = status_logic.ApplyFailure(
+                f"{KIND}/{name}", None, "InvalidSpec", str(exc)
+            )
+
+        live: dict[tuple[str, str], Any] = {}
+        for obj in self.view.owned(namespace, name):
+            kind, obj_name = str(obj.get("kind")), obj["metadata"]["name"]
+            live[(kind, obj_name)] = self._newest(obj, kind, namespace, obj_name)
+        for obj in desired:
+            key = (obj["kind"], obj["metadata"]["name"])
+            if key not in live:
+                live[key] = self._newest(None, key[0], namespace, key[1])
+
+        for obj in desired:
+            key = (obj["kind"], obj["metadata"]["name"])
+            current = live.get(key)
+            paths = drift(obj, current)
+            if not paths:
+                continue
+            try:
+                result = await self.client.apply(obj)
+            except ApiError as exc:
+                log.warning("apply %s/%s failed: %s", namespace, _ref(obj), exc)
+                if outcome.failure is None:
+                    outcome.failure = status_logic.ApplyFailure(
+                        _ref(obj), exc.status, exc.reason, str(exc)
+                    )
+                continue
+            live[key] = result
+            self._recent[(key[0], namespace, key[1])] = result
+            outcome.applied.append(_ref(obj))
+            if current is not None and settled:
+                # Spec unchanged since we last reported it, yet the object differs: someone
+                # else changed fields we manage. Put back (done above) and say so.
+                outcome.drifted.append(_ref(obj))
+                m.DRIFT_CORRECTIONS.labels(obj["kind"]).inc()
+                await self.client.post_event(
+                    hsvc,
+                    reason="DriftCorrected",
+                    message=f"{_ref(obj)} was changed outside the operator "
+                    f"({', '.join(paths[:5])}); restored the managed fields",
+                    type_="Warning",
+                )
+
+        await self._delete_stale(hsvc, desired, live, outcome)
+
+        new_status = status_logic.compute(
+            hsvc, desired, live, now=self._clock(), failure=outcome.failure
+        )
+        if not status_logic.same(hsvc.get("status"), new_status):
+            try:
+                written = await self.client.patch_status(
+                    HARDENED_SERVICES, namespace, name, new_status
+                )
+            except ApiError as exc:
+                log.warning("status of %s/%s not written: %s", namespace, name, exc)
+                if outcome.failure is None and exc.status != 404:
+                    outcome.failure = status_logic.ApplyFailure(
+                        f"{KIND}/{name}", exc.status, exc.reason, str(exc)
+                    )
+            else:
+                self._recent[(KIND, namespace, name)] = written
+                outcome.status_written = True
+
+        await self._after(hsvc, outcome)
+        m.RECONCILE_SECONDS.observe(time.monotonic() - started)
+        verdict = "failed" if outcome.failure else "applied" if outcome.applied else "unchanged"
+        m.RECONCILES.labels(verdict).inc()
+        if outcome.applied or outcome.failure or outcome.deleted:
+            log.info(
+                "reconciled %s/%s: applied=%s drifted=%s deleted=%s failure=%s",
+                namespace,
+                name,
+                outcome.applied,
+                outcome.drifted,
+                outcome.deleted,
+                outcome.failure and outcome.failure.message,
+            )
+        return outcome
+
+    async def _delete_stale(
+        self,
+        hsvc: Mapping[str, Any],
+        desired: Sequence[Mapping[str, Any]],
+        live: dict[tuple[str, str], Any],
+        outcome: Outcome,
+    ) -> None:
+        """Delete what we generated before but no longer want (a debug Deployment switched off,
+        a Service whose ports went away). Never PVCs: data goes only with the owner, by GC."""
+        if outcome.failure and not desired:
+            return  # an invalid spec says nothing about what should not exist
+        wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
+        uid = hsvc["metadata"]["uid"]
+        for key, obj in list(live.items()):
+            if obj is None or key in wanted or key[0] == "PersistentVolumeClaim":
+                continue
+            if uid not in owner_uids(obj):
+                continue  # not ours (same labels, other owner): leave it alone
+            try:
+                await self.client.delete(for_object(obj), hsvc["metadata"]["namespace"], key[1])
+            except ApiError as exc:
+                log.warning("delete of stale %s/%s failed: %s", key[0], key[1], exc)
+                continue
+            live[key] = None
+            self._recent.pop((key[0], hsvc["metadata"]["namespace"], key[1]), None)
+            outcome.deleted.append(f"{key[0]}/{key[1]}")
+
+    def _spawn(self, key: Key) -> None:
+        task = asyncio.get_running_loop().create_task(self.trigger(*key))
+        self._tasks.add(task)  # keep a reference until done, or the loop may drop it
+        task.add_done_callback(self._tasks.discard)
+
+    async def _after(self, hsvc: Mapping[str, Any], outcome: Outcome) -> None:
+        """Failures: one Warning event per distinct problem, and a retry with backoff."""
+        meta = hsvc["metadata"]
+        key = (meta["namespace"], meta["name"])
+        state = self._keys.setdefault(key, _KeyState())
+        if state.retry:
+            state.retry.cancel()
+            state.retry = None
+        if outcome.failure is None:
+            state.failures, state.last_warning = 0, ""
+            return
+        state.failures += 1
+        delay = min(self._max_backoff, 2.0 ** min(state.failures, 12))
+        loop = asyncio.get_running_loop()
+        state.retry = loop.call_later(delay, self._spawn, key)
+        failure = outcome.failure
+        if failure.message != state.last_warning:
+            state.last_warning = failure.message
+            await self.client.post_event(
+                hsvc,
+                reason=failure.condition_reason,
+                message=f"{failure.object_ref}: {failure.message}",
+                type_="Warning",
+            )
