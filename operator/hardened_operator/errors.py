@@ -67,7 +67,10 @@ def _describe(value: object) -> str:
         return "an object"
     if isinstance(value, list | tuple):
         return "a list"
-    shown = repr(value)
+    try:
+        shown = repr(value)
+    except ValueError:  # e.g. an int too long to print (Python's digit limit)
+        shown = "<unprintable>"
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return f"{type(value).__name__} {shown}"

@@ -1,0 +1,158 @@
+"""Conformance with Pod Security Admission's own fixtures (v1.37), read from $PSA_FIXTURES.
+
+- ``restricted`` allows every ``restricted/pass`` pod and denies every ``restricted/fail``
+  pod — with the check the fixture is named after (or the restricted check overriding it);
+- ``nonroot`` allows every ``restricted/pass`` pod and denies every ``restricted/fail`` pod
+  of its five checks (file name prefix = check id, lower-cased), with that check;
+- PSA's baseline level (our baseline-level checks, as PSA composes them) allows every
+  ``baseline/pass`` pod and denies every ``baseline/fail`` pod.
+
+Without fixtures the tests skip with the reason — except in CI (``CI=true``) or when
+``PSA_FIXTURES`` is set to a missing or empty directory: then they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from policy_summary import CONFORMANCE_COUNTS, CONFORMANCE_NOTES
+
+from hardened_operator.policy import CHECKS, check_ids, evaluate, run_checks
+
+ENV = "PSA_FIXTURES"
+NONROOT_CHECKS = {check_id.lower(): check_id for check_id in check_ids("nonroot")}
+BASELINE_CHECKS = [check for check in CHECKS.values() if check.level == "baseline"]
+# PSA's overrides: a baseline fixture's check may be replaced by a restricted one.
+OVERRIDDEN_BY = {o: c.id for c in CHECKS.values() for o in c.overrides}
+_INDEX = re.compile(r"\d+$")
+
+
+def _fixture_root() -> Path:
+    value = os.environ.get(ENV)
+    in_ci = os.environ.get("CI", "").lower() in ("true", "1")
+    if not value:
+        message = f"${ENV} is not set (CI sets it to ../shared/conformance/pod-security)"
+        if in_ci:
+            pytest.fail(f"{message}; conformance is required in CI")
+        pytest.skip(message)
+    root = Path(value)
+    dirs = [
+        root / level / outcome
+        for level in ("restricted", "baseline")
+        for outcome in ("pass", "fail")
+    ]
+    empty = [str(d) for d in dirs if not d.is_dir() or not any(d.glob("*.yaml"))]
+    if empty:
+        # The variable says fixtures are wanted: a missing set is a failure, CI or not.
+        pytest.fail(f"${ENV}={value} but these fixture directories are missing or empty: {empty}")
+    return root
+
+
+def _pods(directory: Path) -> list[tuple[str, dict[str, Any]]]:
+    pods = []
+    for path in sorted(directory.glob("*.yaml")):
+        pod = yaml.safe_load(path.read_text())
+        assert isinstance(pod, dict) and pod.get("kind") == "Pod", path
+        pods.append((path.stem, pod))
+    return pods
+
+
+def _check_of(stem: str) -> str:
+    """``capabilities_restricted3`` -> ``capabilities_restricted`` (the fixture's check id)."""
+    return _INDEX.sub("", stem)
+
+
+def _denying(results: list[Any]) -> set[str]:
+    return {r.check for r in results if not r.allowed}
+
+
+def _record(label: str, matched: int, total: int, meaning: str, mismatches: list[str]) -> None:
+    CONFORMANCE_COUNTS.append((label, matched, total, meaning))
+    assert not mismatches, f"{label}: {len(mismatches)} mismatches:\n" + "\n".join(mismatches)
+
+
+def test_fixture_source() -> None:
+    root = _fixture_root()
+    CONFORMANCE_NOTES.append(f"{ENV}={root}")
+    # PSA's fixture sets for v1.37 are not tiny: guard against a truncated copy.
+    assert len(_pods(root / "restricted" / "fail")) >= 50
+    assert len(_pods(root / "restricted" / "pass")) >= 10
+
+
+@pytest.mark.parametrize("profile", ["restricted", "nonroot"])
+def test_restricted_pass_fixtures_are_allowed(profile: str) -> None:
+    pods = _pods(_fixture_root() / "restricted" / "pass")
+    mismatches = [
+        f"{stem}: denied by {sorted(bad)}"
+        for stem, pod in pods
+        if (bad := _denying(evaluate(pod.get("metadata"), pod["spec"], profile)))  # type: ignore[arg-type]
+    ]
+    _record(
+        f"{profile:10} restricted/pass",
+        len(pods) - len(mismatches),
+        len(pods),
+        "allowed",
+        mismatches,
+    )
+
+
+def test_restricted_fail_fixtures_are_denied_by_restricted() -> None:
+    pods = _pods(_fixture_root() / "restricted" / "fail")
+    mismatches = []
+    for stem, pod in pods:
+        bad = _denying(evaluate(pod.get("metadata"), pod["spec"], "restricted"))
+        fixture_check = next(c for c in CHECKS if c.lower() == _check_of(stem))
+        expected = OVERRIDDEN_BY.get(fixture_check, fixture_check)
+        if expected not in bad:
+            mismatches.append(f"{stem}: expected a denial by {expected}, got {sorted(bad)}")
+    _record(
+        "restricted restricted/fail", len(pods) - len(mismatches), len(pods), "denied", mismatches
+    )
+
+
+def test_restricted_fail_fixtures_of_nonroot_checks_are_denied_by_nonroot() -> None:
+    all_pods = _pods(_fixture_root() / "restricted" / "fail")
+    pods = [(stem, pod) for stem, pod in all_pods if _check_of(stem) in NONROOT_CHECKS]
+    # Every one of the five checks has fail fixtures: none may silently drop out.
+    assert {_check_of(stem) for stem, _ in pods} == set(NONROOT_CHECKS)
+    mismatches = []
+    for stem, pod in pods:
+        bad = _denying(evaluate(pod.get("metadata"), pod["spec"], "nonroot"))
+        if NONROOT_CHECKS[_check_of(stem)] not in bad:
+            mismatches.append(f"{stem}: expected a denial by {_check_of(stem)}, got {sorted(bad)}")
+    _record(
+        "nonroot    restricted/fail",
+        len(pods) - len(mismatches),
+        len(pods),
+        f"denied (fixtures of its {len(NONROOT_CHECKS)} checks; {len(all_pods)} in the directory)",
+        mismatches,
+    )
+
+
+@pytest.mark.parametrize("outcome", ["pass", "fail"])
+def test_baseline_fixtures_against_psa_baseline_level(outcome: str) -> None:
+    pods = _pods(_fixture_root() / "baseline" / outcome)
+    mismatches = []
+    for stem, pod in pods:
+        bad = _denying(run_checks(BASELINE_CHECKS, pod.get("metadata"), pod["spec"]))
+        if outcome == "pass" and bad:
+            mismatches.append(f"{stem}: denied by {sorted(bad)}")
+        if outcome == "fail":
+            fixture_check = next(c for c in CHECKS if c.lower() == _check_of(stem))
+            if fixture_check not in bad:
+                mismatches.append(
+                    f"{stem}: expected a denial by {fixture_check}, got {sorted(bad)}"
+                )
+    meaning = "allowed" if outcome == "pass" else "denied"
+    _record(
+        f"baseline   baseline/{outcome}",
+        len(pods) - len(mismatches),
+        len(pods),
+        meaning,
+        mismatches,
+    )
