@@ -1,0 +1,135 @@
+"""The aiohttp application: HTTP in, ``admission.evaluate_review`` out.
+
+Everything that can go wrong with a request is answered with a 4xx or a denial, never with
+``allowed: true`` and never with a 5xx: the body is size-capped before it is read, its JSON
+nesting is bounded before it is parsed (``jsonbody``), and the decision is a pure function.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Final
+
+import orjson
+from aiohttp import web
+
+from hardened_operator.webhook.admission import (
+    BadReview,
+    Decision,
+    evaluate_review,
+)
+from hardened_operator.webhook.config import MODES, WebhookConfig
+from hardened_operator.webhook.jsonbody import BodyError, parse_json
+from hardened_operator.webhook.metrics import METRICS_CONTENT_TYPE, WebhookMetrics
+
+log = logging.getLogger(__name__)
+
+CONFIG_KEY: Final = web.AppKey("hardened_webhook_config", WebhookConfig)
+METRICS_KEY: Final = web.AppKey("hardened_webhook_metrics", WebhookMetrics)
+
+VALIDATE_PATH: Final = "/validate"
+HEALTHZ_PATH: Final = "/healthz"
+METRICS_PATH: Final = "/metrics"
+_JSON: Final = "application/json"
+
+
+def _reject(metrics: WebhookMetrics, status: int, reason: str, message: str) -> web.Response:
+    """An HTTP error instead of an AdmissionReview: the API server applies failurePolicy."""
+    metrics.reject(reason)
+    log.warning("rejected admission request (%s): %s", reason, message)
+    return web.Response(status=status, text=message + "\n")
+
+
+class _Validate:
+    """POST /validate[?mode=enforce|warn|audit]."""
+
+    def __init__(self, config: WebhookConfig, metrics: WebhookMetrics) -> None:
+        self.config = config
+        self.metrics = metrics
+
+    async def __call__(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        metrics, config = self.metrics, self.config
+        mode = "enforce"
+        if request.query_string:
+            modes = request.query.getall("mode", ())
+            if len(modes) > 1:
+                return _reject(metrics, 400, "bad_mode", "give ?mode= at most once")
+            mode = modes[0] if modes else mode
+        if request.content_type != _JSON:
+            return _reject(
+                metrics,
+                415,
+                "content_type",
+                f"Content-Type must be {_JSON}, not {request.content_type}",
+            )
+        length = request.content_length
+        if length is not None and length > config.max_body_bytes:
+            return _too_large(metrics, config)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _too_large(metrics, config)
+        try:
+            decision = evaluate_review(parse_json(body, max_depth=config.max_depth), config, mode)
+        except BodyError as exc:
+            return _reject(metrics, 400, exc.reason, str(exc))
+        except BadReview as exc:
+            return _reject(metrics, 400, "not_admission_review", str(exc))
+        except Exception:  # a bug must not admit anything, nor look like a server crash
+            log.exception("unexpected error while deciding an admission request")
+            return _reject(metrics, 400, "internal", "the request could not be processed")
+        label = mode if mode in MODES else "invalid"
+        metrics.record(decision, label)
+        _log(decision, label)
+        payload = orjson.dumps(decision.response)
+        metrics.observe(time.perf_counter() - started)
+        return web.Response(body=payload, content_type=_JSON)
+
+
+def _too_large(metrics: WebhookMetrics, config: WebhookConfig) -> web.Response:
+    limit = config.max_body_bytes
+    return _reject(metrics, 400, "too_large", f"request body is larger than {limit} bytes")
+
+
+def _log(decision: Decision, mode: str) -> None:
+    if decision.verdict in ("deny", "invalid", "error"):
+        status = decision.response["response"].get("status", {})
+        log.info(
+            "%s %s (mode %s, uid %s): %s",
+            decision.verdict,
+            decision.kind,
+            mode,
+            decision.response["response"]["uid"],
+            status.get("message", ""),
+        )
+    elif log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s (mode %s) %s", decision.verdict, decision.kind, mode, decision.note)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = request.app[METRICS_KEY].exposition()
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+def create_app(config: WebhookConfig | None = None) -> web.Application:
+    """The webhook as an aiohttp app: ``POST /validate``, ``GET /healthz``, ``GET /metrics``.
+
+    Safe to serve next to other apps in one process (the operator does): the metrics live in
+    the app's own registry, reachable as ``app[METRICS_KEY].registry``.
+    """
+    config = config or WebhookConfig()
+    metrics = WebhookMetrics()
+    # aiohttp refuses bodies of client_max_size bytes or more; the limit itself is allowed.
+    app = web.Application(client_max_size=config.max_body_bytes + 1)
+    app[CONFIG_KEY] = config
+    app[METRICS_KEY] = metrics
+    app.router.add_post(VALIDATE_PATH, _Validate(config, metrics))
+    app.router.add_get(HEALTHZ_PATH, _healthz)
+    app.router.add_get(METRICS_PATH, _metrics)
+    return app

@@ -1,0 +1,89 @@
+"""Prometheus metrics of one webhook app, in a registry of its own.
+
+A per-app ``CollectorRegistry`` keeps apps independent (tests start many; the operator
+process has its own metrics). Label children are created lazily and cached, so a request
+costs a dict lookup and a lock-protected add per metric, not a label resolution.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from hardened_operator.webhook.admission import Decision
+
+METRICS_CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+# Admission must answer within the API server's timeout (10 s by default, often 1-5 s);
+# buckets resolve the sub-millisecond range a healthy webhook lives in.
+LATENCY_BUCKETS: Final = (
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+)
+
+
+class WebhookMetrics:
+    """Decisions by verdict/kind/mode, violations by check/kind/mode, bad bodies, latency."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.decisions = Counter(
+            "hardened_webhook_decisions_total",
+            "Admission decisions, one per request answered with an AdmissionReview.",
+            ["verdict", "kind", "mode"],
+            registry=self.registry,
+        )
+        self.violations = Counter(
+            "hardened_webhook_violations_total",
+            "Failing checks, one per check per evaluated request that had violations.",
+            ["check", "kind", "mode"],
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "hardened_webhook_rejected_requests_total",
+            "Requests answered with an HTTP error instead of an AdmissionReview.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "hardened_webhook_request_duration_seconds",
+            "Time from reading the body to having the response ready, POST /validate.",
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+        )
+        self._decision_children: dict[tuple[str, str, str], Counter] = {}
+        self._violation_children: dict[tuple[str, str, str], Counter] = {}
+
+    def record(self, decision: Decision, mode: str) -> None:
+        key = (decision.verdict, decision.kind, mode)
+        child = self._decision_children.get(key)
+        if child is None:
+            child = self._decision_children[key] = self.decisions.labels(*key)
+        child.inc()
+        for check in decision.checks:
+            vkey = (check, decision.kind, mode)
+            vchild = self._violation_children.get(vkey)
+            if vchild is None:
+                vchild = self._violation_children[vkey] = self.violations.labels(*vkey)
+            vchild.inc()
+
+    def reject(self, reason: str) -> None:
+        self.rejected.labels(reason).inc()
+
+    def observe(self, seconds: float) -> None:
+        self.latency.observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
