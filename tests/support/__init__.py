@@ -1,0 +1,1 @@
+"""Helpers shared by test areas (kept out of conftest.py so that stays small)."""
