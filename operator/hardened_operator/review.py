@@ -222,13 +222,13 @@ def _locate(
     fix_op = item.fix_op
     fix_field = None
     fix_value = item.fix_value
-    if ref.rendered:
-        # Not a field of the object: say where it comes from, offer no machine fix.
-        fix = f"{fix} (in the pod template the operator renders; check the HardenedService spec)"
-        fix_op, fix_value = None, None
-    elif fix_op is not None and item.fix_field is not None:
+    if fix_op is not None and item.fix_field is not None:
         fix_field = _join(prefix, item.fix_field)
         fix = render_fix(fix_op, fix_field, fix_value)
+    if ref.rendered:
+        # Not a field of the object: say where it comes from, offer no machine fix.
+        fix = f"{fix} (in the pod template the operator renders from this HardenedService)"
+        fix_op, fix_field, fix_value = None, None, None
     return Violation(
         kind=kind,
         namespace=namespace,
