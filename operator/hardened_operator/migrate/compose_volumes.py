@@ -68,7 +68,9 @@ def standard_volumes(
             _tmpfs(ctx, mount.target)
             continue
         if standard is None:
-            what = "bind mount of the host" if mount.kind == "bind" else f"{mount.kind} volume"
+            what = {"bind": "bind mount of the host", "volume": "named volume"}.get(
+                mount.kind, f"{mount.kind} mount"
+            )
             ctx.note("volumes", f"{mount.text}: {what} at {mount.target} has no equivalent")
             continue
         enabled.add(standard)

