@@ -1,0 +1,344 @@
+"""Webhook benchmark: POST /validate vs a bare aiohttp server, same run, same machine.
+
+Usage: ``.venv/bin/python bench/bench_webhook.py [--duration S] [--rounds N]``
+
+Both servers run as one process each, plain HTTP on 127.0.0.1 (TLS would measure OpenSSL,
+not the handler; the API server keeps its connections alive anyway), access logs off. The
+load is `wrk` (Debian package ``wrk``) with 16 connections on one thread, posting the same
+realistic AdmissionReview: a compliant 3-container Deployment as kube-apiserver sends it on
+CREATE (defaults filled in, managedFields, last-applied annotation). The bare server reads
+the body and returns a fixed AdmissionReview; ours guards, parses, evaluates the policy and
+records metrics. Runs alternate (bare, ours, bare, ours, …) so that noise from other load on
+the machine hits both; the medians are compared.
+
+Targets (issue 2 §5): throughput ≥ 0.75× the bare server's, p99 ≤ 1.5× the bare server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MARKER = "<!-- bench:section -->"
+CONNECTIONS = 16
+TARGET_THROUGHPUT = 0.75
+TARGET_P99 = 1.5
+
+
+def _container(name: str, image: str, port: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"containerPort": port, "protocol": "TCP"}],
+        "resources": {"limits": {"memory": "256Mi"}, "requests": {"cpu": "100m"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "readOnlyRootFilesystem": True,
+        },
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
+        "volumeMounts": [{"mountPath": "/app/cache", "name": "cache"}],
+    }
+
+
+def deployment_review() -> dict[str, Any]:
+    """A compliant Deployment CREATE review shaped like the API server's."""
+    containers = [
+        _container("app", "registry.example.com/shop/app:2.4.1", 8080),
+        _container("sidecar", "registry.example.com/shop/proxy:1.9.0", 9090),
+        _container("metrics", "registry.example.com/shop/exporter:0.7.3", 9100),
+    ]
+    template_spec = {
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "runAsGroup": 1000,
+            "fsGroup": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": containers,
+        "volumes": [{"name": "cache", "emptyDir": {}}],
+        "dnsPolicy": "ClusterFirst",
+        "restartPolicy": "Always",
+        "schedulerName": "default-scheduler",
+        "terminationGracePeriodSeconds": 30,
+    }
+    labels = {"app.kubernetes.io/name": "shop", "app.kubernetes.io/instance": "shop-prod"}
+    deployment: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "shop",
+            "namespace": "shop",
+            "labels": labels,
+            "annotations": {},
+            "managedFields": [
+                {
+                    "apiVersion": "apps/v1",
+                    "fieldsType": "FieldsV1",
+                    "manager": "kubectl-client-side-apply",
+                    "operation": "Update",
+                    "time": "2026-11-28T07:00:00Z",
+                    "fieldsV1": {
+                        "f:metadata": {"f:labels": {".": {}, **{f"f:{k}": {} for k in labels}}},
+                        "f:spec": {
+                            "f:replicas": {},
+                            "f:selector": {},
+                            "f:template": {
+                                "f:metadata": {"f:labels": {".": {}}},
+                                "f:spec": {
+                                    "f:containers": {
+                                        f'k:{{"name":"{c["name"]}"}}': {
+                                            ".": {},
+                                            "f:image": {},
+                                            "f:name": {},
+                                            "f:securityContext": {
+                                                ".": {},
+                                                "f:allowPrivilegeEscalation": {},
+                                                "f:capabilities": {".": {}, "f:drop": {}},
+                                            },
+                                        }
+                                        for c in containers
+                                    },
+                                    "f:securityContext": {".": {}, "f:runAsNonRoot": {}},
+                                },
+                            },
+                        },
+                    },
+                }
+            ],
+        },
+        "spec": {
+            "replicas": 3,
+            "revisionHistoryLimit": 10,
+            "progressDeadlineSeconds": 600,
+            "selector": {"matchLabels": labels},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+            },
+            "template": {"metadata": {"labels": labels}, "spec": template_spec},
+        },
+        "status": {},
+    }
+    applied = copy.deepcopy(deployment)
+    del applied["metadata"]["managedFields"], applied["status"]
+    deployment["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = (
+        json.dumps(applied, separators=(",", ":")) + "\n"
+    )
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "2b752327-a529-4ffd-b2e2-478455e0d4a0",
+            "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "name": "shop",
+            "namespace": "shop",
+            "operation": "CREATE",
+            "userInfo": {
+                "username": "alice@example.com",
+                "groups": ["developers", "system:authenticated"],
+            },
+            "object": deployment,
+            "oldObject": None,
+            "dryRun": False,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"},
+        },
+    }
+
+
+BARE_RESPONSE = json.dumps(
+    {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {"uid": "2b752327-a529-4ffd-b2e2-478455e0d4a0", "allowed": True},
+    }
+).encode()
+
+
+def run_bare_server(port: int) -> None:
+    """The baseline: the cheapest honest aiohttp webhook (reads the body, fixed answer)."""
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=BARE_RESPONSE, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/validate", handler)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def post(url: str, body: bytes) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        result: dict[str, Any] = json.loads(response.read())
+        return result
+
+
+def wait_ready(url: str, body: bytes, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server for {url} exited with {proc.returncode}")
+        try:
+            return post(url, body)
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server for {url} did not come up")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(url: str, lua: Path, duration: int) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", "-s", str(lua), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise SystemExit(f"wrk saw {errors.group(1)} error responses from {url}:\n{out}")
+    return {"rps": rps, "p50": _ms(latency["50"]), "p99": _ms(latency["99"])}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per server (alternating)")
+    parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.bare_server:
+        run_bare_server(args.bare_server)
+        return 0
+    if shutil.which("wrk") is None:
+        print(
+            "bench_webhook: `wrk` is not installed; install it with "
+            "`apt-get update && apt-get install -y wrk` (Debian package wrk) and rerun.",
+            file=sys.stderr,
+        )
+        return 2
+
+    body = json.dumps(deployment_review(), separators=(",", ":")).encode()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
+    review_file, lua = tmp / "review.json", tmp / "post.lua"
+    review_file.write_bytes(body)
+    lua.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'local f = io.open("{review_file}", "rb"); wrk.body = f:read("*a"); f:close()\n'
+    )
+    bare_port, ours_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    procs = {
+        "bare": subprocess.Popen(
+            [sys.executable, __file__, "--bare-server", str(bare_port)], env=env
+        ),
+        "ours": subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hardened_operator.cli",
+                "webhook",
+                "--listen",
+                f"127.0.0.1:{ours_port}",
+                "--insecure",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        ),
+    }
+    urls = {
+        "bare": f"http://127.0.0.1:{bare_port}/validate",
+        "ours": f"http://127.0.0.1:{ours_port}/validate",
+    }
+    try:
+        for name, url in urls.items():
+            answer = wait_ready(url, body, procs[name])
+            if answer.get("response", {}).get("allowed") is not True:
+                raise SystemExit(f"{name} did not allow the compliant Deployment: {answer}")
+        for url in urls.values():  # warm-up: imports, caches, TCP
+            run_wrk(url, lua, 2)
+        runs: dict[str, list[dict[str, float]]] = {"bare": [], "ours": []}
+        for _ in range(args.rounds):
+            for name in ("bare", "ours"):
+                runs[name].append(run_wrk(urls[name], lua, args.duration))
+                print(name, runs[name][-1], file=sys.stderr)
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    med = {
+        name: {key: statistics.median(r[key] for r in results) for key in ("rps", "p50", "p99")}
+        for name, results in runs.items()
+    }
+    throughput = med["ours"]["rps"] / med["bare"]["rps"]
+    p99 = med["ours"]["p99"] / med["bare"]["p99"]
+    ok_t, ok_p = throughput >= TARGET_THROUGHPUT, p99 <= TARGET_P99
+    verdict = {True: "met", False: "**NOT met**"}
+    print(f"throughput ratio {throughput:.2f} (target ≥ {TARGET_THROUGHPUT}): {verdict[ok_t]}")
+    print(f"p99 ratio {p99:.2f} (target ≤ {TARGET_P99}): {verdict[ok_p]}")
+    print(MARKER)
+    print(
+        f"`POST /validate` with a compliant 3-container Deployment CREATE review "
+        f"({len(body)} bytes, managedFields included), `wrk -t1 -c{CONNECTIONS}`, "
+        f"{args.rounds} alternating runs of {args.duration} s per server, medians. Both "
+        "servers single-process, plain HTTP on 127.0.0.1, access log off; the baseline is a "
+        "bare aiohttp handler that reads the body and returns a fixed AdmissionReview."
+    )
+    print()
+    print("| server | req/s | p50 (ms) | p99 (ms) |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, label in (("bare", "bare aiohttp (baseline)"), ("ours", "hardened webhook")):
+        m = med[name]
+        print(f"| {label} | {m['rps']:.0f} | {m['p50']:.2f} | {m['p99']:.2f} |")
+    print()
+    print("| ratio | value | target | result |")
+    print("| --- | ---: | ---: | --- |")
+    print(f"| throughput ours/bare | {throughput:.2f} | ≥ {TARGET_THROUGHPUT} | {verdict[ok_t]} |")
+    print(f"| p99 ours/bare | {p99:.2f} | ≤ {TARGET_P99} | {verdict[ok_p]} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
