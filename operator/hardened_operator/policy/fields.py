@@ -26,14 +26,15 @@ def join(parent: str, key: str) -> str:
 
 def opt_mapping(obj: JsonObject, key: str, parent: str) -> JsonObject | None:
     value = obj.get(key)
-    if value is None or isinstance(value, Mapping):
+    # `type(...) is dict` first: the common case, and much cheaper than an ABC isinstance.
+    if value is None or type(value) is dict or isinstance(value, Mapping):
         return value
     raise MalformedFieldError(join(parent, key), "an object", value)
 
 
 def opt_list(obj: JsonObject, key: str, parent: str) -> Sequence[Any] | None:
     value = obj.get(key)
-    if value is None or isinstance(value, list | tuple):
+    if value is None or type(value) is list or isinstance(value, tuple):
         return value
     raise MalformedFieldError(join(parent, key), "a list", value)
 
@@ -55,21 +56,21 @@ def opt_int(obj: JsonObject, key: str, parent: str) -> int | None:
 
 def opt_str(obj: JsonObject, key: str, parent: str) -> str | None:
     value = obj.get(key)
-    if value is None or isinstance(value, str):
+    if value is None or type(value) is str:
         return value
     raise MalformedFieldError(join(parent, key), "a string", value)
 
 
-def str_items(items: Sequence[Any], path: str) -> list[str]:
+def str_items(items: Sequence[Any], path: str) -> Sequence[str]:
     """Every item of a list of strings (capabilities), or a malformed-field error."""
     for index, item in enumerate(items):
-        if not isinstance(item, str):
+        if type(item) is not str:
             raise MalformedFieldError(f"{path}[{index}]", "a string", item)
-    return list(items)
+    return items
 
 
 def mapping_item(item: Any, path: str) -> JsonObject:
     """One element of a list of objects (volumes, ports, sysctls)."""
-    if isinstance(item, Mapping):
+    if type(item) is dict or isinstance(item, Mapping):
         return item
     raise MalformedFieldError(path, "an object", item)

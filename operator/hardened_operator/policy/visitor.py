@@ -24,24 +24,31 @@ CONTAINER_LISTS: tuple[tuple[str, ContainerType], ...] = (
 
 
 class ContainerRef(NamedTuple):
-    """One container and where it lives: ``path`` is relative to the pod spec."""
+    """One container and where it lives: ``path`` is relative to the pod spec.
+
+    ``sc`` is the container's securityContext, read and type-checked once by the visitor,
+    because almost every check needs it; ``sc_path`` is its path.
+    """
 
     container: JsonObject
     type: ContainerType
     position: int  # index in its list (not "index": that is a tuple method)
     path: str  # e.g. "initContainers[0]"
     name: str  # "" when unset, like Go's zero value
+    sc: JsonObject | None
+    sc_path: str  # e.g. "initContainers[0].securityContext"
 
     def field(self, *parts: str) -> str:
         """Path of a field below this container, e.g. ``containers[1].securityContext.x``."""
         return ".".join((self.path, *parts))
 
     def security_context(self) -> JsonObject | None:
-        return opt_mapping(self.container, "securityContext", self.path)
+        return self.sc
 
 
 def visit_containers(pod_spec: Mapping[str, Any]) -> tuple[ContainerRef, ...]:
-    """All containers of a pod spec, or :class:`MalformedFieldError` for a wrong shape."""
+    """All containers of a pod spec, or :class:`MalformedFieldError` for a wrong shape
+    (including a container's securityContext that is not an object)."""
     refs: list[ContainerRef] = []
     for key, container_type in CONTAINER_LISTS:
         items = opt_list(pod_spec, key, "")
@@ -49,8 +56,13 @@ def visit_containers(pod_spec: Mapping[str, Any]) -> tuple[ContainerRef, ...]:
             continue
         for index, container in enumerate(items):
             path = f"{key}[{index}]"
-            if not isinstance(container, Mapping):
+            if type(container) is not dict and not isinstance(container, Mapping):
                 raise MalformedFieldError(path, "an object", container)
             name = opt_str(container, "name", path) or ""
-            refs.append(ContainerRef(container, container_type, index, path, name))
+            sc = opt_mapping(container, "securityContext", path)
+            refs.append(
+                ContainerRef(
+                    container, container_type, index, path, name, sc, f"{path}.securityContext"
+                )
+            )
     return tuple(refs)

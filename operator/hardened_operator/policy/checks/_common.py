@@ -19,7 +19,7 @@ def who(ref: ContainerRef) -> str:
 
 def container_sub(ref: ContainerRef, key: str) -> JsonObject | None:
     """``securityContext.<key>`` of a container (an object or None), validated."""
-    sc = ref.security_context()
+    sc = ref.sc
     if sc is None:
         return None
-    return opt_mapping(sc, key, ref.field("securityContext"))
+    return opt_mapping(sc, key, ref.sc_path)

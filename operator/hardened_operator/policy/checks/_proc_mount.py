@@ -7,16 +7,18 @@ from ..fields import opt_str
 from ..types import CheckResult, Finding
 from ._common import who
 
+_ALLOWED = {check_id: allowed(check_id) for check_id in ("procMount", "procMount_restricted")}
+
 
 def proc_mount_default_only(pod: PodView, check_id: str) -> CheckResult:
     bad: list[str] = []
     bad_types: set[str] = set()
     findings: list[Finding] = []
     for ref in pod.containers:
-        csc = ref.security_context()
+        csc = ref.sc
         if csc is None:
             continue
-        value = opt_str(csc, "procMount", ref.field("securityContext"))
+        value = opt_str(csc, "procMount", ref.sc_path)
         if value is not None and value != "Default":
             bad.append(ref.name)
             bad_types.add(value)
@@ -38,4 +40,4 @@ def proc_mount_default_only(pod: PodView, check_id: str) -> CheckResult:
             f"{join_quote(sorted(bad_types))}"
         )
         return denied(check_id, "procMount", detail, findings)
-    return allowed(check_id)
+    return _ALLOWED[check_id]

@@ -21,12 +21,8 @@ def check(pod: PodView) -> CheckResult:
     findings: list[Finding] = []
     bad: list[str] = []
     for ref in pod.containers:
-        csc = ref.security_context()
-        value = (
-            None
-            if csc is None
-            else opt_bool(csc, "allowPrivilegeEscalation", ref.field("securityContext"))
-        )
+        csc = ref.sc
+        value = None if csc is None else opt_bool(csc, "allowPrivilegeEscalation", ref.sc_path)
         if value is None or value:
             bad.append(ref.name)
             field = ref.field("securityContext", "allowPrivilegeEscalation")

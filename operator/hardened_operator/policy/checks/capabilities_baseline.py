@@ -40,10 +40,9 @@ def check(pod: PodView) -> CheckResult:
         caps = container_sub(ref, "capabilities")
         if caps is None:
             continue
-        add_field = ref.field("securityContext", "capabilities", "add")
-        add = str_items(
-            opt_list(caps, "add", ref.field("securityContext", "capabilities")) or (), add_field
-        )
+        caps_path = f"{ref.sc_path}.capabilities"
+        add_field = f"{caps_path}.add"
+        add = str_items(opt_list(caps, "add", caps_path) or (), add_field)
         extra = [c for c in add if c not in ALLOWED_CAPABILITIES]
         if extra:
             bad.append(ref.name)

@@ -6,6 +6,8 @@ restricted profile.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding, join_quote
 from ..fields import opt_list, str_items
 from ..types import CheckResult, Finding
@@ -26,16 +28,15 @@ def check(pod: PodView) -> CheckResult:
     forbidden: set[str] = set()
     for ref in pod.containers:
         caps = container_sub(ref, "capabilities")
-        caps_path = ref.field("securityContext", "capabilities")
-        drop_field = f"{caps_path}.drop"
-        if caps is None:
-            drop: list[str] = []
-            add: list[str] = []
-        else:
-            drop = str_items(opt_list(caps, "drop", caps_path) or (), drop_field)
+        caps_path = f"{ref.sc_path}.capabilities"
+        drop: Sequence[str] = ()
+        add: Sequence[str] = ()
+        if caps is not None:
+            drop = str_items(opt_list(caps, "drop", caps_path) or (), f"{caps_path}.drop")
             add = str_items(opt_list(caps, "add", caps_path) or (), f"{caps_path}.add")
         if CAPABILITY_ALL not in drop:
             missing_drop.append(ref.name)
+            drop_field = f"{caps_path}.drop"
             findings.append(
                 finding(
                     ID,

@@ -18,7 +18,9 @@ def check(pod: PodView) -> CheckResult:
     for ref in pod.containers:
         container_bad = False
         for index, item in enumerate(opt_list(ref.container, "ports", ref.path) or ()):
-            port_path = ref.field(f"ports[{index}]")
+            if type(item) is dict and item.get("hostPort") is None:
+                continue  # the common case, decided without building a path
+            port_path = f"{ref.path}.ports[{index}]"
             port = mapping_item(item, port_path)
             host_port = opt_int(port, "hostPort", port_path)
             if host_port:

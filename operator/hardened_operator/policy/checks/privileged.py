@@ -15,8 +15,8 @@ def check(pod: PodView) -> CheckResult:
     findings: list[Finding] = []
     bad: list[str] = []
     for ref in pod.containers:
-        csc = ref.security_context()
-        if csc is not None and opt_bool(csc, "privileged", ref.field("securityContext")):
+        csc = ref.sc
+        if csc is not None and opt_bool(csc, "privileged", ref.sc_path):
             bad.append(ref.name)
             field = ref.field("securityContext", "privileged")
             findings.append(

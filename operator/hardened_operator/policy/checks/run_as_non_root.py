@@ -44,9 +44,11 @@ def check(pod: PodView) -> CheckResult:
     explicit: list[str] = []
     implicit: list[str] = []
     for ref in pod.containers:
-        csc = ref.security_context()
-        value = None if csc is None else opt_bool(csc, "runAsNonRoot", ref.field("securityContext"))
-        field = ref.field("securityContext", "runAsNonRoot")
+        csc = ref.sc
+        value = None if csc is None else opt_bool(csc, "runAsNonRoot", ref.sc_path)
+        if value is True or (value is None and pod_non_root):
+            continue
+        field = f"{ref.sc_path}.runAsNonRoot"
         if value is not None:
             if not value:
                 explicit.append(ref.name)

@@ -45,8 +45,8 @@ def check(pod: PodView) -> CheckResult:
         )
     bad_containers: list[str] = []
     for ref in pod.containers:
-        csc = ref.security_context()
-        if csc is not None and opt_int(csc, "runAsUser", ref.field("securityContext")) == 0:
+        csc = ref.sc
+        if csc is not None and opt_int(csc, "runAsUser", ref.sc_path) == 0:
             bad_containers.append(ref.name)
             field = ref.field("securityContext", "runAsUser")
             findings.append(

@@ -36,7 +36,7 @@ def explicit_bad(pod: PodView, check_id: str) -> tuple[list[str], set[str], list
         )
     bad_containers: list[str] = []
     for ref in pod.containers:
-        value = seccomp_type(ref.security_context(), ref.field("securityContext"))
+        value = seccomp_type(ref.sc, ref.sc_path)
         if value is not None and value not in VALID_TYPES:
             bad_containers.append(ref.name)
             bad_values.add(value)

@@ -21,7 +21,7 @@ def check(pod: PodView) -> CheckResult:
     implicit: list[str] = []
     if not pod_valid:
         for ref in pod.containers:
-            if seccomp_type(ref.security_context(), ref.field("securityContext")) is None:
+            if seccomp_type(ref.sc, ref.sc_path) is None:
                 implicit.append(ref.name)
                 findings.append(
                     finding(

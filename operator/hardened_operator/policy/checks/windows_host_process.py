@@ -16,8 +16,10 @@ def check(pod: PodView) -> CheckResult:
     bad: list[str] = []
     for ref in pod.containers:
         options = container_sub(ref, "windowsOptions")
-        path = ref.field("securityContext", "windowsOptions")
-        if options is not None and opt_bool(options, "hostProcess", path):
+        if options is None:
+            continue
+        path = f"{ref.sc_path}.windowsOptions"
+        if opt_bool(options, "hostProcess", path):
             bad.append(ref.name)
             findings.append(
                 finding(
