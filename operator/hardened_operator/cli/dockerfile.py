@@ -16,7 +16,8 @@ _BASE_HELP = f"The hardened base image (default {conventions.HARDENED_BASE_IMAGE
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        # Bytes, not read_text(): universal newlines would turn CRLF files into LF ones.
+        return path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         click.echo(f"error: {path}: cannot read: {exc}", err=True)
         sys.exit(2)

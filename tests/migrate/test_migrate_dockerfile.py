@@ -1,0 +1,293 @@
+"""``hardened dockerfile lint|fix``: rules, minimal edits, idempotence, CLI behaviour."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+import pytest
+from migrate_support import DOCKERFILES, DOCS_EXAMPLES, FIXTURES, hardened
+
+from hardened_operator.migrate.dockerfile import (
+    _without_world_write,
+    fix_dockerfile,
+    lint_dockerfile,
+)
+from hardened_operator.migrate.dockerfile_rules import is_root_user, is_world_writable
+from hardened_operator.migrate.dockerfile_syntax import parse
+
+ALL = [*sorted(DOCKERFILES.glob("*.Dockerfile")), DOCS_EXAMPLES / "Dockerfile"]
+
+
+def read(path: Path) -> str:
+    return path.read_bytes().decode()
+
+
+def rules_of(source: str) -> set[str]:
+    return {finding.rule for finding in lint_dockerfile(source)}
+
+
+# What lint finds in each fixture, and what may legitimately remain after fix (and why).
+LINT_TABLE = {
+    # USER root is kept: after the rebase, RUN pip install no longer runs as root by default.
+    "seed.Dockerfile": (
+        {"HF001", "HF003", "HF004", "HF005", "HF006", "HF007", "HF008"},
+        {"HF003"},
+    ),
+    "multistage.Dockerfile": ({"HF001", "HF003", "HF005", "HF006", "HF008"}, set()),
+    "arg-from.Dockerfile": ({"HF002", "HF005", "HF006", "HF007", "HF008"}, set()),
+    "heredoc.Dockerfile": ({"HF001", "HF003", "HF004", "HF005", "HF006", "HF008"}, set()),
+    "escape-crlf.Dockerfile": ({"HF001", "HF003", "HF005", "HF006", "HF008"}, set()),
+    # The root switch is kept because RUN apt-get after it needs root: reported, not removed.
+    "root-needed.Dockerfile": ({"HF001", "HF003", "HF005", "HF006"}, {"HF003"}),
+    # Built FROM another stage: rebasing that stage is left to a human.
+    "from-stage.Dockerfile": ({"HF005", "HF006", "HF008"}, {"HF008"}),
+    "no-user.Dockerfile": ({"HF002"}, set()),
+    "nonroot.Dockerfile": (set(), set()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LINT_TABLE))
+def test_lint_finds_exactly_the_expected_rules(name: str) -> None:
+    before, after = LINT_TABLE[name]
+    source = read(DOCKERFILES / name)
+    assert rules_of(source) == before
+    assert rules_of(fix_dockerfile(source).text) == after
+
+
+def test_lint_line_numbers_point_at_the_offending_instruction() -> None:
+    findings = lint_dockerfile(read(DOCKERFILES / "seed.Dockerfile"), file="seed")
+    located = {(f.rule, f.line) for f in findings}
+    assert {("HF001", 5), ("HF003", 5), ("HF007", 10), ("HF004", 13), ("HF008", 2)} <= located
+    heredoc = lint_dockerfile(read(DOCKERFILES / "heredoc.Dockerfile"))
+    assert sorted(f.line for f in heredoc if f.rule == "HF004") == [6, 16]
+
+
+@pytest.mark.parametrize(
+    ("user", "root"),
+    [
+        ("root", True),
+        ("0", True),
+        ("root:root", True),
+        ("0:0", True),
+        ("00", True),
+        ("root:1000", True),
+        (None, True),  # unresolvable: fail closed
+        ("1000", False),
+        ("1000:0", False),  # runAsNonRoot is about the UID
+        ("ai", False),
+        ("ai:ai", False),
+    ],
+)
+def test_root_users(user: str | None, root: bool) -> None:
+    assert is_root_user(user) is root
+
+
+@pytest.mark.parametrize(
+    ("mode", "writable", "safe"),
+    [
+        ("777", True, "775"),
+        ("0777", True, "0775"),
+        ("1777", True, "1775"),
+        ("666", True, "664"),
+        ("776", True, "774"),
+        ("775", False, None),
+        ("755", False, None),
+        ("a+rwx", True, "ug+rwx,o+rx"),
+        ("ugo+rwx", True, "ug+rwx,o+rx"),
+        ("o+w", True, ""),
+        ("+w", True, "ug+w"),
+        ("o=rwx", True, "o=rx"),
+        ("u+w", False, None),
+        ("g+w", False, None),
+        ("o-w", False, None),
+        ("u+x,o+w", True, "u+x"),
+    ],
+)
+def test_world_writable_modes(mode: str, writable: bool, safe: str | None) -> None:
+    assert is_world_writable(mode) is writable
+    if safe is not None:
+        assert _without_world_write(mode) == safe
+        assert safe == "" or not is_world_writable(safe)
+
+
+@pytest.mark.parametrize(
+    ("run", "fixed"),
+    [
+        ("chmod -R 777 /app/logs", "chown -R 1000:1000 /app/logs && chmod -R 775 /app/logs"),
+        (
+            "chmod --recursive a+rwx /a /b",
+            "chown --recursive 1000:1000 /a /b && chmod --recursive ug+rwx,o+rx /a /b",
+        ),
+        ("mkdir x && chmod 777 x; ls", "mkdir x && chown 1000:1000 x && chmod 775 x; ls"),
+        ("chmod o+w /data", "chown 1000:1000 /data"),
+    ],
+)
+def test_chmod_777_becomes_ownership_by_the_app_user(run: str, fixed: str) -> None:
+    source = f"FROM ai_system/base:1.0\nRUN {run}\nUSER 1000\n"
+    result = fix_dockerfile(source)
+    assert f"RUN {fixed}\n" in result.text
+    assert "HF004" not in rules_of(result.text)
+
+
+def test_chmod_inside_find_exec_is_reported_not_rewritten() -> None:
+    source = "FROM ai_system/base:1.0\nRUN find /app -type d -exec chmod 777 {} +\nUSER 1000\n"
+    result = fix_dockerfile(source)
+    assert "-exec chmod 777 {} +" in result.text
+    assert any("chmod 777" in line and "by hand" in line for line in result.manual)
+
+
+def test_builder_stages_are_never_touched() -> None:
+    for path in ALL:
+        source = read(path)
+        dockerfile = parse(source)
+        assert dockerfile.final is not None
+        cut = dockerfile.final.from_instruction.start
+        assert fix_dockerfile(source).text[:cut] == source[:cut], path.name
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_fix_is_idempotent(path: Path) -> None:
+    once = fix_dockerfile(read(path)).text
+    twice = fix_dockerfile(once)
+    assert twice.text == once
+    assert not twice.changed
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_fix_only_touches_the_lines_it_means_to(path: Path) -> None:
+    """Every original line survives verbatim unless it is one of the fix's targets."""
+    source = read(path)
+    dockerfile = parse(source)
+    final = dockerfile.final
+    assert final is not None
+    targets = {final.from_instruction.line}
+    for instruction in final.instructions:
+        if instruction.keyword in ("USER", "WORKDIR", "RUN"):
+            targets.update(range(instruction.line, instruction.end_line + 1))
+    before = source.splitlines(keepends=True)
+    after = fix_dockerfile(source).text.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    for tag, i1, i2, j1, _ in matcher.get_opcodes():
+        if tag in ("replace", "delete"):
+            assert set(range(i1 + 1, i2 + 1)) <= targets, (path.name, before[i1:i2])
+        if tag == "insert":
+            assert i1 == len(before) or j1 >= len(after) - 4, (path.name, after[j1:])
+
+
+def test_seed_dockerfile_matches_the_reviewed_expected_output() -> None:
+    fixed = fix_dockerfile(read(DOCKERFILES / "seed.Dockerfile"))
+    assert fixed.text == read(FIXTURES / "expected" / "seed.Dockerfile")
+    assert any("kept USER root" in line for line in fixed.manual)
+
+
+def test_crlf_files_stay_crlf() -> None:
+    fixed = fix_dockerfile(read(DOCKERFILES / "escape-crlf.Dockerfile")).text
+    assert fixed.count("\n") == fixed.count("\r\n") > 5
+
+
+def test_existing_non_root_user_is_kept_and_labelled_as_itself() -> None:
+    source = read(DOCKERFILES / "nonroot.Dockerfile")
+    fixed = fix_dockerfile(source).text
+    assert "USER 1001:1001\n" in fixed and "USER 1000" not in fixed
+    wrong = source.replace('run-as-user="1001"', 'run-as-user="1000"')
+    assert any('should be "1001"' in f.message for f in lint_dockerfile(wrong))
+
+
+def test_named_non_root_user_is_accepted() -> None:
+    source = (
+        "FROM ai_system/base:1.0\n"
+        'LABEL ai-system.io/security-profile="hardened" ai-system.io/non-root="true" '
+        'ai-system.io/run-as-user="1000"\n'
+        'HEALTHCHECK CMD ["true"]\nUSER ai\n'
+    )
+    assert rules_of(source) == set()
+    assert "USER 1000:1000" not in fix_dockerfile(source).text
+
+
+def test_unresolvable_user_fails_closed() -> None:
+    source = "FROM ai_system/base:1.0\nUSER ${APP_USER}\n"
+    assert "HF001" in rules_of(source)
+    assert fix_dockerfile(source).text.endswith("USER 1000:1000\n")
+    resolved = "FROM ai_system/base:1.0\nARG APP_USER=1000\nUSER ${APP_USER}\n"
+    assert not {"HF001", "HF002"} & rules_of(resolved)
+
+
+def test_healthcheck_none_is_a_decision_not_a_finding() -> None:
+    assert "HF005" not in rules_of("FROM ai_system/base:1.0\nHEALTHCHECK NONE\nUSER 1000\n")
+
+
+def test_other_base_is_flagged_but_not_rebased() -> None:
+    result = fix_dockerfile("FROM ubuntu:24.04\nUSER root\n")
+    assert result.text.startswith("FROM ubuntu:24.04\n")
+    assert any("not python:*" in line for line in result.manual)
+    assert "HF008" in rules_of(result.text)
+    custom = lint_dockerfile(
+        "FROM ubuntu:24.04\nUSER 1000\n", base="docker.io/library/ubuntu:24.04"
+    )
+    assert "HF008" not in {f.rule for f in custom}
+
+
+def test_file_without_trailing_newline_gets_one_before_the_appended_lines() -> None:
+    fixed = fix_dockerfile('FROM python:3.11\nCMD ["python"]').text
+    assert 'CMD ["python"]\nVOLUME' in fixed and fixed.endswith("USER 1000:1000\n")
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_lint_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
+    seed = str(DOCKERFILES / "seed.Dockerfile")
+    clean = str(DOCKERFILES / "nonroot.Dockerfile")
+    text = hardened("dockerfile", "lint", seed, clean)
+    assert text.exit_code == 1
+    assert f"{seed}:5: HF001 final-user-root:" in text.stdout
+    as_json = hardened("dockerfile", "lint", "--format", "json", seed)
+    assert as_json.exit_code == 1
+    entries = json.loads(as_json.stdout)
+    assert {"file", "line", "rule", "name", "message"} <= set(entries[0])
+    assert {e["rule"] for e in entries} == LINT_TABLE["seed.Dockerfile"][0]
+    assert hardened("dockerfile", "lint", clean).exit_code == 0
+    assert json.loads(hardened("dockerfile", "lint", "--format", "json", clean).stdout) == []
+    broken = tmp_path / "Dockerfile"
+    broken.write_text("FROM a\nRUN <<EOF\necho\n")
+    run = hardened("dockerfile", "lint", str(broken))
+    assert run.exit_code == 2 and f"{broken}:2:" in run.stderr
+    assert hardened("dockerfile", "lint", str(tmp_path / "missing")).exit_code == 2
+
+
+def test_lint_cli_base_option() -> None:
+    path = str(DOCKERFILES / "nonroot.Dockerfile")
+    run = hardened("dockerfile", "lint", "--base", "registry.example.com/base:2", path)
+    assert run.exit_code == 1 and "HF008" in run.stdout
+
+
+def test_fix_cli_stdout_and_in_place(tmp_path: Path) -> None:
+    target = tmp_path / "Dockerfile"
+    original = read(DOCKERFILES / "seed.Dockerfile")
+    target.write_text(original)
+    printed = hardened("dockerfile", "fix", str(target))
+    assert printed.exit_code == 0
+    assert printed.stdout == read(FIXTURES / "expected" / "seed.Dockerfile")
+    assert "fixed: line 2: rebased python:3.11-slim" in printed.stderr
+    assert "by hand: line 5: kept USER root" in printed.stderr
+    assert read(target) == original  # stdout mode leaves the file alone
+    in_place = hardened("dockerfile", "fix", "--in-place", str(target))
+    assert in_place.exit_code == 0 and in_place.stdout == ""
+    assert read(target) == printed.stdout
+    custom = hardened(
+        "dockerfile",
+        "fix",
+        "--base",
+        "example.com/base:9",
+        str(DOCKERFILES / "multistage.Dockerfile"),
+    )
+    assert "FROM example.com/base:9 AS runtime\n" in custom.stdout
+
+
+def test_docs_example_dockerfile_is_fixed_as_documented() -> None:
+    fixed = fix_dockerfile(read(DOCS_EXAMPLES / "Dockerfile"))
+    assert "FROM ai_system/base:1.0\n" in fixed.text
+    assert fixed.text.endswith("USER 1000:1000\n")
+    assert rules_of(fixed.text) == {"HF003"}  # the kept USER root before pip install
