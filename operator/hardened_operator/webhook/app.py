@@ -42,21 +42,23 @@ def _reject(metrics: WebhookMetrics, status: int, reason: str, message: str) -> 
 
 
 class _Validate:
-    """POST /validate[?mode=enforce|warn|audit]."""
+    """POST /validate[/MODE] or /validate?mode=MODE, MODE one of enforce (default), warn, audit."""
 
     def __init__(self, config: WebhookConfig, metrics: WebhookMetrics) -> None:
         self.config = config
         self.metrics = metrics
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         metrics, config = self.metrics, self.config
-        mode = "enforce"
+        # The mode comes from the path (/validate/warn: what a ValidatingWebhookConfiguration
+        # can express) or the query (?mode=warn); both at once must agree.
+        modes = [request.match_info["mode"]] if "mode" in request.match_info else []
         if request.query_string:
-            modes = request.query.getall("mode", ())
-            if len(modes) > 1:
-                return _reject(metrics, 400, "bad_mode", "give ?mode= at most once")
-            mode = modes[0] if modes else mode
+            modes += request.query.getall("mode", ())
+        if len(modes) > 1 and len(set(modes)) > 1:
+            return _reject(metrics, 400, "bad_mode", f"conflicting modes {modes}")
+        mode = modes[0] if modes else "enforce"
         if request.content_type != _JSON:
             return _reject(
                 metrics,
@@ -120,6 +122,11 @@ async def _metrics(request: web.Request) -> web.Response:
 def create_app(config: WebhookConfig | None = None) -> web.Application:
     """The webhook as an aiohttp app: ``POST /validate``, ``GET /healthz``, ``GET /metrics``.
 
+    ``POST /validate/warn`` and ``/validate/audit`` (or ``?mode=warn|audit``) select the other
+    modes. Prefer the path form in a ValidatingWebhookConfiguration: the API server refuses
+    query strings in ``clientConfig.url`` and anything but DNS-1123 segments in
+    ``service.path``.
+
     Safe to serve next to other apps in one process (the operator does): the metrics live in
     the app's own registry, reachable as ``app[METRICS_KEY].registry``.
     """
@@ -129,7 +136,9 @@ def create_app(config: WebhookConfig | None = None) -> web.Application:
     app = web.Application(client_max_size=config.max_body_bytes + 1)
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = metrics
-    app.router.add_post(VALIDATE_PATH, _Validate(config, metrics))
+    validate = _Validate(config, metrics).handle
+    app.router.add_post(VALIDATE_PATH, validate)
+    app.router.add_post(VALIDATE_PATH + "/{mode}", validate)
     app.router.add_get(HEALTHZ_PATH, _healthz)
     app.router.add_get(METRICS_PATH, _metrics)
     return app
