@@ -5,3 +5,26 @@ Dockerfiles it is given and nothing else; it never talks to a cluster or the net
 imports kubernetes, kopf or aiohttp. Every input without a faithful mapping is *reported*
 (``Note``), never dropped silently.
 """
+
+from __future__ import annotations
+
+from hardened_operator.migrate.compose import ConversionResult, convert_files
+from hardened_operator.migrate.dockerfile import (
+    RULES,
+    Finding,
+    FixResult,
+    fix_dockerfile,
+    lint_dockerfile,
+)
+from hardened_operator.migrate.notes import Note
+
+__all__ = [
+    "RULES",
+    "ConversionResult",
+    "Finding",
+    "FixResult",
+    "Note",
+    "convert_files",
+    "fix_dockerfile",
+    "lint_dockerfile",
+]
