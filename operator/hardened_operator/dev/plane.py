@@ -380,7 +380,18 @@ def _start_admission(plane: ControlPlane, api: Any, pki: _Pki, options: Options,
     cli = [sys.executable, "-m", "hardened_operator.cli"]
     if importlib.util.find_spec("hardened_operator.cli.run") is not None:
         plane.admission = "operator"
-        command = [*cli, "run", "--webhook-listen", listen, *tls, "--all-namespaces"]
+        plane.ports["health"] = processes.free_port()
+        health = f"{LOOPBACK}:{plane.ports['health']}"
+        command = [
+            *cli,
+            "run",
+            "--all-namespaces",
+            "--webhook-listen",
+            listen,
+            *tls,
+            "--health-listen",
+            health,
+        ]
         env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
     elif importlib.util.find_spec("hardened_operator.cli.webhook") is not None:
         plane.admission = "webhook"  # the operator is not there yet: serve the webhook alone
