@@ -1,0 +1,291 @@
+"""The admission path and manifests/ against a real kube-apiserver (``control_plane``).
+
+- The shipped ValidatingWebhookConfiguration (manifests/ = the chart's default rendering, a
+  test in test_helm_chart.py proves they agree), re-pointed at a local ``hardened webhook``:
+  refuses a root Pod with our message, admits a compliant one, refuses a ``kubectl debug``
+  ephemeral container through the subresource, warns in a ``warn`` namespace.
+- Every file of manifests/ passes the API server's own validation (server-side dry run) and
+  every sample in manifests/samples/ is accepted by the CRD schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from delivery_cluster import apply, create_namespace, kubectl, unique
+from delivery_support import (
+    ENFORCE_LABEL,
+    MANIFESTS,
+    SAMPLES,
+    find,
+    kustomization_resources,
+    load_file,
+)
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from hardened_operator.k8s import bootstrap
+
+pytestmark = pytest.mark.controlplane
+
+
+def shipped_webhook_configuration(
+    url_base: str, ca_pem: bytes, scope_label: dict[str, str]
+) -> dict[str, Any]:
+    """manifests/'s ValidatingWebhookConfiguration with clientConfig re-pointed at a local URL.
+
+    Everything else (rules, modes, failurePolicy, timeouts, exemptions) is kept as shipped.
+    One extra namespaceSelector term confines it to this test's namespaces: the plane is
+    shared by the whole test session and a fail-closed webhook must not outlive its server.
+    """
+    vwc = copy.deepcopy(
+        find(
+            load_file(MANIFESTS / "06-validatingwebhookconfiguration.yaml"),
+            "ValidatingWebhookConfiguration",
+        )
+    )
+    vwc["metadata"] = {"name": unique("delivery-e2e")}
+    for hook in vwc["webhooks"]:
+        path = hook["clientConfig"]["service"]["path"]
+        hook["clientConfig"] = {
+            "url": f"{url_base}{path}",
+            "caBundle": base64.b64encode(ca_pem).decode(),
+        }
+        ((key, value),) = scope_label.items()
+        hook["namespaceSelector"]["matchExpressions"].append(
+            {"key": key, "operator": "In", "values": [value]}
+        )
+    return vwc
+
+
+ROOT_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "root"},
+    "spec": {
+        "containers": [
+            {"name": "app", "image": "busybox:1.36", "securityContext": {"runAsUser": 0}}
+        ]
+    },
+}
+
+COMPLIANT_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "compliant"},
+    "spec": {
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "runAsGroup": 1000,
+            "fsGroup": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": "app",
+                "image": "registry.example.com/app:1.0",
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": 1000,
+                    "runAsGroup": 1000,
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "64Mi"},
+                    "limits": {"cpu": "500m", "memory": "128Mi"},
+                },
+            }
+        ],
+    },
+}
+
+
+@pytest.fixture
+def admission(control_plane: Any, k8s_api: Any, local_webhook: Any) -> Iterator[dict[str, str]]:
+    """The shipped configuration registered for a local webhook; namespaces per mode."""
+    scope = {"delivery-e2e": uuid.uuid4().hex[:8]}
+    base = local_webhook.url.removesuffix("/validate")
+    vwc = shipped_webhook_configuration(base, local_webhook.ca_pem, scope)
+    namespaces = {
+        "enforce": create_namespace(k8s_api, unique("enforce"), dict(scope)),
+        "warn": create_namespace(k8s_api, unique("warn"), {**scope, ENFORCE_LABEL: "warn"}),
+        "audit": create_namespace(k8s_api, unique("audit"), {**scope, ENFORCE_LABEL: "audit"}),
+        "disabled": create_namespace(
+            k8s_api, unique("disabled"), {**scope, ENFORCE_LABEL: "disabled"}
+        ),
+    }
+    bootstrap.apply_validating_webhook_configuration(k8s_api, vwc)
+    try:
+        wait_for_denial(control_plane, namespaces["enforce"])
+        yield namespaces
+    finally:
+        bootstrap.delete_validating_webhook_configuration(k8s_api, vwc["metadata"]["name"])
+
+
+def wait_for_denial(control_plane: Any, namespace: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        proc = kubectl(
+            control_plane,
+            "-n",
+            namespace,
+            "create",
+            "--dry-run=server",
+            "-f",
+            "-",
+            stdin=yaml.safe_dump(ROOT_POD),
+        )
+        last = proc.stdout + proc.stderr
+        if proc.returncode != 0 and "denied the request" in last:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the webhook never denied the root pod: {last}")
+
+
+def test_root_pod_is_refused_with_our_message(
+    control_plane: Any, admission: dict[str, str]
+) -> None:
+    proc = kubectl(
+        control_plane,
+        "-n",
+        admission["enforce"],
+        "create",
+        "-f",
+        "-",
+        stdin=yaml.safe_dump(ROOT_POD),
+    )
+    assert proc.returncode != 0
+    assert (
+        'admission webhook "enforce.hardened-operator.ai-system.io" denied the request'
+        in proc.stderr
+    )
+    assert "runAsUser" in proc.stderr  # names the field to fix
+
+
+def test_compliant_pod_is_admitted(control_plane: Any, admission: dict[str, str]) -> None:
+    proc = kubectl(
+        control_plane,
+        "-n",
+        admission["enforce"],
+        "create",
+        "-f",
+        "-",
+        stdin=yaml.safe_dump(COMPLIANT_POD),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr
+
+
+def test_ephemeral_debug_container_is_refused(
+    control_plane: Any, admission: dict[str, str], k8s_api: Any
+) -> None:
+    namespace = admission["enforce"]
+    created = kubectl(
+        control_plane, "-n", namespace, "create", "-f", "-", stdin=yaml.safe_dump(COMPLIANT_POD)
+    )
+    assert created.returncode == 0, created.stderr
+    # What `kubectl debug -it compliant --image=busybox` sends: an UPDATE of the
+    # pods/ephemeralcontainers subresource adding a container with no security context.
+    core = client.CoreV1Api(k8s_api)
+    pod = core.read_namespaced_pod("compliant", namespace)
+    body = {
+        "metadata": {
+            "name": "compliant",
+            "namespace": namespace,
+            "resourceVersion": pod.metadata.resource_version,
+        },
+        "spec": {
+            "ephemeralContainers": [
+                {
+                    "name": "debugger",
+                    "image": "busybox:1.36",
+                    "stdin": True,
+                    "tty": True,
+                    "targetContainerName": "app",
+                }
+            ]
+        },
+    }
+    with pytest.raises(ApiException) as refused:
+        core.patch_namespaced_pod_ephemeralcontainers("compliant", namespace, body)
+    assert refused.value.status == 403
+    assert "denied the request" in str(refused.value.body)
+    assert "debugger" in str(refused.value.body)
+
+
+def test_warn_namespace_admits_with_a_warning_the_client_shows(
+    control_plane: Any, admission: dict[str, str]
+) -> None:
+    proc = kubectl(
+        control_plane, "-n", admission["warn"], "create", "-f", "-", stdin=yaml.safe_dump(ROOT_POD)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning:" in proc.stderr
+    assert "runAsUser" in proc.stderr
+
+
+@pytest.mark.parametrize("mode", ["audit", "disabled"])
+def test_audit_and_disabled_namespaces_admit_silently(
+    control_plane: Any, admission: dict[str, str], mode: str
+) -> None:
+    proc = kubectl(
+        control_plane, "-n", admission[mode], "create", "-f", "-", stdin=yaml.safe_dump(ROOT_POD)
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "denied" not in proc.stderr
+
+
+def test_api_server_refuses_a_query_string_mode(k8s_api: Any) -> None:
+    # Why the modes are path segments: the API server rejects `?mode=` in webhook URLs.
+    vwc = shipped_webhook_configuration("https://127.0.0.1:9", b"ca", {"delivery-e2e": "never"})
+    vwc["webhooks"][1]["clientConfig"]["url"] = "https://127.0.0.1:9/validate?mode=warn"
+    with pytest.raises(ApiException) as refused:
+        client.AdmissionregistrationV1Api(k8s_api).create_validating_webhook_configuration(vwc)
+    assert refused.value.status == 422
+    assert "query parameters are not permitted" in str(refused.value.body)
+
+
+# ---- manifests/ and samples against the API server's schemas -------------------------------------
+
+
+def test_every_manifest_is_accepted_by_the_api_server(control_plane: Any, k8s_api: Any) -> None:
+    # The namespace and the CRDs for real (later files need them), everything else as a
+    # server-side dry run in kustomization order: schema, defaulting and validation by the
+    # API server itself, without leaving a fail-closed webhook behind.
+    names = kustomization_resources()
+    for obj in load_file(MANIFESTS / names[0]):
+        apply(k8s_api, obj)
+    for name in names:
+        for obj in load_file(MANIFESTS / name):
+            if obj["kind"] == "CustomResourceDefinition":
+                bootstrap.install_crd(k8s_api, obj)
+    for name in names:
+        proc = kubectl(
+            control_plane, "apply", "--server-side", "--dry-run=server", "-f", str(MANIFESTS / name)
+        )
+        assert proc.returncode == 0, f"{name}: {proc.stderr}"
+        applied = [line for line in proc.stdout.splitlines() if "(server dry run)" in line]
+        assert len(applied) == len(load_file(MANIFESTS / name)), proc.stdout
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_sample_is_accepted_by_the_crd_schema(path: Path, k8s_api: Any) -> None:
+    namespace = create_namespace(k8s_api, unique("sample"), {ENFORCE_LABEL: "disabled"})
+    (obj,) = load_file(path)
+    stored = apply(k8s_api, obj, namespace)
+    assert stored.metadata.name == obj["metadata"]["name"]
+    assert stored.spec.image == obj["spec"]["image"]

@@ -1,0 +1,290 @@
+"""manifests/ and the Helm chart against a real kube-apiserver (the ``control_plane`` fixture).
+
+- ``helm install`` (Helm SDK) succeeds; ``helm uninstall`` keeps the CRDs, a HardenedService
+  and a PVC created before.
+- Least privilege is real: a TokenRequest token of the chart's ServiceAccount can do every
+  verb the operator needs and is refused what it must not do.
+
+(The admission path and manifests/ themselves: test_delivery_admission.py. Kept apart because
+this module's release registers a cluster-wide fail-closed webhook with no pod behind it.)
+
+The plane has no scheduler, kubelet or controller-manager: objects are stored, pods never run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import pytest
+from delivery_cluster import apply, create_namespace, pvc, sample, unique
+from delivery_support import (
+    CHART,
+    CLUSTER_NEEDS,
+    ENFORCE_LABEL,
+    MUST_NOT,
+    NAMED_CLUSTER_NEEDS,
+    load_docs,
+)
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from hardened_operator.k8s import bootstrap
+
+pytestmark = pytest.mark.controlplane
+
+# ---- helm install / uninstall -----------------------------------------------------------------
+
+
+def chart_for(server_version: str, scratch: Path) -> Path:
+    """The chart; for an API server built without version stamps, minus ``kubeVersion``.
+
+    A kube-apiserver compiled without ``-ldflags -X ...gitVersion`` reports
+    ``v0.0.0-master+$Format:%H$``, which no ``kubeVersion: >=1.30`` range admits. Only then is
+    the constraint dropped from a scratch copy; every template and value is the same.
+    """
+    if not server_version.startswith("v0.0.0"):
+        return CHART
+    copy = scratch / CHART.name
+    shutil.copytree(CHART, copy)
+    chart_yaml = copy / "Chart.yaml"
+    lines = chart_yaml.read_text().splitlines(keepends=True)
+    chart_yaml.write_text("".join(line for line in lines if not line.startswith("kubeVersion:")))
+    return copy
+
+
+@pytest.fixture(scope="module")
+def release(
+    control_plane: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """The chart installed with default values into a fresh namespace (uninstalled after)."""
+    api = control_plane.api_client()
+    namespace = unique("hardened-delivery")
+    name = unique("hsec")
+    # A HardenedService and a PVC that exist before the install and must survive uninstall.
+    # (Created first: once the fail-closed webhook is registered with no pod behind its
+    # Service, this plane refuses every matching request.)
+    users = create_namespace(api, unique("users"))
+    apply(api, {**sample("api-service.yaml"), "metadata": {"name": "keep-me"}}, users)
+    apply(api, pvc("keep-me-data"), users)
+    config = helm.Config(kubeconfig_path=control_plane.kubeconfig, namespace=namespace)
+    chart = chart_for(bootstrap.server_version(api), tmp_path_factory.mktemp("chart"))
+    installed = config.install(
+        chart, name, {}, namespace=namespace, create_namespace=True, timeout=120
+    )
+    state = {
+        "config": config,
+        "name": name,
+        "namespace": namespace,
+        "installed": installed,
+        "users": users,
+    }
+    try:
+        yield state
+    finally:
+        config.uninstall(name, ignore_not_found=True)
+        config.close()
+        api.close()
+
+
+def test_helm_install_succeeds(release: dict[str, Any], k8s_api: Any) -> None:
+    status = release["config"].status(release["name"])
+    assert status["status"] == "deployed"
+    assert status["chart_name"] == "hardened-operator"
+    assert "Admission is ON (failurePolicy Fail)" in status["notes"]
+    rendered = {(o["kind"], o["metadata"]["name"]) for o in load_docs(status["manifest"])}
+    assert ("ValidatingWebhookConfiguration", f"{release['name']}-hardened-operator") in rendered
+    fullname = f"{release['name']}-hardened-operator"
+    apps = client.AppsV1Api(k8s_api)
+    deploy = apps.read_namespaced_deployment(fullname, release["namespace"])
+    assert deploy.spec.replicas == 2
+    assert deploy.spec.template.spec.security_context.run_as_user == 1000
+    admission = client.AdmissionregistrationV1Api(k8s_api)
+    vwc = admission.read_validating_webhook_configuration(fullname)
+    assert [hook.failure_policy for hook in vwc.webhooks] == ["Fail"] * 3
+    crds = client.ApiextensionsV1Api(k8s_api)
+    for crd in ("hardenedservices.ai-system.io", "clusterkopfpeerings.kopf.dev"):
+        assert crds.read_custom_resource_definition(crd).metadata.name == crd
+
+
+# ---- least privilege: the chart's ServiceAccount, through a TokenRequest token -------------------
+
+
+def service_account_client(control_plane: Any, k8s_api: Any, namespace: str, name: str) -> Any:
+    token_request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
+    )
+    token = (
+        client.CoreV1Api(k8s_api)
+        .create_namespaced_service_account_token(name, namespace, token_request)
+        .status.token
+    )
+    admin = k8s_api.configuration
+    configuration = client.Configuration()
+    configuration.host = admin.host
+    configuration.ssl_ca_cert = admin.ssl_ca_cert
+    configuration.verify_ssl = admin.verify_ssl
+    configuration.api_key = {"authorization": f"Bearer {token}"}
+    return client.ApiClient(configuration)
+
+
+def allowed(
+    api: Any, group: str, resource: str, verb: str, namespace: str | None, name: str | None = None
+) -> bool:
+    resource_name, _, subresource = resource.partition("/")
+    review = client.V1SelfSubjectAccessReview(
+        spec=client.V1SelfSubjectAccessReviewSpec(
+            resource_attributes=client.V1ResourceAttributes(
+                group=group,
+                resource=resource_name,
+                subresource=subresource or None,
+                verb=verb,
+                namespace=namespace,
+                name=name,
+            )
+        )
+    )
+    return bool(
+        client.AuthorizationV1Api(api).create_self_subject_access_review(review).status.allowed
+    )
+
+
+@pytest.fixture
+def operator_api(release: dict[str, Any], control_plane: Any, k8s_api: Any) -> Iterator[Any]:
+    api = service_account_client(
+        control_plane, k8s_api, release["namespace"], f"{release['name']}-hardened-operator"
+    )
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+def test_token_identity_is_the_chart_service_account(
+    release: dict[str, Any], operator_api: Any
+) -> None:
+    review = client.AuthenticationV1Api(operator_api).create_self_subject_review(
+        client.V1SelfSubjectReview()
+    )
+    assert review.status.user_info.username == (
+        f"system:serviceaccount:{release['namespace']}:{release['name']}-hardened-operator"
+    )
+
+
+def test_operator_identity_can_do_everything_it_needs(
+    release: dict[str, Any], operator_api: Any, k8s_api: Any
+) -> None:
+    fullname = f"{release['name']}-hardened-operator"
+    missing = [
+        need
+        for need in sorted(CLUSTER_NEEDS)
+        if not allowed(operator_api, *need, namespace="any-team-namespace")
+        or not allowed(operator_api, *need, namespace=None)
+    ]
+    assert missing == []
+    for group, resource, verb, _ in sorted(NAMED_CLUSTER_NEEDS):
+        assert allowed(operator_api, group, resource, verb, None, fullname)
+    for verb in ("get", "watch", "patch", "update"):
+        assert allowed(
+            operator_api, "", "secrets", verb, release["namespace"], f"{fullname}-webhook-tls"
+        )
+
+    # And for real, the calls a reconcile makes, in a namespace the webhook does not police.
+    team = create_namespace(k8s_api, unique("team"), {ENFORCE_LABEL: "disabled"})
+    custom = client.CustomObjectsApi(operator_api)
+    listed = custom.list_cluster_custom_object("ai-system.io", "v1alpha1", "hardenedservices")
+    assert any(item["metadata"]["name"] == "keep-me" for item in listed["items"])
+    apps = client.AppsV1Api(operator_api)
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "reconciled", "namespace": team},
+        "spec": {
+            "selector": {"matchLabels": {"app": "reconciled"}},
+            "template": {
+                "metadata": {"labels": {"app": "reconciled"}},
+                "spec": {
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000},
+                    "containers": [{"name": "app", "image": "registry.example.com/app:1.0"}],
+                },
+            },
+        },
+    }
+    apps.create_namespaced_deployment(team, deployment)
+    apps.patch_namespaced_deployment("reconciled", team, {"spec": {"replicas": 2}})
+    apps.delete_namespaced_deployment("reconciled", team)
+    core = client.CoreV1Api(operator_api)
+    core.create_namespaced_persistent_volume_claim(team, pvc("reconciled-data"))
+    secret = core.read_namespaced_secret(f"{fullname}-webhook-tls", release["namespace"])
+    assert secret.metadata.name == f"{fullname}-webhook-tls"
+    client.AdmissionregistrationV1Api(operator_api).patch_validating_webhook_configuration(
+        fullname, {"metadata": {"annotations": {"example.com/ca-rotated": "now"}}}
+    )
+
+
+def test_operator_identity_is_refused_what_it_must_not_do(
+    release: dict[str, Any], operator_api: Any
+) -> None:
+    namespace_of = {"hardened-system": release["namespace"]}
+    granted = [
+        (group, resource, verb, namespace)
+        for group, resource, verb, namespace in MUST_NOT
+        if allowed(
+            operator_api, group, resource, verb, namespace_of.get(namespace or "", namespace)
+        )
+    ]
+    assert granted == []
+    # A few refusals for real, as the API server answers them.
+    core = client.CoreV1Api(operator_api)
+    rbac = client.RbacAuthorizationV1Api(operator_api)
+    attempts = [
+        lambda: core.list_secret_for_all_namespaces(),
+        lambda: core.list_namespaced_secret(release["namespace"]),
+        lambda: core.delete_namespace(release["users"]),
+        lambda: rbac.create_cluster_role(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": unique("escalate")},
+                "rules": [],
+            }
+        ),
+        lambda: client.AdmissionregistrationV1Api(
+            operator_api
+        ).delete_validating_webhook_configuration(f"{release['name']}-hardened-operator"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ApiException) as refused:
+            attempt()
+        assert refused.value.status == 403
+
+
+# ---- uninstall last: the CRDs and users' data stay ----------------------------------------
+
+
+def test_zz_helm_uninstall_keeps_crds_hardenedservices_and_pvcs(
+    release: dict[str, Any], k8s_api: Any
+) -> None:
+    fullname = f"{release['name']}-hardened-operator"
+    release["config"].uninstall(release["name"])
+    admission = client.AdmissionregistrationV1Api(k8s_api)
+    with pytest.raises(ApiException) as gone:
+        admission.read_validating_webhook_configuration(fullname)
+    assert gone.value.status == 404
+    with pytest.raises(ApiException) as gone:
+        client.RbacAuthorizationV1Api(k8s_api).read_cluster_role(fullname)
+    assert gone.value.status == 404
+    crds = client.ApiextensionsV1Api(k8s_api)
+    for crd in ("hardenedservices.ai-system.io", "clusterkopfpeerings.kopf.dev"):
+        assert crds.read_custom_resource_definition(crd).metadata.deletion_timestamp is None
+    kept = client.CustomObjectsApi(k8s_api).get_namespaced_custom_object(
+        "ai-system.io", "v1alpha1", release["users"], "hardenedservices", "keep-me"
+    )
+    assert kept["metadata"]["name"] == "keep-me"
+    claim = client.CoreV1Api(k8s_api).read_namespaced_persistent_volume_claim(
+        "keep-me-data", release["users"]
+    )
+    assert claim.metadata.deletion_timestamp is None
