@@ -63,7 +63,7 @@ def _fix(
         fixed_sources.append(fixed)
         outputs.append((fixed, source.text))
         if result.edits:
-            verb = "fixed" if in_place else "would fix"
+            verb = "fixed" if in_place else "fixed (printed)"
             click.echo(f"{verb}: {source.name} ({result.edits} edit(s))", err=True)
     for index, (fixed, original) in enumerate(outputs):
         if in_place:
