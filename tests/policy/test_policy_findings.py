@@ -23,7 +23,7 @@ def test_init_container_uid_0_names_container_type_field_and_fix() -> None:
         Finding(
             check="runAsUser",
             field="initContainers[0].securityContext.runAsUser",
-            message='init container "init" sets securityContext.runAsUser=0',
+            message="runs as UID 0 (root)",
             fix="set initContainers[0].securityContext.runAsUser: 1000",
             container="init",
             container_type="initContainer",

@@ -104,7 +104,7 @@ def test_init_container_root_located_from_the_object_root(kind: str) -> None:
     assert (violation.fix_op, violation.fix_field, violation.fix_value) == ("set", field, 1000)
     assert violation.describe() == (
         f'{kind} shop/web init container "init": {field}: '
-        f'init container "init" sets securityContext.runAsUser=0 (fix: set {field}: 1000)'
+        f"runs as UID 0 (root) (fix: set {field}: 1000)"
     )
 
 

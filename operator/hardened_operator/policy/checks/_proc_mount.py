@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..check import PodView, allowed, containers_phrase, denied, finding, join_quote
 from ..fields import opt_str
 from ..types import CheckResult, Finding
-from ._common import who
 
 _ALLOWED = {check_id: allowed(check_id) for check_id in ("procMount", "procMount_restricted")}
 
@@ -27,7 +26,7 @@ def proc_mount_default_only(pod: PodView, check_id: str) -> CheckResult:
                 finding(
                     check_id,
                     field,
-                    f'{who(ref)} sets securityContext.procMount to "{value}"',
+                    f'procMount "{value}" unmasks /proc (only Default is allowed)',
                     ref=ref,
                     fix_op="set",
                     fix_field=field,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool
 from ..types import CheckResult, Finding
-from ._common import who
 
 ID = "allowPrivilegeEscalation"
 _ALLOWED = allowed(ID)
@@ -26,13 +25,12 @@ def check(pod: PodView) -> CheckResult:
         if value is None or value:
             bad.append(ref.name)
             field = ref.field("securityContext", "allowPrivilegeEscalation")
-            what = "sets it to true" if value else "does not set it"
+            what = "is true" if value else "is not set (it defaults to true)"
             findings.append(
                 finding(
                     ID,
                     field,
-                    f"{who(ref)} must set securityContext.allowPrivilegeEscalation=false "
-                    f"but {what}",
+                    f"allowPrivilegeEscalation {what}: setuid binaries can gain privileges",
                     ref=ref,
                     fix_op="set",
                     fix_field=field,

@@ -20,7 +20,7 @@ from ..check import (
 )
 from ..fields import opt_mapping, opt_str
 from ..types import CheckResult, Finding
-from ._common import container_sub, who
+from ._common import container_sub
 
 ID = "appArmorProfile"
 _ALLOWED = allowed(ID)
@@ -49,7 +49,8 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    f'the pod sets AppArmor profile type "{value}"',
+                    f'AppArmor profile type "{value}" at pod level '
+                    "(only RuntimeDefault or Localhost)",
                     fix_op="set",
                     fix_field=field,
                     fix_value="RuntimeDefault",
@@ -70,7 +71,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    f'{who(ref)} sets AppArmor profile type "{value}"',
+                    f'AppArmor profile type "{value}" (only RuntimeDefault or Localhost)',
                     ref=ref,
                     fix_op="set",
                     fix_field=field,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding, join_quote
 from ..fields import opt_list, str_items
 from ..types import CheckResult, Finding
-from ._common import container_sub, who
+from ._common import container_sub
 
 ID = "capabilities_baseline"
 _ALLOWED = allowed(ID)
@@ -52,7 +52,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     add_field,
-                    f"{who(ref)} adds non-default capabilities {join_quote(sorted(set(extra)))}",
+                    f"adds non-default capabilities {join_quote(sorted(set(extra)))}",
                     ref=ref,
                     fix_op="set" if kept else "remove",
                     fix_field=add_field,

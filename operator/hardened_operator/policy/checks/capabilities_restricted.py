@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding, join_quote
 from ..fields import opt_list, str_items
 from ..types import CheckResult, Finding
-from ._common import container_sub, who
+from ._common import container_sub
 
 ID = "capabilities_restricted"
 _ALLOWED = allowed(ID)
@@ -41,7 +41,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     drop_field,
-                    f"{who(ref)} does not drop all capabilities",
+                    'capabilities are not dropped: drop must include "ALL"',
                     ref=ref,
                     fix_op="set",
                     fix_field=drop_field,
@@ -58,8 +58,8 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     add_field,
-                    f"{who(ref)} adds {join_quote(sorted(set(bad_adds)))}; "
-                    "only NET_BIND_SERVICE may be added",
+                    f"adds capabilities {join_quote(sorted(set(bad_adds)))}; "
+                    'only "NET_BIND_SERVICE" may be added',
                     ref=ref,
                     fix_op="set" if kept else "remove",
                     fix_field=add_field,

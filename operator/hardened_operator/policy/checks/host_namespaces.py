@@ -9,6 +9,7 @@ from ..types import CheckResult, Finding
 ID = "hostNamespaces"
 _ALLOWED = allowed(ID)
 _FIELDS = ("hostNetwork", "hostPID", "hostIPC")
+_NAMESPACES = {"hostNetwork": "network", "hostPID": "process", "hostIPC": "IPC"}
 
 
 def check(pod: PodView) -> CheckResult:
@@ -21,7 +22,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     key,
-                    f"the pod shares the node's namespace: {key}=true",
+                    f"{key}=true shares the node's {_NAMESPACES[key]} namespace",
                     fix_op="remove",
                     fix_field=key,
                 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding, pluralize
 from ..fields import mapping_item, opt_int, opt_list
 from ..types import CheckResult, Finding
-from ._common import who
 
 ID = "hostPorts"
 _ALLOWED = allowed(ID)
@@ -30,7 +29,7 @@ def check(pod: PodView) -> CheckResult:
                     finding(
                         ID,
                         f"{port_path}.hostPort",
-                        f"{who(ref)} binds hostPort {host_port} on the node",
+                        f"binds host port {host_port} on the node",
                         ref=ref,
                         fix_op="remove",
                         fix_field=f"{port_path}.hostPort",

@@ -17,7 +17,6 @@ from ..check import (
 from ..fields import JsonObject, opt_mapping, opt_str
 from ..types import CheckResult, Finding
 from ..visitor import ContainerRef
-from ._common import who
 
 ID = "hostProbesAndHostLifecycle"
 _ALLOWED = allowed(ID)
@@ -41,7 +40,7 @@ def _hosts(
                 finding(
                     ID,
                     f"{action_path}.host",
-                    f'{who(ref)} points a probe or lifecycle handler at host "{host}"',
+                    f'probe or lifecycle handler targets host "{host}" instead of the pod',
                     ref=ref,
                     fix_op="remove",
                     fix_field=f"{action_path}.host",

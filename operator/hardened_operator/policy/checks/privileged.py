@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool
 from ..types import CheckResult, Finding
-from ._common import who
 
 ID = "privileged"
 _ALLOWED = allowed(ID)
@@ -23,7 +22,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    f"{who(ref)} sets securityContext.privileged=true",
+                    "runs privileged: full access to the node",
                     ref=ref,
                     fix_op="set",
                     fix_field=field,

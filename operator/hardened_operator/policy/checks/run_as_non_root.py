@@ -10,7 +10,6 @@ from __future__ import annotations
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool
 from ..types import CheckResult, Finding
-from ._common import who
 
 ID = "runAsNonRoot"
 _ALLOWED = allowed(ID)
@@ -32,7 +31,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     _POD_FIELD,
-                    "the pod sets securityContext.runAsNonRoot=false",
+                    "runAsNonRoot is false at pod level",
                     fix_op="set",
                     fix_field=_POD_FIELD,
                     fix_value=True,
@@ -56,7 +55,7 @@ def check(pod: PodView) -> CheckResult:
                     finding(
                         ID,
                         field,
-                        f"{who(ref)} sets securityContext.runAsNonRoot=false",
+                        "runAsNonRoot is false: the container may run as root",
                         ref=ref,
                         fix_op="set",
                         fix_field=field,
@@ -69,8 +68,8 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    f"{who(ref)} does not set securityContext.runAsNonRoot=true "
-                    "and neither does the pod",
+                    "runAsNonRoot is not true here nor at pod level: "
+                    "the image's user, often root, would run",
                     ref=ref,
                     fix_op="set",
                     fix_field=_POD_FIELD,

@@ -11,7 +11,6 @@ from ...conventions import APP_UID
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool, opt_int
 from ..types import CheckResult, Finding
-from ._common import who
 
 ID = "runAsUser"
 _ALLOWED = allowed(ID)
@@ -37,7 +36,7 @@ def check(pod: PodView) -> CheckResult:
             finding(
                 ID,
                 _POD_FIELD,
-                "the pod sets securityContext.runAsUser=0" + _userns_note(pod),
+                "UID 0 (root) at pod level" + _userns_note(pod),
                 fix_op="set",
                 fix_field=_POD_FIELD,
                 fix_value=APP_UID,
@@ -53,7 +52,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    f"{who(ref)} sets securityContext.runAsUser=0" + _userns_note(pod),
+                    "runs as UID 0 (root)" + _userns_note(pod),
                     ref=ref,
                     fix_op="set",
                     fix_field=field,

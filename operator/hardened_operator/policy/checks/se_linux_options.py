@@ -15,7 +15,7 @@ from ..check import (
 from ..fields import JsonObject, opt_mapping, opt_str
 from ..types import CheckResult, Finding
 from ..visitor import ContainerRef
-from ._common import container_sub, who
+from ._common import container_sub
 
 ID = "seLinuxOptions"
 _ALLOWED = allowed(ID)
@@ -31,7 +31,7 @@ class _Collector:
         self.set_role = False
         self.findings: list[Finding] = []
 
-    def inspect(self, options: JsonObject, path: str, owner: str, ref: ContainerRef | None) -> bool:
+    def inspect(self, options: JsonObject, path: str, ref: ContainerRef | None) -> bool:
         valid = True
         selinux_type = opt_str(options, "type", path) or ""
         if selinux_type not in ALLOWED_TYPES:
@@ -41,7 +41,7 @@ class _Collector:
                 finding(
                     ID,
                     f"{path}.type",
-                    f'{owner} sets SELinux type "{selinux_type}"',
+                    f'SELinux type "{selinux_type}" is not a container type',
                     ref=ref,
                     fix_op="remove",
                     fix_field=f"{path}.type",
@@ -58,7 +58,7 @@ class _Collector:
                     finding(
                         ID,
                         f"{path}.{key}",
-                        f"{owner} sets a custom SELinux {key}",
+                        f"sets a custom SELinux {key}",
                         ref=ref,
                         fix_op="remove",
                         fix_field=f"{path}.{key}",
@@ -73,14 +73,14 @@ def check(pod: PodView) -> CheckResult:
     sc = pod.security_context
     options = None if sc is None else opt_mapping(sc, "seLinuxOptions", "securityContext")
     if options is not None and not collector.inspect(
-        options, "securityContext.seLinuxOptions", "the pod", None
+        options, "securityContext.seLinuxOptions", None
     ):
         bad_setters.append("pod")
     bad_containers: list[str] = []
     for ref in pod.containers:
         options = container_sub(ref, "seLinuxOptions")
         if options is not None and not collector.inspect(
-            options, ref.field("securityContext", "seLinuxOptions"), who(ref), ref
+            options, f"{ref.sc_path}.seLinuxOptions", ref
         ):
             bad_containers.append(ref.name)
     if bad_containers:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding, join_quote
 from ..types import CheckResult, Finding
-from ._common import who
 from ._seccomp import VALID_TYPES, pod_seccomp_type, seccomp_type
 
 ID = "seccompProfile_baseline"
@@ -28,7 +27,8 @@ def explicit_bad(pod: PodView, check_id: str) -> tuple[list[str], set[str], list
             finding(
                 check_id,
                 POD_FIELD,
-                f'the pod sets seccomp profile type "{pod_type}"',
+                f'seccomp profile type "{pod_type}" at pod level '
+                "(only RuntimeDefault or Localhost)",
                 fix_op="set",
                 fix_field=POD_FIELD,
                 fix_value="RuntimeDefault",
@@ -45,7 +45,7 @@ def explicit_bad(pod: PodView, check_id: str) -> tuple[list[str], set[str], list
                 finding(
                     check_id,
                     field,
-                    f'{who(ref)} sets seccomp profile type "{value}"',
+                    f'seccomp profile type "{value}" (only RuntimeDefault or Localhost)',
                     ref=ref,
                     fix_op="set",
                     fix_field=field,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..types import CheckResult
-from ._common import who
 from ._seccomp import seccomp_type
 from .seccomp_profile_baseline import POD_FIELD, explicit_bad, explicit_detail
 
@@ -27,7 +26,7 @@ def check(pod: PodView) -> CheckResult:
                     finding(
                         ID,
                         ref.field("securityContext", "seccompProfile", "type"),
-                        f"{who(ref)} has no seccomp profile and neither does the pod",
+                        "no seccomp profile here nor at pod level",
                         ref=ref,
                         fix_op="set",
                         fix_field=POD_FIELD,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool, opt_mapping
 from ..types import CheckResult, Finding
-from ._common import container_sub, who
+from ._common import container_sub
 
 ID = "windowsHostProcess"
 _ALLOWED = allowed(ID)
@@ -25,7 +25,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     f"{path}.hostProcess",
-                    f"{who(ref)} sets securityContext.windowsOptions.hostProcess=true",
+                    "runs as a Windows HostProcess: full access to the node",
                     ref=ref,
                     fix_op="set",
                     fix_field=f"{path}.hostProcess",
@@ -43,7 +43,7 @@ def check(pod: PodView) -> CheckResult:
             finding(
                 ID,
                 field,
-                "the pod sets securityContext.windowsOptions.hostProcess=true",
+                "the pod runs as a Windows HostProcess: full access to the node",
                 fix_op="set",
                 fix_field=field,
                 fix_value=False,
