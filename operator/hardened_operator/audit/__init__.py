@@ -6,8 +6,8 @@ imported by ``--fix``.
 
 Modules: ``sources`` (paths -> texts), ``documents`` (text -> Kubernetes objects with line
 numbers), ``report`` (objects -> entries, exit codes), ``formats`` (table, JSON, SARIF),
-``fixers`` (pod spec -> minimal securityContext edits), ``rewrite`` (text -> fixed text keeping
-comments and key order).
+``fixers`` (violations -> minimal securityContext edits), ``rewrite`` (text -> fixed text),
+``ruamel_tree`` (edits on a ruamel.yaml tree, keeping comments where they were).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ they make the exit code 2, so a CI job cannot go green on a file the audit did n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -93,7 +93,7 @@ class Report:
 
 def _metadata(obj: KubeObject) -> tuple[str | None, str | None]:
     meta = obj.obj.get("metadata")
-    if not isinstance(meta, dict):
+    if not isinstance(meta, Mapping):
         return None, None
     namespace = meta.get("namespace")
     name = meta.get("name") or meta.get("generateName")
@@ -178,8 +178,3 @@ def audit_sources(sources: Iterable[Source | ManifestParseError], profile: Profi
         report.files += 1
         audit_items(parse_source(source), profile, report)
     return report
-
-
-def iter_objects(source: Source) -> Iterator[KubeObject | Note | ManifestParseError]:
-    """Re-exported for the fixer: the objects of one source, in order."""
-    return parse_source(source)

@@ -13,14 +13,9 @@ from typing import TextIO
 import click
 
 from hardened_operator.audit.formats import FORMATS, render_json, render_sarif, render_table
-from hardened_operator.audit.report import (
-    EXIT_UNREADABLE,
-    Report,
-    audit_sources,
-    error_entry,
-)
+from hardened_operator.audit.report import Report, audit_sources
 from hardened_operator.audit.rewrite import fix_source
-from hardened_operator.audit.sources import STDIN_NAME, Source, iter_sources
+from hardened_operator.audit.sources import Source, iter_sources
 from hardened_operator.errors import ManifestParseError
 from hardened_operator.policy import CHECKS, check_ids
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES, Profile
@@ -135,6 +130,3 @@ def audit(
             where = f"{entry.file}:{entry.line}" if entry.line is not None else entry.file
             click.echo(f"error: {where}: {entry.message}", err=True)
     sys.exit(report.exit_code)
-
-
-__all__ = ["EXIT_UNREADABLE", "STDIN_NAME", "audit", "error_entry"]
