@@ -213,15 +213,17 @@ class HttpHeader(ApiModel):
     """Header value."""
 
 
+# No ``host`` on HTTP/TCP probes: Pod Security's baseline level (hostProbesAndHostLifecycle)
+# forbids it, as it lets the kubelet probe arbitrary addresses; the pod IP is always used.
+
+
 class HttpGetAction(ApiModel):
-    """An HTTP GET; a status code from 200 to 399 is healthy."""
+    """An HTTP GET against the pod IP; a status code from 200 to 399 is healthy."""
 
     port: PortRef
     """Port number or name to connect to."""
     path: str | None = None
     """Path to request, e.g. ``/healthz``."""
-    host: str | None = None
-    """Host to connect to (defaults to the pod IP)."""
     scheme: Literal["HTTP", "HTTPS"] | None = None
     """HTTP (default) or HTTPS (certificate not verified)."""
     httpHeaders: list[HttpHeader] | None = None
@@ -229,12 +231,10 @@ class HttpGetAction(ApiModel):
 
 
 class TcpSocketAction(ApiModel):
-    """A TCP connect; an open port is healthy."""
+    """A TCP connect to the pod IP; an open port is healthy."""
 
     port: PortRef
     """Port number or name to connect to."""
-    host: str | None = None
-    """Host to connect to (defaults to the pod IP)."""
 
 
 class GrpcAction(ApiModel):
