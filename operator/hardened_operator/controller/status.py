@@ -106,7 +106,8 @@ def compute(
         ready_c = (False, "Applying", f"waiting for {', '.join(missing)}")
         progressing = (True, "Applying", f"waiting for {', '.join(missing)}")
     elif not rolled_out:
-        ready_c = (False, "RolloutPending", "the Deployment controller has not observed it yet")
+        pending = f"{counts}; the Deployment controller has not observed the latest spec yet"
+        ready_c = (False, "RolloutPending", pending)
         progressing = (True, "RolloutPending", counts)
     else:
         ready_c = (False, "WaitingForReplicas", counts)

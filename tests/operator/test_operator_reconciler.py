@@ -1,0 +1,243 @@
+"""The reconciler with a recording fake API and a dict live view (no kopf, no cluster)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from hardened_operator.builders import build_objects
+from hardened_operator.controller.reconciler import Reconciler, owner_of, with_owner
+from hardened_operator.errors import ApiError, InputError
+
+NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+
+
+def hsvc(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "ai-system.io/v1alpha1",
+        "kind": "HardenedService",
+        "metadata": {
+            "name": "web",
+            "namespace": "ns",
+            "uid": "u-1",
+            "generation": 1,
+            "resourceVersion": "10",
+        },
+        "spec": {"image": "ghcr.io/x/web:1", **spec},
+    }
+
+
+class FakeClient:
+    """Records calls; applies succeed (echoing a resourceVersion) unless told to fail."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.events: list[tuple[str, str]] = []
+        self.fail: dict[str, ApiError] = {}
+        self.rv = 100
+        self.owner: dict[str, Any] = hsvc()
+
+    async def apply(self, obj: Mapping[str, Any], *, force: bool = True) -> dict[str, Any]:
+        ref = f"{obj['kind']}/{obj['metadata']['name']}"
+        self.calls.append(("apply", ref))
+        if ref in self.fail:
+            raise self.fail[ref]
+        self.rv += 1
+        result = copy.deepcopy(dict(obj))
+        result["metadata"]["resourceVersion"] = str(self.rv)
+        return result
+
+    async def patch_status(self, resource: Any, ns: str, name: str, status: Any) -> dict[str, Any]:
+        self.calls.append(("status", name))
+        self.rv += 1
+        obj = copy.deepcopy(self.owner)
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        obj["status"] = copy.deepcopy(dict(status))
+        return obj
+
+    async def delete(self, resource: Any, ns: str, name: str) -> None:
+        self.calls.append(("delete", f"{resource.kind}/{name}"))
+
+    async def post_event(self, involved: Any, *, reason: str, message: str, type_: str) -> None:
+        self.events.append((reason, message))
+
+
+class DictView:
+    def __init__(self, owner: dict[str, Any], owned: list[dict[str, Any]] | None = None) -> None:
+        self.owner, self.objects = owner, owned or []
+
+    def hardened_service(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        return self.owner
+
+    def owned(self, namespace: str, name: str) -> list[Mapping[str, Any]]:
+        return self.objects
+
+
+def reconciler(view: DictView, client: FakeClient) -> Reconciler:
+    return Reconciler(client, view, build_objects, clock=lambda: NOW)  # type: ignore[arg-type]
+
+
+def applied(client: FakeClient) -> list[str]:
+    return [ref for verb, ref in client.calls if verb == "apply"]
+
+
+def test_first_reconcile_applies_everything_then_nothing() -> None:
+    owner = hsvc(ports=[{"name": "http", "containerPort": 8080}])
+    client = FakeClient()
+    client.owner = owner
+    view = DictView(owner)
+    rec = reconciler(view, client)
+    outcome = asyncio.run(rec.reconcile("ns", "web"))
+    kinds = [ref.split("/")[0] for ref in outcome.applied]
+    # Claims before the Deployment that mounts them.
+    assert kinds == ["PersistentVolumeClaim"] * 4 + ["Service", "Deployment"]
+    assert outcome.status_written and outcome.failure is None and outcome.drifted == []
+
+    # The watch now shows what we applied and the status we wrote: nothing left to do.
+    view.objects = [copy.deepcopy(o) for o in with_owner(build_objects(owner), owner)]
+    view.owner = {**owner, "status": _written_status(client, rec)}
+    client.calls.clear()
+    outcome = asyncio.run(rec.reconcile("ns", "web"))
+    assert client.calls == [] and outcome.applied == [] and not outcome.status_written
+
+
+def _written_status(client: FakeClient, rec: Reconciler) -> dict[str, Any]:
+    status: dict[str, Any] = rec._recent[("HardenedService", "ns", "web")]["status"]
+    return status
+
+
+def test_drift_is_applied_and_reported_once_the_spec_was_settled() -> None:
+    owner = hsvc()
+    owned = [copy.deepcopy(o) for o in with_owner(build_objects(owner), owner)]
+    dep = next(o for o in owned if o["kind"] == "Deployment")
+    dep["spec"]["template"]["spec"]["securityContext"]["runAsUser"] = 0
+    owner["status"] = {"observedGeneration": 1}
+    client = FakeClient()
+    outcome = asyncio.run(reconciler(DictView(owner, owned), client).reconcile("ns", "web"))
+    assert applied(client) == ["Deployment/web"]
+    assert outcome.drifted == ["Deployment/web"]
+    assert client.events[0][0] == "DriftCorrected"
+    assert "spec.template.spec.securityContext.runAsUser" in client.events[0][1]
+
+
+def test_a_spec_change_is_applied_without_a_drift_event() -> None:
+    owner = hsvc()
+    owned = [copy.deepcopy(o) for o in with_owner(build_objects(owner), owner)]
+    owner["spec"]["image"] = "ghcr.io/x/web:2"
+    owner["metadata"]["generation"] = 2
+    owner["status"] = {"observedGeneration": 1}
+    client = FakeClient()
+    outcome = asyncio.run(reconciler(DictView(owner, owned), client).reconcile("ns", "web"))
+    assert applied(client) == ["Deployment/web"]
+    assert outcome.drifted == [] and client.events == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "owned_pvcs"), [("Retain", False), ("Delete", True), (None, False)]
+)
+def test_owner_references_follow_the_reclaim_policy(policy: str | None, owned_pvcs: bool) -> None:
+    owner = hsvc(**({"volumeReclaimPolicy": policy} if policy else {}))
+    for obj in with_owner(build_objects(owner), owner):
+        refs = obj["metadata"].get("ownerReferences")
+        expected = obj["kind"] != "PersistentVolumeClaim" or owned_pvcs
+        assert bool(refs) == expected, obj["kind"]
+        if refs:
+            assert refs == [{"apiVersion": "ai-system.io/v1alpha1", "kind": "HardenedService",
+                             "name": "web", "uid": "u-1", "controller": True,
+                             "blockOwnerDeletion": True}]  # fmt: skip
+        assert owner_of(obj) == "web"
+
+
+def test_apply_failure_degrades_keeps_going_and_schedules_a_retry() -> None:
+    owner = hsvc()
+    client = FakeClient()
+    client.fail["PersistentVolumeClaim/web-data"] = ApiError(
+        'persistentvolumeclaims "web-data" is forbidden: exceeded quota: q',
+        status=403,
+        reason="Forbidden",
+    )
+    rec = reconciler(DictView(owner), client)
+
+    async def run() -> Any:
+        outcome = await rec.reconcile("ns", "web")
+        state = rec._keys[("ns", "web")]
+        assert state.retry is not None  # a retry is scheduled (2 s for the first failure)
+        written = rec._recent[("HardenedService", "ns", "web")]["status"]
+        rec.forget("ns", "web")  # cancels it
+        return outcome, written
+
+    outcome, status = asyncio.run(run())
+    assert "Deployment/web" in outcome.applied  # the rest still applied
+    assert outcome.failure is not None
+    assert outcome.failure.condition_reason == "QuotaExceeded"
+    assert [reason for reason, _ in client.events] == ["QuotaExceeded"]
+    degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "QuotaExceeded")
+
+
+def test_invalid_spec_is_degraded_and_nothing_is_applied_or_deleted() -> None:
+    owner = hsvc()
+    owned = [copy.deepcopy(o) for o in with_owner(build_objects(owner), owner)]
+
+    def broken(_: Mapping[str, Any]) -> list[dict[str, Any]]:
+        raise InputError("spec.image: must not be empty")
+
+    client = FakeClient()
+    rec = Reconciler(client, DictView(owner, owned), broken, clock=lambda: NOW)  # type: ignore[arg-type]
+
+    async def run() -> Any:
+        try:
+            return await rec.reconcile("ns", "web")
+        finally:
+            rec.forget("ns", "web")
+
+    outcome = asyncio.run(run())
+    assert applied(client) == [] and outcome.deleted == []
+    assert outcome.failure is not None and outcome.failure.condition_reason == "InvalidSpec"
+
+
+def test_stale_objects_we_own_are_deleted_but_never_claims() -> None:
+    owner = hsvc(debug=True, ports=[{"containerPort": 80}], volumeReclaimPolicy="Delete")
+    owned = [copy.deepcopy(o) for o in with_owner(build_objects(owner), owner)]
+    assert {"Deployment/web-debug", "Service/web"} <= {
+        f"{o['kind']}/{o['metadata']['name']}" for o in owned
+    }
+    stranger = copy.deepcopy(next(o for o in owned if o["kind"] == "Service"))
+    stranger["metadata"]["name"] = "web-other"
+    stranger["metadata"]["ownerReferences"] = []  # same labels, not ours
+    now = hsvc(volumeReclaimPolicy="Delete", volumes={"models": {"enabled": False}})
+    now["status"] = {"observedGeneration": 1}
+    client = FakeClient()
+    outcome = asyncio.run(
+        reconciler(DictView(now, [*owned, stranger]), client).reconcile("ns", "web")
+    )
+    assert sorted(outcome.deleted) == ["Deployment/web-debug", "Service/web"]
+    assert ("delete", "Service/web-other") not in client.calls
+    assert not any(ref.startswith("PersistentVolumeClaim") for _, ref in client.calls)
+
+
+def test_trigger_coalesces_a_burst_into_few_reconciles() -> None:
+    owner = hsvc()
+    client = FakeClient()
+    rec = reconciler(DictView(owner), client)
+    count = 0
+    original = rec.reconcile
+
+    async def counting(ns: str, name: str) -> Any:
+        nonlocal count
+        count += 1
+        await asyncio.sleep(0.01)
+        return await original(ns, name)
+
+    rec.reconcile = counting  # type: ignore[method-assign]
+
+    async def burst() -> None:
+        await asyncio.gather(*(rec.trigger("ns", "web") for _ in range(50)))
+
+    asyncio.run(burst())
+    assert count == 2  # the one running, plus one more that sees everything after it
