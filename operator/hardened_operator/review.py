@@ -170,8 +170,9 @@ def review_object(obj: Mapping[str, Any], profile: Profile = "nonroot") -> list[
         violations.extend(_identity_violations(obj, namespace, name))
         try:
             refs = pod_specs(obj)
-        except SpecValidationError as error:
-            field = error.field or "spec"
+        except InputError as error:
+            # The builders refuse this spec (SpecValidationError names the field): deny.
+            field = (error.field if isinstance(error, SpecValidationError) else None) or "spec"
             if not any(v.field == field for v in violations):
                 violations.append(
                     Violation(

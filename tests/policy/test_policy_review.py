@@ -274,3 +274,28 @@ def test_rendered_template_violation_uses_the_rendered_path(
         "set rendered[Deployment/svc].spec.template.spec.containers[0].securityContext.runAsUser:"
         " 1000 (in the pod template the operator renders from this HardenedService)"
     )
+
+
+def test_builders_input_error_becomes_a_violation(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(obj: Any) -> list[tuple[str, dict[str, Any]]]:
+        raise InputError("cannot render this")
+
+    monkeypatch.setattr(builders, "pod_templates", refuse)
+    (violation,) = review_object(hardened_service())
+    assert (violation.check, violation.field) == (review.SPEC_VALIDATION_CHECK, "spec")
+    assert "cannot render this" in violation.message
+
+
+def test_policy_and_review_stay_pure_and_light() -> None:
+    """Importing the engine (what the audit CLI and webhook start with) loads no Kubernetes
+    client, no kopf, no aiohttp and not even pydantic (only a HardenedService needs it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hardened_operator.review, hardened_operator.policy\n"
+        "heavy = [m for m in ('kubernetes', 'kopf', 'aiohttp', 'pydantic') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
