@@ -54,6 +54,14 @@ def _dir_option(function: Any) -> Any:
 @dev.command("up")
 @_dir_option
 @click.option("--no-operator", is_flag=True, help="Only etcd + kube-apiserver (+ the CRD).")
+@click.option(
+    "--admission",
+    type=click.Choice(["auto", "operator", "webhook"]),
+    default="auto",
+    show_default=True,
+    help="What serves admission: `hardened run` (operator), `hardened webhook` alone, or "
+    "the operator when installed, else the webhook.",
+)
 @click.option("--port", type=int, default=0, help="kube-apiserver's port (default: a free one).")
 @click.option("--webhook-port", type=int, default=0, help="The webhook's port (default: free).")
 @click.option(
@@ -72,6 +80,7 @@ def _dir_option(function: Any) -> Any:
 def up(
     directory: Path,
     no_operator: bool,
+    admission: str,
     port: int,
     webhook_port: int,
     service_account_admission: bool,
@@ -88,6 +97,7 @@ def up(
             plane.Options(
                 directory=directory,
                 operator=not no_operator,
+                admission=admission,
                 api_port=port,
                 webhook_port=webhook_port,
                 service_account_admission=service_account_admission,

@@ -50,6 +50,7 @@ class Options:
 
     directory: Path
     operator: bool = True  # False: etcd + kube-apiserver only (tests run their own webhook)
+    admission: str = "auto"  # "operator" (`hardened run`), "webhook" (`hardened webhook`), auto
     api_port: int = 0  # 0: pick a free port
     webhook_port: int = 0
     service_account_admission: bool = True
@@ -378,8 +379,8 @@ def _start_admission(plane: ControlPlane, api: Any, pki: _Pki, options: Options,
     listen = f"{LOOPBACK}:{port}"
     tls = ["--tls-cert-file", str(pki.webhook_cert), "--tls-key-file", str(pki.webhook_key)]
     cli = [sys.executable, "-m", "hardened_operator.cli"]
-    if importlib.util.find_spec("hardened_operator.cli.run") is not None:
-        plane.admission = "operator"
+    plane.admission = _admission_kind(options.admission)
+    if plane.admission == "operator":
         plane.ports["health"] = processes.free_port()
         health = f"{LOOPBACK}:{plane.ports['health']}"
         command = [
@@ -393,12 +394,9 @@ def _start_admission(plane: ControlPlane, api: Any, pki: _Pki, options: Options,
             health,
         ]
         env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
-    elif importlib.util.find_spec("hardened_operator.cli.webhook") is not None:
-        plane.admission = "webhook"  # the operator is not there yet: serve the webhook alone
+    else:  # the webhook alone: admission works before (or without) the operator
         command = [*cli, "webhook", "--listen", listen, *tls]
         env = dict(os.environ)
-    else:
-        raise ControlPlaneError("neither `hardened run` nor `hardened webhook` is installed")
     popen = _launch(plane, plane.admission, command, env)
     wait_for_https(
         f"https://{listen}/healthz",
@@ -413,6 +411,23 @@ def _start_admission(plane: ControlPlane, api: Any, pki: _Pki, options: Options,
     )
     wait_for_denial(api, "default", options.ready_timeout)
     log(f"{plane.admission} serving admission at {url} (registered, verified with a root pod)")
+
+
+def _admission_kind(requested: str) -> str:
+    available = {
+        name: importlib.util.find_spec(f"hardened_operator.cli.{module}") is not None
+        for name, module in (("operator", "run"), ("webhook", "webhook"))
+    }
+    if requested == "auto":
+        for name in ("operator", "webhook"):
+            if available[name]:
+                return name
+        raise ControlPlaneError("neither `hardened run` nor `hardened webhook` is installed")
+    if requested not in available:
+        raise ControlPlaneError(f"unknown admission {requested!r}: operator, webhook or auto")
+    if not available[requested]:
+        raise ControlPlaneError(f"--admission {requested}: that command is not installed")
+    return requested
 
 
 def wait_for_https(

@@ -1,0 +1,202 @@
+"""``hardened dev up`` / ``status`` / ``down`` as a user runs them (subprocesses, real binaries)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from hardened_operator.dev import assets, processes
+from hardened_operator.dev.processes import ProcessRecord
+from hardened_operator.errors import AssetsNotFoundError
+from hardened_operator.k8s import bootstrap
+from support import controlplane
+
+pytestmark = pytest.mark.controlplane
+
+ROOT_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "root"},
+    "spec": {"securityContext": {"runAsUser": 0}, "containers": [{"name": "c", "image": "x"}]},
+}
+NON_ROOT_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "non-root"},
+    "spec": {
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": "c",
+                "image": "x",
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+    },
+}
+
+
+def hardened(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    # KUBECONFIG must not leak in: `dev up` writes its own, and nothing here may touch a
+    # real cluster the developer happens to point at.
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "hardened_operator.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture
+def plane_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory for `dev up`; whatever the test does, `dev down` runs afterwards."""
+    try:
+        assets.require_assets()
+    except AssetsNotFoundError as error:
+        if controlplane.required():
+            pytest.fail(str(error))
+        pytest.skip(str(error))
+    directory = tmp_path / "plane"
+    yield directory
+    if (directory / "state.json").exists():
+        hardened("dev", "down", "--dir", str(directory))
+
+
+def _records(directory: Path) -> list[ProcessRecord]:
+    state = json.loads((directory / "state.json").read_text())
+    return [ProcessRecord.from_json(p) for p in state["processes"]]
+
+
+def _processes_mentioning(directory: Path) -> list[str]:
+    """Every live process whose command line names ``directory`` (etcd's data dir, etc.)."""
+    found = []
+    needle = str(directory).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline:
+            command = cmdline.replace(b"\0", b" ").decode(errors="replace")
+            found.append(f"{entry.name}: {command}")
+    return found
+
+
+def _assert_all_gone(directory: Path, records: list[ProcessRecord]) -> None:
+    still = [f"{r.name} (pid {r.pid})" for r in records if processes.is_running(r)]
+    assert still == [], f"still running after `dev down`: {still}"
+    assert _processes_mentioning(directory) == []
+
+
+def test_up_status_down_leaves_no_process_behind(plane_dir: Path) -> None:
+    up = hardened("dev", "up", "--dir", str(plane_dir), "--no-operator", "--no-build")
+    assert up.returncode == 0, up.stderr
+    kubeconfig = plane_dir / "kubeconfig"
+    assert f"export KUBECONFIG={kubeconfig}" in up.stdout
+    records = _records(plane_dir)
+    assert [r.name for r in records] == ["etcd", "kube-apiserver"]
+    assert all(processes.is_running(r) for r in records)
+    assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"  # it holds the admin key
+
+    api = bootstrap.api_client(kubeconfig)
+    try:
+        assert bootstrap.server_version(api) == assets.KUBERNETES_VERSION
+    finally:
+        api.close()
+
+    status = hardened("dev", "status", "--dir", str(plane_dir))
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "ready" in status.stdout
+
+    again = hardened("dev", "up", "--dir", str(plane_dir), "--no-operator", "--no-build")
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+
+    down = hardened("dev", "down", "--dir", str(plane_dir))
+    assert down.returncode == 0, down.stderr
+    _assert_all_gone(plane_dir, records)
+
+    after = hardened("dev", "status", "--dir", str(plane_dir))
+    assert after.returncode == 1
+    assert "not ready" in after.stdout
+
+
+def test_kubectl_from_the_assets_works_with_the_written_kubeconfig(plane_dir: Path) -> None:
+    kubectl = assets.require_assets().kubectl
+    if kubectl is None:
+        pytest.skip("these assets carry no kubectl (KUBEBUILDER_ASSETS without it)")
+    up = hardened("dev", "up", "--dir", str(plane_dir), "--no-operator", "--no-build")
+    assert up.returncode == 0, up.stderr
+    env = {**os.environ, "KUBECONFIG": str(plane_dir / "kubeconfig")}
+    version = subprocess.run(
+        [str(kubectl), "version", "-o", "json"], env=env, capture_output=True, text=True
+    )
+    assert version.returncode == 0, version.stderr
+    reported = json.loads(version.stdout)
+    assert reported["serverVersion"]["gitVersion"] == assets.KUBERNETES_VERSION
+    assert reported["clientVersion"]["gitVersion"] == assets.KUBERNETES_VERSION
+    crds = subprocess.run(
+        [str(kubectl), "get", "crd", "-o", "name"], env=env, capture_output=True, text=True
+    )
+    assert "customresourcedefinition.apiextensions.k8s.io/hardenedservices.ai-system.io" in (
+        crds.stdout
+    ), crds.stderr
+
+
+def _dry_run(api: Any, namespace: str, pod: dict[str, Any]) -> int:
+    try:
+        client.CoreV1Api(api).create_namespaced_pod(namespace, pod, dry_run="All")
+    except ApiException as error:
+        return int(error.status)
+    return 201
+
+
+@pytest.mark.parametrize("admission", ["webhook", "operator"])
+def test_up_serves_admission_then_down_stops_it(plane_dir: Path, admission: str) -> None:
+    up = hardened("dev", "up", "--dir", str(plane_dir), "--admission", admission, "--no-build")
+    assert up.returncode == 0, up.stderr
+    assert f"admission: {admission}" in up.stdout
+    records = _records(plane_dir)
+    assert [r.name for r in records] == ["etcd", "kube-apiserver", admission]
+
+    api = bootstrap.api_client(plane_dir / "kubeconfig")
+    try:
+        assert _dry_run(api, "default", ROOT_POD) == 403
+        assert _dry_run(api, "default", NON_ROOT_POD) == 201
+        # kube-system is outside the webhook's namespaceSelector.
+        bootstrap.ensure_service_account(api, "kube-system")
+        assert _dry_run(api, "kube-system", ROOT_POD) == 201
+        # So is a namespace whose enforcement is switched off by label.
+        bootstrap.create_namespace(api, "legacy", {"ai-system.io/enforce": "disabled"})
+        bootstrap.ensure_service_account(api, "legacy")
+        assert _dry_run(api, "legacy", ROOT_POD) == 201
+        bootstrap.create_namespace(api, "apps")
+        bootstrap.ensure_service_account(api, "apps")
+        assert _dry_run(api, "apps", ROOT_POD) == 403
+    finally:
+        api.close()
+
+    down = hardened("dev", "down", "--dir", str(plane_dir))
+    assert down.returncode == 0, down.stderr
+    _assert_all_gone(plane_dir, records)
