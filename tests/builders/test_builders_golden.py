@@ -17,7 +17,7 @@ import pytest
 from hardened_operator.cli.render import render_text
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "docs" / "examples"
+EXAMPLES = REPO / "docs" / "examples" / "hardenedservice"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 VALID_EXAMPLES = sorted(p for p in EXAMPLES.glob("*.yaml") if not p.name.startswith("invalid-"))
 

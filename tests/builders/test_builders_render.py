@@ -12,7 +12,7 @@ from hardened_operator.cli import main
 from hardened_operator.cli.render import EXIT_INVALID
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "docs" / "examples"
+EXAMPLES = REPO / "docs" / "examples" / "hardenedservice"
 
 VALID = """\
 apiVersion: ai-system.io/v1alpha1

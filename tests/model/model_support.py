@@ -10,7 +10,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "hardenedservices.ai-system.io.yaml"
-EXAMPLES = REPO / "docs" / "examples"
+EXAMPLES = REPO / "docs" / "examples" / "hardenedservice"
 
 
 def walk(schema: Mapping[str, Any], path: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:

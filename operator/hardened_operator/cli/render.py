@@ -70,7 +70,7 @@ def render(files: tuple[str, ...]) -> None:
     e.g. spec.securityContext.runAsUser.
 
     \b
-    Example:  hardened render docs/examples/minimal.yaml | kubectl diff -f -
+    Example:  hardened render docs/examples/hardenedservice/minimal.yaml | kubectl diff -f -
     """
     try:
         output = render_text([(path, _read(path)) for path in files])
