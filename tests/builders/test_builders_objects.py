@@ -391,3 +391,24 @@ def test_pod_templates_labels_and_content() -> None:
     objects = by_name(build_objects(service(debug=True)))
     assert templates[0][1] == objects["Deployment/svc"]["spec"]["template"]
     assert templates[1][1] == objects["Deployment/svc-debug"]["spec"]["template"]
+
+
+def test_mapping_views_are_accepted_and_output_is_plain_data() -> None:
+    from types import MappingProxyType as View
+
+    affinity = View({"nodeAffinity": View({"x": (View({"a": 1}),)})})
+    obj = View(
+        {
+            "apiVersion": "ai-system.io/v1alpha1",
+            "kind": "HardenedService",
+            "metadata": View({"name": "svc"}),
+            "spec": View(
+                {"image": "x", "ports": (View({"containerPort": 80}),), "affinity": affinity}
+            ),
+        }
+    )
+    objects = build_objects(obj)
+    pod = by_name(objects)["Deployment/svc"]["spec"]["template"]["spec"]
+    assert pod["affinity"] == {"nodeAffinity": {"x": [{"a": 1}]}}
+    assert type(pod["affinity"]["nodeAffinity"]) is dict
+    json.dumps(objects)  # plain JSON types all the way down

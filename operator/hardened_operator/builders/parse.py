@@ -27,7 +27,7 @@ def parse(obj: Mapping[str, Any]) -> HardenedService:
         raise SpecValidationError(
             f"a HardenedService must be a mapping, not {type(obj).__name__}", field=None
         )
-    data = {key: value for key, value in obj.items() if key != "status"}
+    data = {key: _plain(value) for key, value in obj.items() if key != "status"}
     try:
         return HardenedService.model_validate(data)
     except ValidationError as exc:
@@ -35,6 +35,16 @@ def parse(obj: Mapping[str, Any]) -> HardenedService:
         first_field = problems[0][0] if problems else None
         lines = "; ".join(f"{path or '<object>'}: {message}" for path, message in problems)
         raise SpecValidationError(lines, field=first_field or None) from None
+
+
+def _plain(value: Any) -> Any:
+    """Mapping/sequence views (kopf's Body, MappingProxyType, tuples) → dicts and lists, so what
+    passes through verbatim (affinity terms) is plain data the YAML and JSON dumpers accept."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def field_path(loc: Sequence[int | str]) -> str:
