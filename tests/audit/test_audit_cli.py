@@ -203,6 +203,7 @@ def test_missing_path_and_empty_directory_exit_2(tmp_path: Path, run_audit: RunA
 
 
 def test_wrong_shapes_fail_closed(tmp_path: Path, run_audit: RunAudit) -> None:
+    # (object, exit code): the object walk refuses (invalid-object, 2) or the engine denies (1)
     cases = [
         {
             "apiVersion": "apps/v1",
@@ -224,11 +225,16 @@ def test_wrong_shapes_fail_closed(tmp_path: Path, run_audit: RunAudit) -> None:
         },
         {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": 7}, "spec": {"containers": []}},
     ]
-    for index, obj in enumerate(cases):
+    expected = [2, 1, 1, 2]
+    for index, (obj, code) in enumerate(zip(cases, expected, strict=True)):
         f = write_yaml(tmp_path / f"shape{index}.yaml", obj)
         result = run_audit(str(f), "--format", "json")
-        assert result.exit_code in (1, 2), (obj, result.output)
-        assert parse_json(result), obj  # reported, never silently passed
+        assert result.exit_code == code, (obj, result.output)
+        entries = parse_json(result)  # reported, never silently passed
+        if code == 2:
+            assert [(e["type"], e["check"]) for e in entries] == [("error", "invalid-object")]
+        else:
+            assert entries and all("malformed" in e["message"] for e in entries), entries
 
 
 def test_table_output(tmp_path: Path, run_audit: RunAudit) -> None:

@@ -62,7 +62,16 @@ def test_script_is_installed() -> None:
 
 def test_audit_never_imports_the_kubernetes_client(tmp_path: Path) -> None:
     f = write_yaml(tmp_path / "d.yaml", wrap("Deployment", bad_specs()["init-root"]))
-    for args in ([str(f)], [str(f), "--format", "sarif"], [str(f), "--fix"]):
+    hs = write_yaml(
+        tmp_path / "hs.yaml",
+        {
+            "apiVersion": "ai-system.io/v1alpha1",
+            "kind": "HardenedService",
+            "metadata": {"name": "svc"},
+            "spec": {"image": "registry.example/app:1"},
+        },
+    )
+    for args in ([str(f)], [str(f), "--format", "sarif"], [str(f), "--fix"], [str(hs)]):
         names = _imported_modules(*args)
         top = {name.split(".")[0] for name in names}
         assert not top & set(HEAVY), (args, top & set(HEAVY))
