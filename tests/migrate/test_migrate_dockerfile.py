@@ -32,15 +32,15 @@ def rules_of(source: str) -> set[str]:
 LINT_TABLE = {
     # USER root is kept: after the rebase, RUN pip install no longer runs as root by default.
     "seed.Dockerfile": (
-        {"HF001", "HF003", "HF004", "HF005", "HF006", "HF007", "HF008"},
+        {"HF001", "HF004", "HF005", "HF006", "HF007", "HF008"},
         {"HF003"},
     ),
-    "multistage.Dockerfile": ({"HF001", "HF003", "HF005", "HF006", "HF008"}, set()),
+    "multistage.Dockerfile": ({"HF001", "HF005", "HF006", "HF008"}, set()),
     "arg-from.Dockerfile": ({"HF002", "HF005", "HF006", "HF007", "HF008"}, set()),
-    "heredoc.Dockerfile": ({"HF001", "HF003", "HF004", "HF005", "HF006", "HF008"}, set()),
-    "escape-crlf.Dockerfile": ({"HF001", "HF003", "HF005", "HF006", "HF008"}, set()),
+    "heredoc.Dockerfile": ({"HF001", "HF004", "HF005", "HF006", "HF008"}, set()),
+    "escape-crlf.Dockerfile": ({"HF001", "HF005", "HF006", "HF008"}, set()),
     # The root switch is kept because RUN apt-get after it needs root: reported, not removed.
-    "root-needed.Dockerfile": ({"HF001", "HF003", "HF005", "HF006"}, {"HF003"}),
+    "root-needed.Dockerfile": ({"HF001", "HF005", "HF006"}, {"HF003"}),
     # Built FROM another stage: rebasing that stage is left to a human.
     "from-stage.Dockerfile": ({"HF005", "HF006", "HF008"}, {"HF008"}),
     "no-user.Dockerfile": ({"HF002"}, set()),
@@ -59,7 +59,8 @@ def test_lint_finds_exactly_the_expected_rules(name: str) -> None:
 def test_lint_line_numbers_point_at_the_offending_instruction() -> None:
     findings = lint_dockerfile(read(DOCKERFILES / "seed.Dockerfile"), file="seed")
     located = {(f.rule, f.line) for f in findings}
-    assert {("HF001", 5), ("HF003", 5), ("HF007", 10), ("HF004", 13), ("HF008", 2)} <= located
+    assert {("HF001", 5), ("HF007", 10), ("HF004", 13), ("HF008", 2)} <= located
+    assert ("HF003", 5) not in located  # the last USER is HF001's, not reported twice
     heredoc = lint_dockerfile(read(DOCKERFILES / "heredoc.Dockerfile"))
     assert sorted(f.line for f in heredoc if f.rule == "HF004") == [6, 16]
 
@@ -291,3 +292,13 @@ def test_docs_example_dockerfile_is_fixed_as_documented() -> None:
     assert "FROM ai_system/base:1.0\n" in fixed.text
     assert fixed.text.endswith("USER 1000:1000\n")
     assert rules_of(fixed.text) == {"HF003"}  # the kept USER root before pip install
+
+
+def test_root_switch_before_a_non_root_user_is_hf003_only() -> None:
+    source = "FROM ai_system/base:1.0\nUSER root\nRUN apt-get update\nUSER 1000\n"
+    findings = [(f.rule, f.line) for f in lint_dockerfile(source)]
+    assert ("HF003", 2) in findings
+    assert not any(rule in ("HF001", "HF002") for rule, _ in findings)
+    fixed = fix_dockerfile(source)
+    assert "USER root\n" in fixed.text  # the RUN after it needs it
+    assert fixed.text.count("USER 1000") == 1  # already non-root at the end: nothing appended

@@ -79,3 +79,23 @@ def test_hadolint_flags_builder_stages_we_leave_alone(tmp_path: Path) -> None:
     lines = [r["line"] for r in hadolint(tmp_path, fixed) if r["code"] == "DL3002"]
     assert lines == [3]
     assert lint_dockerfile(fixed) == []
+
+
+@pytest.mark.parametrize(
+    ("user_line", "hadolint_dl3002", "our_rule"),
+    [
+        ("USER root\n", True, "HF001"),
+        ("USER 0\n", True, "HF001"),
+        ("USER 0:0\n", True, "HF001"),
+        ("USER root:root\n", True, "HF001"),
+        ("", False, "HF002"),  # the case hadolint misses
+    ],
+)
+def test_comparison_table_in_the_docs(
+    tmp_path: Path, user_line: str, hadolint_dl3002: bool, our_rule: str
+) -> None:
+    source = f"FROM python:3.11\n{user_line}HEALTHCHECK CMD true\n"
+    codes = {r["code"] for r in hadolint(tmp_path, source)}
+    assert ("DL3002" in codes) is hadolint_dl3002
+    ours = {f.rule for f in lint_dockerfile(source)}
+    assert our_rule in ours and not ({"HF001", "HF002"} - {our_rule}) & ours

@@ -83,7 +83,8 @@ def lint_dockerfile(
             f"USER {shown} runs as root; end with USER {APP_USER_SPEC}",
         )
     for switch in switches:
-        if switch is not last and rules.is_root_user(switch.value):
+        is_last = last is not None and switch.instruction.start == last.instruction.start
+        if not is_last and rules.is_root_user(switch.value):
             add(
                 switch.instruction.line,
                 "HF003",
