@@ -289,3 +289,27 @@ def test_json_output_entries_after_fix_are_unfixable_only(
     entries = json.loads(result.stderr.split("unfixable (fix these by hand):\n", 1)[1])
     assert [e["check"] for e in entries] == ["hostNamespaces"]
     assert entries[0]["line"] == result.stdout.splitlines().index("  hostPID: true") + 1
+
+
+def test_windows_line_endings_are_kept() -> None:
+    text = yaml.safe_dump(wrap("Pod", bad_specs()["bare"]), sort_keys=False).replace("\n", "\r\n")
+    fixed = _fix(text)
+    assert fixed != text and "\n" not in fixed.replace("\r\n", "")
+    doc = json.dumps(wrap("Pod", bad_specs()["bare"]), indent=2).replace("\n", "\r\n")
+    fixed = _fix(doc, name="x.json")
+    assert fixed != doc and "\n" not in fixed.replace("\r\n", "")
+
+
+def test_flow_style_and_anchors_are_kept(tmp_path: Path, run_audit: RunAudit) -> None:
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "  - {name: a, image: b}\n"
+        "  - name: c\n    image: b\n    securityContext: &s {runAsUser: 0}\n"
+        "  - name: d\n    image: b\n    securityContext: *s\n"
+    )
+    fixed = _fix(text)
+    assert "  - {name: a, image: b, securityContext: {" in fixed
+    assert "securityContext: &s {runAsUser: 1000" in fixed and "securityContext: *s\n" in fixed
+    f = tmp_path / "f.yaml"
+    f.write_text(fixed)
+    assert run_audit(str(f)).exit_code == 0

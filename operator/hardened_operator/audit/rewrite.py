@@ -148,6 +148,8 @@ def _fix_yaml(source: Source, profile: Profile) -> FixResult:
         fixed = _ruamel_rewrite(body, edits)
         if not fixed.endswith("\n"):
             fixed += "\n"
+        if "\r\n" in chunk:  # keep Windows line endings (ruamel writes \n)
+            fixed = fixed.replace("\r\n", "\n").replace("\n", "\r\n")
         pieces.append(head + fixed + tail)
     return FixResult("".join(pieces), total_edits)
 
@@ -188,9 +190,10 @@ def _fix_json(source: Source, profile: Profile) -> FixResult:
             total_edits += len(edits)
             for edit in edits:
                 apply_edit(value, edit, lambda v: v)
-            pieces.append(
-                json.dumps(value, indent=_json_indent(text[start:end]), ensure_ascii=False)
-            )
+            dumped = json.dumps(value, indent=_json_indent(text[start:end]), ensure_ascii=False)
+            if "\r\n" in text[start:end]:
+                dumped = dumped.replace("\n", "\r\n")
+            pieces.append(dumped)
         else:
             pieces.append(text[start:end])
         last = end
