@@ -283,6 +283,7 @@ def test_healthz_and_metrics(tmp_path: Path) -> None:
         'hardened_webhook_violations_total{check="runAsUser",kind="Deployment",mode="warn"} 1.0',
         'hardened_webhook_rejected_requests_total{reason="not_json"} 1.0',
         "hardened_webhook_request_duration_seconds_count 4.0",
+        'hardened_webhook_policy_cache_lookups_total{result="miss"} 3.0',
     ]
     for line in expected:
         assert line in text, f"{line!r} missing from /metrics:\n{text}"

@@ -17,13 +17,13 @@ operator alike. Order of the decision (each step can end it):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from hardened_operator import review
 from hardened_operator.errors import InputError
-from hardened_operator.policy.types import Violation
+from hardened_operator.policy.types import Profile, Violation
 from hardened_operator.webhook import responses
 from hardened_operator.webhook.config import MODES, WebhookConfig
 from hardened_operator.webhook.kinds import (
@@ -40,6 +40,9 @@ from hardened_operator.webhook.updates import (
 )
 
 log = logging.getLogger(__name__)
+
+# review.review_object or a memo in front of it (webhook.cache.ReviewCache.violations).
+Reviewer = Callable[[Mapping[str, Any], Profile], list[Violation]]
 
 Verdict = Literal["allow", "deny", "warn", "audit", "exempt", "skip", "invalid", "error"]
 VERDICTS: Final[tuple[Verdict, ...]] = (
@@ -172,7 +175,9 @@ def _invalid(uid: str, kind: str, message: str) -> Decision:
     return Decision(response, "invalid", kind, note=message)
 
 
-def _outcome(req: _Request, kind: str, config: WebhookConfig, mode: str) -> Decision:
+def _outcome(
+    req: _Request, kind: str, config: WebhookConfig, mode: str, reviewer: Reviewer | None
+) -> Decision:
     """Steps 3-8 for a parsed request."""
     uid = req.uid
     if req.operation in ("DELETE", "CONNECT"):
@@ -209,14 +214,22 @@ def _outcome(req: _Request, kind: str, config: WebhookConfig, mode: str) -> Deci
             return _invalid(uid, kind, f"{target.kind}: {exc}")
         if not significant:
             return Decision(responses.allowed(uid), "skip", kind, note="insignificant update")
-    return _verdict(uid, kind, obj, config, mode)
+    return _verdict(uid, kind, obj, config, mode, reviewer)
 
 
 def _verdict(
-    uid: str, kind: str, obj: dict[str, Any], config: WebhookConfig, mode: str
+    uid: str,
+    kind: str,
+    obj: dict[str, Any],
+    config: WebhookConfig,
+    mode: str,
+    reviewer: Reviewer | None,
 ) -> Decision:
     try:
-        violations: list[Violation] = review.review_object(obj, config.profile)
+        if reviewer is None:
+            violations: list[Violation] = review.review_object(obj, config.profile)
+        else:
+            violations = reviewer(obj, config.profile)
     except (InputError, RecursionError) as exc:
         return _invalid(uid, kind, f"{obj.get('kind')}: {exc}")
     except Exception:  # fail closed: a policy bug must never admit a pod
@@ -239,11 +252,18 @@ def _verdict(
     return Decision(responses.review(uid, body), "audit", kind, checks)
 
 
-def evaluate_review(body: Any, config: WebhookConfig, mode: str = "enforce") -> Decision:
+def evaluate_review(
+    body: Any,
+    config: WebhookConfig,
+    mode: str = "enforce",
+    *,
+    reviewer: Reviewer | None = None,
+) -> Decision:
     """Decide on a decoded AdmissionReview.
 
     Raises ``BadReview`` when there is no uid to answer to; every other problem becomes a
     denial that echoes the uid. Never returns ``allowed: true`` for input it could not read.
+    ``reviewer`` replaces ``review.review_object`` (the HTTP app passes its ``ReviewCache``).
     """
     uid, request = _envelope(body)
     kind = _kind_label(request)
@@ -253,7 +273,7 @@ def evaluate_review(body: Any, config: WebhookConfig, mode: str = "enforce") -> 
         parsed = _parse(uid, request)
     except _Malformed as exc:
         return _invalid(uid, kind, str(exc))
-    return _outcome(parsed, kind, config, mode)
+    return _outcome(parsed, kind, config, mode, reviewer)
 
 
 def decide(body: Any, config: WebhookConfig, mode: str = "enforce") -> dict[str, Any]:

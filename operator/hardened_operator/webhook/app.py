@@ -19,6 +19,7 @@ from hardened_operator.webhook.admission import (
     Decision,
     evaluate_review,
 )
+from hardened_operator.webhook.cache import ReviewCache
 from hardened_operator.webhook.config import MODES, WebhookConfig
 from hardened_operator.webhook.jsonbody import BodyError, parse_json
 from hardened_operator.webhook.metrics import METRICS_CONTENT_TYPE, WebhookMetrics
@@ -47,6 +48,8 @@ class _Validate:
     def __init__(self, config: WebhookConfig, metrics: WebhookMetrics) -> None:
         self.config = config
         self.metrics = metrics
+        self.cache = ReviewCache(config.cache_entries)
+        metrics.watch_cache(self.cache)
 
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -74,7 +77,8 @@ class _Validate:
         except web.HTTPRequestEntityTooLarge:
             return _too_large(metrics, config)
         try:
-            decision = evaluate_review(parse_json(body, max_depth=config.max_depth), config, mode)
+            review = parse_json(body, max_depth=config.max_depth)
+            decision = evaluate_review(review, config, mode, reviewer=self.cache.violations)
         except BodyError as exc:
             return _reject(metrics, 400, exc.reason, str(exc))
         except BadReview as exc:

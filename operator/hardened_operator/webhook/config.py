@@ -53,6 +53,7 @@ class WebhookConfig:
     exempt_usernames: frozenset[str] = frozenset()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_depth: int = DEFAULT_MAX_DEPTH
+    cache_entries: int = 512  # policy results remembered per app (webhook.cache); 0 = off
 
     def __post_init__(self) -> None:
         namespaces = _as_frozenset(self.exempt_namespaces)
@@ -72,5 +73,7 @@ class WebhookConfig:
                 raise PolicyError(f"exempt username {user!r} must be a non-empty string")
         if self.max_body_bytes < 1024:
             raise PolicyError(f"max_body_bytes {self.max_body_bytes} is too small (< 1024)")
+        if self.cache_entries < 0:
+            raise PolicyError(f"cache_entries {self.cache_entries} must be >= 0")
         if not 8 <= self.max_depth <= MAX_DEPTH_CEILING:
             raise PolicyError(f"max_depth {self.max_depth} is outside 8..{MAX_DEPTH_CEILING}")

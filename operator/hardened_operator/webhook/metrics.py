@@ -7,12 +7,16 @@ costs a dict lookup and a lock-protected add per metric, not a label resolution.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from hardened_operator.webhook.admission import Decision
+from hardened_operator.webhook.cache import ReviewCache
 
 METRICS_CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 # Admission must answer within the API server's timeout (10 s by default, often 1-5 s);
@@ -79,6 +83,10 @@ class WebhookMetrics:
                 vchild = self._violation_children[vkey] = self.violations.labels(*vkey)
             vchild.inc()
 
+    def watch_cache(self, cache: ReviewCache) -> None:
+        """Export the policy memo's hits and misses (read at scrape time: no per-request cost)."""
+        self.registry.register(_CacheCollector(cache))
+
     def reject(self, reason: str) -> None:
         self.rejected.labels(reason).inc()
 
@@ -87,3 +95,18 @@ class WebhookMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _CacheCollector(Collector):
+    def __init__(self, cache: ReviewCache) -> None:
+        self.cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "hardened_webhook_policy_cache_lookups",
+            "Policy evaluations answered from the memo (hit) or computed (miss).",
+            labels=["result"],
+        )
+        family.add_metric(["hit"], self.cache.hits)
+        family.add_metric(["miss"], self.cache.misses)
+        yield family
