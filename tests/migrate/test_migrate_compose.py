@@ -414,3 +414,9 @@ def test_required_variable_missing_is_unreadable_input(tmp_path: Path) -> None:
     with pytest.raises(ManifestParseError, match="IMAGE"):
         convert_files([path], environ={})
     assert convert_files([path], environ={"IMAGE": "x:1"}).documents[0]["spec"]["image"] == "x:1"
+
+
+def test_empty_entrypoint_is_reported_not_emitted(tmp_path: Path) -> None:
+    spec, result = one_spec(tmp_path, 'entrypoint: ""\ncommand: []')
+    assert "command" not in spec and "args" not in spec
+    assert len(notes(result, "svc", "unmappable")) == 2

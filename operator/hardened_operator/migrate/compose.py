@@ -178,10 +178,15 @@ def _convert_service(
     replicas = _replicas(ctx, data)
     if replicas is not None:
         spec["replicas"] = replicas
-    if data.get("entrypoint") is not None:
-        spec["command"] = fields.command_list(ctx, "entrypoint", data["entrypoint"])
-    if data.get("command") is not None:
-        spec["args"] = fields.command_list(ctx, "command", data["command"])
+    for key, target in (("entrypoint", "command"), ("command", "args")):
+        if data.get(key) is None:
+            continue
+        words = fields.command_list(ctx, key, data[key])
+        if words:
+            spec[target] = words
+        else:
+            # Compose clears the image's ENTRYPOINT/CMD; an empty list in Kubernetes keeps it.
+            ctx.note(key, "empty: clearing the image's value has no equivalent")
     try:
         env = fields.environment(ctx, data.get("env_file") or [], data.get("environment") or {})
     except ValueError as exc:
