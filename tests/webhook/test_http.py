@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -138,6 +139,13 @@ BAD_INPUTS: list[tuple[str, Callable[[Client], requests.Response]]] = [
     (
         "form content type",
         lambda c: c.post(b"a=b", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+    ),
+    (
+        "gzip body",
+        lambda c: c.post(
+            gzip.compress(orjson.dumps(review(pod()))),
+            headers={**JSON, "Content-Encoding": "gzip"},
+        ),
     ),
     ("no content type", lambda c: c.post(orjson.dumps(review(pod())), headers={})),
     ("mode twice", lambda c: c.post(review(pod()), path="/validate?mode=warn&mode=audit")),

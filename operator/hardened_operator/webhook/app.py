@@ -69,6 +69,10 @@ class _Validate:
                 "content_type",
                 f"Content-Type must be {_JSON}, not {request.content_type}",
             )
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", ""):
+            # The API server never compresses; refusing spares us decompression bombs.
+            return _reject(metrics, 415, "content_encoding", f"Content-Encoding {encoding} refused")
         length = request.content_length
         if length is not None and length > config.max_body_bytes:
             return _too_large(metrics, config)
