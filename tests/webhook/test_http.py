@@ -225,6 +225,24 @@ def test_garbage_http_does_not_kill_the_server(client: Client) -> None:
     client.serves_normally()
 
 
+def test_body_cut_short_does_not_hurt() -> None:
+    with running_server(WebhookConfig()) as server:
+        _cut_short(Client(server, None))
+
+
+def _cut_short(client: Client) -> None:
+    raw = socket.create_connection(("127.0.0.1", client.server.port), timeout=10)
+    raw.sendall(
+        b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 1000\r\n\r\n{"apiVersion":'
+    )
+    raw.shutdown(socket.SHUT_WR)
+    with contextlib.suppress(OSError):
+        assert b'"allowed":true' not in raw.recv(4096)
+    raw.close()
+    client.serves_normally()
+
+
 def test_denial_over_the_wire(client: Client) -> None:
     response = client.post(review(workload("Deployment", root_pod_spec())))
     assert response.status_code == 200

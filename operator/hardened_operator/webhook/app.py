@@ -13,6 +13,7 @@ from typing import Final
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from hardened_operator.webhook.admission import (
     BadReview,
@@ -80,6 +81,8 @@ class _Validate:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _too_large(metrics, config)
+        except (ConnectionError, HttpProcessingError) as exc:  # client gone or body cut short
+            return _reject(metrics, 400, "truncated", f"request body could not be read: {exc!r}")
         try:
             review = parse_json(body, max_depth=config.max_depth)
             decision = evaluate_review(review, config, mode, reviewer=self.cache.violations)
