@@ -203,3 +203,22 @@ def test_webhook_with_an_untrusted_certificate_is_not_trusted(
         assert refused.value.status == 500, refused.value.body
         assert "failed calling webhook" in str(refused.value.body)
         assert "certificate" in str(refused.value.body)
+
+
+def test_api_server_refuses_query_parameters_in_a_webhook_url(k8s_api: Any) -> None:
+    # Why dev's registration calls plain /validate: "?mode=warn" cannot be registered, so
+    # modes must be selected by path (or by separate servers), not by query string.
+    from hardened_operator import certs
+    from hardened_operator.dev import manifests
+    from hardened_operator.errors import ApiError
+    from hardened_operator.k8s import bootstrap
+
+    manifest = manifests.validating_webhook_configuration(
+        "https://127.0.0.1:9/validate?mode=warn",
+        certs.generate(["127.0.0.1"]).ca_pem,
+        name="hardened-test-query",
+    )
+    with pytest.raises(ApiError) as refused:
+        bootstrap.apply_validating_webhook_configuration(k8s_api, manifest)
+    assert refused.value.status == 422
+    assert "query parameters are not permitted" in str(refused.value)
