@@ -72,7 +72,8 @@ def edit(spec: dict[str, Any], path: str, value: Any) -> None:
 def spec_with(*edits: tuple[str, Any], base: dict[str, Any] | None = None) -> dict[str, Any]:
     spec = copy.deepcopy(base if base is not None else compliant_spec())
     for path, value in edits:
-        edit(spec, path, value)
+        # Copy the value: a later edit may write below it, and tables share their values.
+        edit(spec, path, value if value is DELETE else copy.deepcopy(value))
     return spec
 
 

@@ -174,6 +174,12 @@ def test_capabilities_detail_and_fixes() -> None:
             'pod set forbidden securityContext.seLinuxOptions: type "spc_t"; user may not be set',
         ),
         (
+            "seLinuxOptions",  # user/role are reported even when the type is fine (PSA v1.31+)
+            [("containers[0].securityContext.seLinuxOptions", {"role": "sysadm_r"})],
+            "seLinuxOptions",
+            'container "app" set forbidden securityContext.seLinuxOptions: role may not be set',
+        ),
+        (
             "hostProbesAndHostLifecycle",
             [("containers[0].livenessProbe.httpGet", {"port": 1, "host": "evil"})],
             "probe or lifecycle host",

@@ -1,4 +1,4 @@
-"""One module per check (pure: no I/O here). ``ALL`` lists them in PSA's registry order.
+"""One module per check (pure: no I/O here). ``ALL`` lists them in PSA's evaluation order.
 
 Every check is a pure function of one pod (metadata + spec) returning a ``CheckResult`` whose
 reason and detail follow PSA's wording and whose findings name each offending field.
@@ -29,8 +29,7 @@ from . import (
     windows_host_process,
 )
 
-ALL: tuple[Check, ...] = (
-    # baseline level
+_REGISTERED: tuple[Check, ...] = (
     host_namespaces.CHECK,
     privileged.CHECK,
     capabilities_baseline.CHECK,
@@ -43,7 +42,6 @@ ALL: tuple[Check, ...] = (
     sysctls.CHECK,
     windows_host_process.CHECK,
     host_probes_and_host_lifecycle.CHECK,
-    # restricted level
     restricted_volumes.CHECK,
     allow_privilege_escalation.CHECK,
     run_as_non_root.CHECK,
@@ -51,4 +49,10 @@ ALL: tuple[Check, ...] = (
     seccomp_profile_restricted.CHECK,
     capabilities_restricted.CHECK,
     proc_mount_restricted.CHECK,
+)
+
+# PSA's evaluation order: baseline checks, then restricted ones, each sorted by id. Results
+# come out in this order, so joining "reason (detail)" gives PSA's own denial message.
+ALL: tuple[Check, ...] = tuple(
+    sorted(_REGISTERED, key=lambda check: (check.level != "baseline", check.id))
 )

@@ -87,14 +87,13 @@ def check(pod: PodView) -> CheckResult:
         bad_setters.append(containers_phrase(bad_containers))
     if bad_setters:
         bad_data: list[str] = []
-        # PSA only lists user/role when a bad type was also found; we keep its wording.
         if collector.bad_types:
             types = sorted(collector.bad_types)
             bad_data.append(f"{pluralize('type', 'types', len(types))} {join_quote(types)}")
-            if collector.set_user:
-                bad_data.append("user may not be set")
-            if collector.set_role:
-                bad_data.append("role may not be set")
+        if collector.set_user:
+            bad_data.append("user may not be set")
+        if collector.set_role:
+            bad_data.append("role may not be set")
         detail = (
             f"{' and '.join(bad_setters)} set forbidden securityContext.seLinuxOptions: "
             f"{'; '.join(bad_data)}"

@@ -1,0 +1,303 @@
+"""Differential test against the real thing: PodSecurity admission in kube-apiserver v1.37.
+
+Every pod of a corpus (each row of the table-driven tests, hand-made extras, and seeded random
+combinations of row edits) is created with ``dryRun=All`` twice: once with PSA off, which
+returns the validated and *defaulted* object PSA will look at, and once in a namespace
+enforcing PSA ``restricted`` pinned to ``v1.37``. For every valid pod our ``restricted``
+verdict on the defaulted object must equal PSA's, PSA's denial message must be exactly our
+``reason (detail)`` strings joined in order (wording and order included), and the manifest as
+written must
+never pass where PSA denies. Ephemeral containers cannot be set on create, so rows that edit
+them are left to the unit tests.
+
+Needs the shared ``control_plane`` fixture (skips without one, fails in CI).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+from policy_pods import DELETE, compliant_spec, spec_with
+from test_policy_checks import ROWS
+
+from hardened_operator.policy import evaluate
+
+pytestmark = pytest.mark.controlplane
+
+SEED = 20261128
+RANDOM_PODS = 200
+PSA_LEVEL = "restricted"
+PSA_VERSION = "v1.37"
+APP = "containers[0].securityContext"
+APPARMOR = "container.apparmor.security.beta.kubernetes.io/app"
+
+# Pods the table rows cannot express validly (the API rejects e.g. privileged without
+# privilege escalation, or Unmasked procMount without a user namespace).
+EXTRA: list[tuple[str, dict[str, Any], list[tuple[str, Any]]]] = [
+    (
+        "privileged-with-escalation",
+        {},
+        [(f"{APP}.privileged", True), (f"{APP}.allowPrivilegeEscalation", True)],
+    ),
+    ("userns-unmasked", {}, [("hostUsers", False), (f"{APP}.procMount", "Unmasked")]),
+    (
+        "userns-root",
+        {},
+        [
+            ("hostUsers", False),
+            ("securityContext.runAsUser", 0),
+            ("securityContext.runAsNonRoot", DELETE),
+        ],
+    ),
+    (
+        "userns-root-no-seccomp",
+        {},
+        [
+            ("hostUsers", False),
+            ("securityContext.runAsUser", 0),
+            ("securityContext.seccompProfile", DELETE),
+        ],
+    ),
+    (
+        "readiness-host",
+        {},
+        [("containers[0].readinessProbe", {"tcpSocket": {"port": 1, "host": "10.1.2.3"}})],
+    ),
+    (
+        "poststart-host",
+        {},
+        [
+            (
+                "containers[0].lifecycle",
+                {"postStart": {"httpGet": {"port": 80, "host": "example.com"}}},
+            )
+        ],
+    ),
+    (
+        "safe-sysctls",
+        {},
+        [
+            (
+                "securityContext.sysctls",
+                [
+                    {"name": "net.ipv4.tcp_slow_start_after_idle", "value": "0"},
+                    {"name": "net.ipv4.ip_local_reserved_ports", "value": "30000"},
+                    {"name": "kernel.shm_rmid_forced", "value": "1"},
+                ],
+            )
+        ],
+    ),
+    (
+        "unsafe-sysctls",
+        {},
+        [
+            (
+                "securityContext.sysctls",
+                [
+                    {"name": "net.core.somaxconn", "value": "1024"},
+                    {"name": "net.ipv4.tcp_keepalive_time", "value": "60"},
+                    {"name": "kernel.msgmax", "value": "1"},
+                ],
+            )
+        ],
+    ),
+    ("apparmor-annotation-unconfined", {"annotations": {APPARMOR: "unconfined"}}, []),
+    ("apparmor-annotation-runtime", {"annotations": {APPARMOR: "runtime/default"}}, []),
+    (
+        "apparmor-annotation-localhost",
+        {"annotations": {APPARMOR: "localhost/custom"}},
+        [(f"{APP}.appArmorProfile", {"type": "Localhost", "localhostProfile": "custom"})],
+    ),
+    (
+        "hostports-several",
+        {},
+        [
+            (
+                "containers[0].ports",
+                [{"containerPort": 80, "hostPort": 80}, {"containerPort": 443, "hostPort": 443}],
+            ),
+            ("initContainers[0].ports", [{"containerPort": 9, "hostPort": 9}]),
+        ],
+    ),
+    (
+        "many-bad",
+        {},
+        [
+            ("hostNetwork", True),
+            ("hostPID", True),
+            ("securityContext.runAsUser", 0),
+            ("securityContext.runAsNonRoot", False),
+            (f"{APP}.capabilities", {"add": ["SYS_ADMIN", "NET_RAW"]}),
+            (f"{APP}.allowPrivilegeEscalation", True),
+            (f"{APP}.privileged", True),
+            ("securityContext.seccompProfile", {"type": "Unconfined"}),
+            (
+                "volumes",
+                [
+                    {"name": "h", "hostPath": {"path": "/"}},
+                    {"name": "n", "nfs": {"server": "s", "path": "/"}},
+                ],
+            ),
+        ],
+    ),
+]
+_EXTRA_NAMES = {name for name, _, _ in EXTRA}
+
+WINDOWS_SPEC: dict[str, Any] = {
+    "os": {"name": "windows"},
+    "securityContext": {"runAsNonRoot": True},
+    "containers": [{"name": "app", "image": "registry.example/win:1"}],
+}
+WINDOWS_EXTRA: list[tuple[str, list[tuple[str, Any]]]] = [
+    ("windows-minimal", []),
+    ("windows-no-runasnonroot", [("securityContext.runAsNonRoot", DELETE)]),
+    (
+        "windows-hostprocess",
+        [
+            ("hostNetwork", True),
+            (
+                "securityContext.windowsOptions",
+                {"hostProcess": True, "runAsUserName": "NT AUTHORITY\\SYSTEM"},
+            ),
+        ],
+    ),
+]
+
+
+# Row prefixes whose edits the API rejects in combination (privileged needs escalation,
+# hostProcess needs hostNetwork and Windows, Unmasked needs a user namespace, ...).
+_INVALID_IN_MIXES = (
+    "priv/",
+    "hostprocess/",
+    "procmount/unmasked",
+    "probes/readiness-tcp",
+    "volumes/allowed-plus-hostpath",
+    "ape/windows",
+    "caps/windows",
+    "seccomp/windows",
+)
+
+
+def _base() -> dict[str, Any]:
+    spec = compliant_spec()
+    del spec["ephemeralContainers"]
+    return spec
+
+
+def _usable(edits: list[tuple[str, Any]]) -> bool:
+    return not any(path.startswith("ephemeralContainers") for path, _ in edits)
+
+
+def corpus() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    rows = [(name, edits) for name, edits, _, _ in ROWS if _usable(edits)]
+    rows += [(name, edits) for name, meta, edits in EXTRA if not meta]
+    pods = [(name, {}, spec_with(*edits, base=_base())) for name, edits in rows]
+    pods += [(name, meta, spec_with(*edits, base=_base())) for name, meta, edits in EXTRA if meta]
+    pods += [(name, {}, spec_with(*edits, base=WINDOWS_SPEC)) for name, edits in WINDOWS_EXTRA]
+    # Random mixes draw from rows that stay valid when combined, so most reach PSA.
+    mixable = [row for row in rows if not row[0].startswith(_INVALID_IN_MIXES)]
+    rng = random.Random(SEED)
+    for number in range(RANDOM_PODS):
+        picked = rng.sample(mixable, rng.randint(2, 4))
+        edits = [edit for _, row_edits in picked for edit in row_edits]
+        name = "mix-" + "+".join(row_name for row_name, _ in picked)
+        pods.append((f"{name}#{number}", {}, spec_with(*edits, base=_base())))
+    return pods
+
+
+def _dry_run_create(api: Any, namespace: str, pod: dict[str, Any]) -> tuple[int, Any]:
+    """POST the raw pod (the typed client would refuse unknown fields before the server
+    sees them) with dryRun=All: (HTTP status, decoded response body)."""
+    method, url, headers, body, _ = api.param_serialize(
+        method="POST",
+        resource_path="/api/v1/namespaces/{namespace}/pods",
+        path_params={"namespace": namespace},
+        query_params=[("dryRun", "All")],
+        header_params={"Content-Type": "application/json", "Accept": "application/json"},
+        body=pod,
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(method, url, header_params=headers, body=body)
+    return response.status, json.loads(response.read() or b"{}")
+
+
+def _psa_message(results: list[Any]) -> list[str]:
+    return [f"{r.reason} ({r.detail})" if r.detail else r.reason for r in results if not r.allowed]
+
+
+def _label_namespace(core: Any, namespace: str, level: str) -> None:
+    labels = {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": PSA_VERSION,
+    }
+    core.patch_namespace(namespace, {"metadata": {"labels": labels}})
+
+
+def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: str) -> None:
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s_api)
+    pods = []
+    for index, (label, metadata, spec) in enumerate(corpus()):
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"pod-{index}", "namespace": namespace, **metadata},
+            "spec": spec,
+        }
+        pods.append((label, pod))
+
+    # Pass 1, PSA off ("privileged"): the API server validates and defaults each pod and
+    # returns the object PSA would see (hostNetwork copies containerPort to hostPort, the
+    # AppArmor annotation is mirrored into the field, unknown fields are dropped, ...).
+    _label_namespace(core, namespace, "privileged")
+    defaulted: dict[str, dict[str, Any]] = {}
+    invalid = 0
+    for label, pod in pods:
+        status, body = _dry_run_create(k8s_api, namespace, pod)
+        if status == 422:
+            # Rejected by the API's own validation. Hand-made extras are built to be valid:
+            # one rejected means the corpus is wrong, not PSA.
+            assert label.startswith("mix-") or label not in _EXTRA_NAMES, (label, body)
+            invalid += 1
+            continue
+        assert status == 201, (label, status, body)
+        defaulted[label] = body
+
+    # Pass 2, PSA restricted:v1.37 enforcing: its verdict and message for each valid pod.
+    _label_namespace(core, namespace, PSA_LEVEL)
+    prefix = f'violates PodSecurity "{PSA_LEVEL}:{PSA_VERSION}": '
+    compared = denied = 0
+    mismatches: list[str] = []
+    for label, pod in pods:
+        if label not in defaulted:
+            continue
+        status, body = _dry_run_create(k8s_api, namespace, pod)
+        message = str(body.get("message", ""))
+        assert status in (201, 403), (label, status, message)
+        psa = message.split(prefix, 1)[1] if status == 403 else None
+        assert status == 201 or psa is not None, (label, message)
+        compared += 1
+        denied += psa is not None
+
+        seen = defaulted[label]
+        expected = _psa_message(evaluate(seen["metadata"], seen["spec"], "restricted"))
+        if psa is None and expected:
+            mismatches.append(f"{label}: PSA allowed, we deny with {expected}")
+        elif psa is not None:
+            # Our results come in PSA's order, so the joined text must be PSA's, verbatim.
+            if psa != ", ".join(expected):
+                mismatches.append(f"{label}:\n  PSA:  {psa}\n  ours: {', '.join(expected)}")
+            # Fail closed on files too: the object as written (before the API server's
+            # defaulting) must never be allowed when PSA denies the defaulted object.
+            raw = evaluate(pod["metadata"], pod["spec"], "restricted")
+            if all(r.allowed for r in raw):
+                mismatches.append(f"{label}: PSA denies, but the raw manifest passes")
+
+    print(f"PSA differential: {compared} pods compared ({denied} denied), {invalid} invalid")
+    # Guard the corpus itself: most pods must reach PSA, or the comparison proves little.
+    assert compared >= 200 and denied >= 120
+    assert not mismatches, f"{len(mismatches)} differences:\n" + "\n".join(mismatches[:20])
