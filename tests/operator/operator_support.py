@@ -84,13 +84,15 @@ def wait_for(
     last: Any = None
     while time.monotonic() < deadline:
         try:
-            last = probe()
+            result = probe()
         except AssertionError:
             raise
         except Exception as error:  # the API may be busy; keep the last error for the report
             last = error
-        if last:
-            return last  # type: ignore[no-any-return]
+        else:
+            if result:
+                return result
+            last = result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
@@ -102,18 +104,21 @@ def running_operator(
     log_dir: Path,
     *args: str,
     webhook: bool = False,
+    webhook_port: int | None = None,
+    operator_namespace: str | None = None,
     ready_timeout: float = 60.0,
 ) -> Iterator[OperatorProcess]:
     """``hardened run -n NAMESPACE`` until the block ends (SIGTERM, then SIGKILL)."""
     health = free_port()
-    webhook_port = free_port() if webhook else None
+    if webhook and webhook_port is None:
+        webhook_port = free_port()
     command = [
         *HARDENED,
         "run",
         "--namespace",
         namespace,
         "--operator-namespace",
-        namespace,
+        operator_namespace or namespace,
         "--health-listen",
         f"127.0.0.1:{health}",
     ]
@@ -126,7 +131,11 @@ def running_operator(
     log = log_dir / f"operator-{int(time.time() * 1000)}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     op = OperatorProcess(process, health, webhook_port, log)
     try:
