@@ -154,7 +154,9 @@ def status(directory: Path) -> None:
     for record in state.records:
         alive = "running" if record.pid in running else "stopped"
         click.echo(f"{record.name:16} pid {record.pid:<8} {alive:8} log {record.log}")
-    ready = bootstrap.is_ready(state.api_client()) if running else False
+    ready = bool(running) and bootstrap.is_ready(
+        bootstrap.api_client(state.kubeconfig, retries=False)
+    )
     click.echo(f"api {state.server}: {'ready' if ready else 'not ready'}")
     click.echo(f"export KUBECONFIG={state.kubeconfig}")
     if not ready or len(running) != len(state.records):

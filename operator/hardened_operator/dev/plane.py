@@ -158,16 +158,21 @@ def start(options: Options, log: Log = _quiet) -> ControlPlane:
         _start_etcd(plane, found, ports)
         api_process = _start_apiserver(plane, found, pki, ports, options)
         _write_kubeconfig(plane.kubeconfig, server, pki)
+        poller = bootstrap.api_client(plane.kubeconfig, retries=False)
+        try:
+            bootstrap.wait_until_ready(
+                poller, options.ready_timeout, still_running=lambda: api_process.poll() is None
+            )
+        finally:
+            poller.close()
         api = plane.api_client()
-        bootstrap.wait_until_ready(
-            api, options.ready_timeout, still_running=lambda: api_process.poll() is None
-        )
         log(f"kube-apiserver {bootstrap.server_version(api)} ready at {server}")
         if options.service_account_admission:
             bootstrap.ensure_service_account(api, "default")
         _install_crds(plane, api, options.crd_required, log)
         if options.operator:
             _start_admission(plane, api, pki, options, log)
+        api.close()
     except BaseException as error:  # also KeyboardInterrupt: never leave processes behind
         try:
             plane.stop()

@@ -21,10 +21,23 @@ from hardened_operator.errors import ApiError, ControlPlaneError
 T = TypeVar("T")
 
 
-def api_client(kubeconfig: Path, context: str | None = None) -> Any:
-    """A ``kubernetes.client.ApiClient`` for ``kubeconfig`` (never touches global config)."""
-    factory: Any = config.new_client_from_config  # untyped in the client's stubs
-    return factory(config_file=str(kubeconfig), context=context)
+def api_client(kubeconfig: Path, context: str | None = None, *, retries: bool = True) -> Any:
+    """A ``kubernetes.client.ApiClient`` for ``kubeconfig`` (never touches global config).
+
+    ``retries=False``: fail fast, for polling a server that is still starting (urllib3's
+    retries would only add delay and a warning per attempt).
+    """
+    configuration = client.Configuration()
+    loader: Any = config.load_kube_config  # untyped in the client's stubs
+    loader(
+        config_file=str(kubeconfig),
+        context=context,
+        client_configuration=configuration,
+        persist_config=False,
+    )
+    if not retries:
+        configuration.retries = False
+    return client.ApiClient(configuration)
 
 
 def _call(what: str, func: Callable[[], T]) -> T:
