@@ -132,7 +132,8 @@ WEBHOOK_SECRET_NAME = "hardened-operator-webhook-tls"
 
 CLUSTER_NEEDS = frozenset(
     [("ai-system.io", "hardenedservices", verb) for verb in ("get", "list", "watch", "patch")]
-    + [("ai-system.io", "hardenedservices/status", verb) for verb in ("get", "patch")]
+    + [("ai-system.io", "hardenedservices/status", "patch")]
+    + [("ai-system.io", "hardenedservices/finalizers", "update")]
     + [
         (group, resource, verb)
         for group, resource in (
@@ -140,9 +141,9 @@ CLUSTER_NEEDS = frozenset(
             ("", "services"),
             ("", "persistentvolumeclaims"),
         )
-        for verb in ("get", "list", "watch", "create", "patch", "update", "delete")
+        for verb in ("get", "list", "watch", "create", "patch", "delete")
     ]
-    + [(group, "events", verb) for group in ("", "events.k8s.io") for verb in ("create", "patch")]
+    + [("", "events", "create")]
     + [("kopf.dev", "clusterkopfpeerings", verb) for verb in ("get", "list", "watch", "patch")]
     + [("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")]
 )
@@ -151,9 +152,7 @@ NAMED_CLUSTER_NEEDS = frozenset(
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations", verb, WEBHOOK_CONFIG_NAME)
     for verb in ("get", "patch")
 )
-NAMESPACE_NEEDS = frozenset(
-    ("", "secrets", verb, WEBHOOK_SECRET_NAME) for verb in ("get", "watch", "patch", "update")
-)
+NAMESPACE_NEEDS = frozenset(("", "secrets", verb, WEBHOOK_SECRET_NAME) for verb in ("get", "patch"))
 
 # (api group, resource, verb, namespace or None for cluster-wide): requests the operator's
 # identity must be refused.
@@ -221,3 +220,15 @@ def skip_or_fail(reason: str) -> None:
     if required_by_ci():
         pytest.fail(f"{reason} (required in CI)")
     pytest.skip(reason)
+
+
+def parse_operator_args(args: Sequence[str]) -> dict[str, Any]:
+    """Parse a container's args with the real ``hardened run`` command (nothing is run).
+
+    An unknown flag or a bad value raises click's usage error, so a manifest can never
+    drift from the command it starts.
+    """
+    from hardened_operator.cli.run import run
+
+    context = run.make_context("run", list(args))
+    return dict(context.params)

@@ -187,7 +187,7 @@ def test_operator_identity_can_do_everything_it_needs(
     assert missing == []
     for group, resource, verb, _ in sorted(NAMED_CLUSTER_NEEDS):
         assert allowed(operator_api, group, resource, verb, None, fullname)
-    for verb in ("get", "watch", "patch", "update"):
+    for verb in ("get", "patch"):
         assert allowed(
             operator_api, "", "secrets", verb, release["namespace"], f"{fullname}-webhook-tls"
         )

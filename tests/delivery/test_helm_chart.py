@@ -28,6 +28,7 @@ from delivery_support import (
     load_docs,
     manifest_objects,
     matching_webhooks,
+    parse_operator_args,
     pod_templates,
     rbac_rules,
     validate_strict,
@@ -47,6 +48,7 @@ OPTION_AXES: dict[str, list[Any]] = {
     ],
     "podDisruptionBudget.enabled": [True, False],
     "webhook.failurePolicy": ["Fail", "Ignore"],
+    "webhook.profile": ["nonroot", "restricted"],
 }
 # Placement and cosmetics, rendered once on top of the defaults and once with everything.
 EXTRAS: dict[str, Any] = {
@@ -153,8 +155,13 @@ def test_lint_strict_is_clean_with_defaults() -> None:
         assert_lint_clean(report)
 
 
-@pytest.mark.parametrize("values", COMBINATIONS, ids=combo_id)
-def test_lint_strict_is_clean_for_every_combination(values: dict[str, Any]) -> None:
+# Lint every value of every option (and everything at once); rendering below covers the
+# full product of the options.
+SINGLE_OPTIONS = [nested(key, value) for key, values in OPTION_AXES.items() for value in values]
+
+
+@pytest.mark.parametrize("values", [*SINGLE_OPTIONS, COMBINATIONS[-1], EXTRAS], ids=combo_id)
+def test_lint_strict_is_clean_for_every_option(values: dict[str, Any]) -> None:
     assert_lint_clean(helm.lint(CHART, values, strict=True, namespace=OPERATOR_NAMESPACE))
 
 
@@ -246,7 +253,12 @@ def test_every_combination_renders_valid_and_hardened(
     assert ("ServiceMonitor" in kinds) is values["metrics"]["serviceMonitor"]["enabled"]
     assert ("PodDisruptionBudget" in kinds) is values["podDisruptionBudget"]["enabled"]
     args = find(objs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert ("--no-webhook" in args) is (not webhook)
+    params = parse_operator_args(args)
+    assert params["no_webhook"] is (not webhook)
+    if webhook:
+        assert params["certs_mode"] == ("files" if cert_manager else "self")
+        assert params["profile"] == values["webhook"]["profile"]
+        assert params["webhook_config_name"] == ("" if cert_manager else RELEASE)
     assert any(a.startswith("--tls-cert-file=") for a in args) is cert_manager
     if webhook:
         vwc = find(objs, "ValidatingWebhookConfiguration")
@@ -277,6 +289,11 @@ def test_placement_and_cosmetic_values_render(chart: helm.Chart) -> None:
         assert pod["containers"][0]["image"].endswith("@sha256:" + "a" * 64)
         # Cosmetics never weaken the security context.
         assert pod["securityContext"]["runAsNonRoot"] is True
+        params = parse_operator_args(pod["containers"][0]["args"])
+        assert params["verbose"] is True  # logLevel: debug
+        assert params["log_format"] == "text"
+        if not params["no_webhook"]:
+            assert set(params["exempt_namespaces"]) == {"kube-node-lease", "monitoring"}
 
 
 def test_exempt_namespaces_always_include_the_release_namespace(chart: helm.Chart) -> None:
@@ -317,6 +334,7 @@ def test_mode_label_is_configurable(chart: helm.Chart) -> None:
         ({"image": {"digest": "md5:abc"}}, "/image/digest"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"logLevel": "trace"}, "/logLevel"),
+        ({"webhook": {"profile": "baseline"}}, "/webhook/profile"),
         ({"resources": {"limits": {"gpu": 1}}}, "/resources/limits"),
         (
             {"metrics": {"serviceMonitor": {"interval": "often"}}},

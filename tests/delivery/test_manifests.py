@@ -28,6 +28,7 @@ from delivery_support import (
     load_file,
     manifest_objects,
     matching_webhooks,
+    parse_operator_args,
     rbac_rules,
     selector_matches,
     skip_or_fail,
@@ -157,6 +158,21 @@ def test_deployment_runs_hardened_as_1000() -> None:
     assert all(set(volume) == {"name", "emptyDir"} for volume in pod["volumes"])
     mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
     assert "/tmp" in mounts
+
+
+def test_deployment_args_are_what_hardened_run_accepts() -> None:
+    (container,) = deployment()["spec"]["template"]["spec"]["containers"]
+    params = parse_operator_args(container["args"])
+    assert params["all_namespaces"] is True
+    assert params["certs_mode"] == "self"
+    assert params["certs_secret"] == WEBHOOK_SECRET_NAME
+    assert params["webhook_service"] == "hardened-operator-webhook"
+    assert params["webhook_config_name"] == WEBHOOK_CONFIG_NAME
+    assert params["peering_name"] == "hardened-operator"
+    assert params["webhook_listen"].endswith(":8443")
+    assert params["health_listen"].endswith(":8080")
+    env = {item["name"]: item for item in container["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
 
 
 def test_deployment_pod_template_passes_the_restricted_profile() -> None:
