@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from policy_pods import DELETE, spec_with
 
-from hardened_operator.policy import CHECKS, CheckResult, Finding, evaluate
+from hardened_operator.policy import CHECKS, CheckResult, Finding, evaluate, psa_message
 
 
 def result_of(check: str, spec: dict[str, Any], profile: str = "restricted") -> CheckResult:
@@ -217,3 +217,18 @@ def test_every_registered_check_has_a_summary_and_psa_level() -> None:
     for check in CHECKS.values():
         assert check.summary
         assert check.level in ("baseline", "restricted")
+
+
+def test_psa_message_joins_denials_in_psa_order() -> None:
+    spec = spec_with(
+        ("securityContext.runAsUser", 0),
+        ("hostPID", True),
+        ("containers[0].securityContext.allowPrivilegeEscalation", True),
+    )
+    assert psa_message(evaluate({}, spec, "restricted")) == (
+        "host namespaces (hostPID=true), "
+        'allowPrivilegeEscalation != false (container "app" must set '
+        "securityContext.allowPrivilegeEscalation=false), "
+        "runAsUser=0 (pod must not set runAsUser=0)"
+    )
+    assert psa_message(evaluate({}, spec_with(), "restricted")) == ""

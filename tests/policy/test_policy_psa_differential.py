@@ -23,7 +23,7 @@ import pytest
 from policy_pods import DELETE, compliant_spec, spec_with
 from test_policy_checks import ROWS
 
-from hardened_operator.policy import evaluate
+from hardened_operator.policy import evaluate, psa_message
 
 pytestmark = pytest.mark.controlplane
 
@@ -224,10 +224,6 @@ def _dry_run_create(api: Any, namespace: str, pod: dict[str, Any]) -> tuple[int,
     return response.status, json.loads(response.read() or b"{}")
 
 
-def _psa_message(results: list[Any]) -> list[str]:
-    return [f"{r.reason} ({r.detail})" if r.detail else r.reason for r in results if not r.allowed]
-
-
 def _label_namespace(core: Any, namespace: str, level: str) -> None:
     labels = {
         "pod-security.kubernetes.io/enforce": level,
@@ -284,13 +280,13 @@ def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: 
         denied += psa is not None
 
         seen = defaulted[label]
-        expected = _psa_message(evaluate(seen["metadata"], seen["spec"], "restricted"))
+        expected = psa_message(evaluate(seen["metadata"], seen["spec"], "restricted"))
         if psa is None and expected:
             mismatches.append(f"{label}: PSA allowed, we deny with {expected}")
         elif psa is not None:
             # Our results come in PSA's order, so the joined text must be PSA's, verbatim.
-            if psa != ", ".join(expected):
-                mismatches.append(f"{label}:\n  PSA:  {psa}\n  ours: {', '.join(expected)}")
+            if psa != expected:
+                mismatches.append(f"{label}:\n  PSA:  {psa}\n  ours: {expected}")
             # Fail closed on files too: the object as written (before the API server's
             # defaulting) must never be allowed when PSA denies the defaulted object.
             raw = evaluate(pod["metadata"], pod["spec"], "restricted")

@@ -23,7 +23,7 @@ Usage::
 from __future__ import annotations
 
 from .check import Check, PodView
-from .engine import CHECKS, MALFORMED_REASON, check_ids, evaluate, run_checks
+from .engine import CHECKS, MALFORMED_REASON, check_ids, evaluate, psa_message, run_checks
 from .types import (
     DEFAULT_PROFILE,
     PROFILES,
@@ -48,5 +48,6 @@ __all__ = [
     "Violation",
     "check_ids",
     "evaluate",
+    "psa_message",
     "run_checks",
 ]

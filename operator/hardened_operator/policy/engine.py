@@ -55,6 +55,18 @@ def evaluate(
     )
 
 
+def psa_message(results: list[CheckResult]) -> str:
+    """The denials as PSA words them: ``reason (detail), reason (detail)``, in PSA's order.
+
+    Prefixed with ``violates PodSecurity "restricted:v1.37": `` this is, character for
+    character, what kube-apiserver's PodSecurity admission says for the same pod (proved by
+    tests/policy/test_policy_psa_differential.py). Empty when every check allowed the pod.
+    """
+    return ", ".join(
+        f"{r.reason} ({r.detail})" if r.detail else r.reason for r in results if not r.allowed
+    )
+
+
 def run_checks(
     checks: tuple[Check, ...] | list[Check],
     metadata: Mapping[str, Any] | None,
