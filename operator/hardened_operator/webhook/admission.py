@@ -268,7 +268,8 @@ def evaluate_review(
     uid, request = _envelope(body)
     kind = _kind_label(request)
     if mode not in MODES:
-        return _invalid(uid, kind, f"unknown mode {mode!r}; expected one of {list(MODES)}")
+        shown = mode if len(mode) <= 40 else mode[:40] + "..."
+        return _invalid(uid, kind, f"unknown mode {shown!r}; expected one of {list(MODES)}")
     try:
         parsed = _parse(uid, request)
     except _Malformed as exc:

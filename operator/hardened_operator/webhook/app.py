@@ -39,6 +39,7 @@ _JSON: Final = "application/json"
 def _reject(metrics: WebhookMetrics, status: int, reason: str, message: str) -> web.Response:
     """An HTTP error instead of an AdmissionReview: the API server applies failurePolicy."""
     metrics.reject(reason)
+    message = message[:500]  # parts of it come from the client: keep logs and answers short
     log.warning("rejected admission request (%s): %s", reason, message)
     return web.Response(status=status, text=message + "\n")
 
