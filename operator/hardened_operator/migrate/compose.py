@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from hardened_operator import API_GROUP, API_VERSION, KIND
-from hardened_operator.errors import ConversionError
+from hardened_operator.builders import parse
+from hardened_operator.errors import ConversionError, SpecValidationError
 from hardened_operator.migrate import compose_fields as fields
 from hardened_operator.migrate import names
 from hardened_operator.migrate.compose_load import Project, Service, load_project
@@ -124,8 +125,12 @@ def convert_files(
         seen[name] = service.name
         try:
             document, notes = _convert_service(service, name, namespace, image_prefix, project)
+            parse(document)  # fail closed: never hand out a spec the operator would refuse
         except ConversionError as exc:
             errors.append(str(exc))
+            continue
+        except SpecValidationError as exc:
+            errors.append(f"service {service.name!r} cannot be converted: {exc}")
             continue
         for volume, others in shared.get(service.name, {}).items():
             notes.append(

@@ -419,8 +419,15 @@ def _quantity_value(quantity: str) -> Decimal:
     return Decimal(match.group(1)) * _SUFFIX_VALUE[match.group(2) or ""]
 
 
+MAX_GRACE_SECONDS = 3600  # the HardenedService schema's bound
+
+
 def grace_period(ctx: Context, value: Any) -> int:
     try:
-        return units.whole_seconds(value, minimum=0)
+        seconds = units.whole_seconds(value, minimum=0)
     except ValueError as exc:
         ctx.fail("stop_grace_period", str(exc))
+    if seconds > MAX_GRACE_SECONDS:
+        ctx.warn("stop_grace_period", f"{value!r} is above the maximum; using 3600 seconds")
+        return MAX_GRACE_SECONDS
+    return seconds
