@@ -9,7 +9,16 @@ import pytest
 from policy_pods import compliant_spec, spec_with
 from test_policy_checks import ROWS
 
-from hardened_operator.policy import CHECKS, check_ids, checks, evaluate
+from hardened_operator.policy import (
+    CHECKS,
+    Check,
+    CheckResult,
+    PodView,
+    check_ids,
+    checks,
+    evaluate,
+    run_checks,
+)
 
 PSA_RESTRICTED_V1_37 = {
     # baseline level, as composed into restricted (overridden ones replaced)
@@ -86,3 +95,25 @@ def test_results_are_one_per_check_in_profile_order() -> None:
         results = evaluate({}, compliant_spec(), profile)  # type: ignore[arg-type]
         assert [r.check for r in results] == check_ids(profile)  # type: ignore[arg-type]
         assert all(r.allowed and not r.findings for r in results)
+
+
+def test_a_crashing_check_denies_instead_of_raising() -> None:
+    def broken(pod: PodView) -> CheckResult:
+        raise ValueError("bug in a check")
+
+    def too_deep(pod: PodView) -> CheckResult:
+        raise RecursionError
+
+    checks_ = [
+        Check(id="broken", level="baseline", profiles=(), func=broken, summary="x"),
+        Check(id="deep", level="baseline", profiles=(), func=too_deep, summary="x"),
+        CHECKS["privileged"],
+    ]
+    results = run_checks(checks_, {}, compliant_spec())
+    assert [(r.check, r.allowed, r.reason) for r in results] == [
+        ("broken", False, "check failed"),
+        ("deep", False, "check failed"),
+        ("privileged", True, ""),
+    ]
+    assert "ValueError: bug in a check" in results[0].findings[0].message
+    assert "nested too deeply" in results[1].findings[0].message
