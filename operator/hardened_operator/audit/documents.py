@@ -89,37 +89,45 @@ class _FastBuilder:
         self.fallback = _StrictConstructor()
         self.memo: dict[int, Any] = {}  # anchors/aliases: one node, one object
 
-    def build(self, node: Node) -> Any:
+    def scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
-        if isinstance(node, ScalarNode):
-            value: str = node.value
-            if tag == _STR:
-                return value
-            if tag == _INT and value.isdigit() and (value == "0" or value[0] != "0"):
-                return int(value)
-            if tag == _BOOL:
-                return _BOOLS[value.lower()]
-            if tag == _NULL:
-                return None
-            return self.fallback.construct_object(node, deep=True)
+        value: str = node.value
+        if tag == _STR:
+            return value
+        if tag == _INT and value.isdigit() and (value == "0" or value[0] != "0"):
+            return int(value)
+        if tag == _BOOL:
+            return _BOOLS[value.lower()]
+        if tag == _NULL:
+            return None
+        return self.fallback.construct_object(node, deep=True)
+
+    def build(self, node: Node) -> Any:
+        # Hot loop: plain strings (most keys and values) are taken without a method call.
+        if node.__class__ is ScalarNode:
+            return self.scalar(node)
         known = self.memo.get(id(node))
         if known is not None:
             return known
-        if isinstance(node, MappingNode) and tag == _MAP:
+        tag = node.tag
+        if node.__class__ is MappingNode and tag == _MAP:
             result: dict[Any, Any] = {}
             self.memo[id(node)] = result
             for key_node, value_node in node.value:
-                if key_node.tag == _MERGE_TAG or not isinstance(key_node, ScalarNode):
+                if key_node.__class__ is not ScalarNode or key_node.tag == _MERGE_TAG:
                     del self.memo[id(node)]
                     return self.fallback.construct_object(node, deep=True)
-                key = self.build(key_node)
+                key = key_node.value if key_node.tag == _STR else self.scalar(key_node)
                 if key in result:
                     raise ConstructorError(
                         None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
                     )
-                result[key] = self.build(value_node)
+                if value_node.__class__ is ScalarNode and value_node.tag == _STR:
+                    result[key] = value_node.value
+                else:
+                    result[key] = self.build(value_node)
             return result
-        if isinstance(node, SequenceNode) and tag == _SEQ:
+        if node.__class__ is SequenceNode and tag == _SEQ:
             items: list[Any] = []
             self.memo[id(node)] = items
             items.extend(self.build(child) for child in node.value)

@@ -6,7 +6,6 @@ import json
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
-from urllib.parse import quote
 
 from hardened_operator import __version__
 from hardened_operator.audit.report import ERROR_CHECKS, Entry, Report
@@ -76,10 +75,17 @@ def render_table(report: Report) -> str:
 
 
 def render_json(report: Report) -> str:
-    return json.dumps([e.to_json() for e in report.entries], indent=2) + "\n"
+    """A JSON array, one entry per line (grep- and diff-friendly; the C encoder is ~10x faster
+    than ``indent=``, which matters for a whole repository)."""
+    if not report.entries:
+        return "[]\n"
+    lines = ",\n".join("  " + json.dumps(e.to_json()) for e in report.entries)
+    return f"[\n{lines}\n]\n"
 
 
 def _artifact_uri(file: str) -> str:
+    from urllib.parse import quote  # only SARIF needs it
+
     if file == STDIN_NAME:
         return "stdin"
     path = PurePath(file)

@@ -14,7 +14,6 @@ import click
 
 from hardened_operator.audit.formats import FORMATS, render_json, render_sarif, render_table
 from hardened_operator.audit.report import Report, audit_sources
-from hardened_operator.audit.rewrite import fix_source
 from hardened_operator.audit.sources import Source, iter_sources
 from hardened_operator.errors import ManifestParseError
 from hardened_operator.policy import CHECKS, check_ids
@@ -43,6 +42,8 @@ def _fix(
     paths: Sequence[str], profile: Profile, output_format: str, in_place: bool, stdin: TextIO
 ) -> int:
     """Fix every source, print (or write) the results, then audit what was produced."""
+    from hardened_operator.audit.rewrite import fix_source  # only --fix pays for it
+
     fixed_sources: list[Source | ManifestParseError] = []
     outputs: list[tuple[Source, str]] = []
     for source in iter_sources(paths, stdin):
