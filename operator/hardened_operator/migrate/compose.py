@@ -78,6 +78,7 @@ _WHY = {
     "devices": "host devices cannot be mapped (GPUs use deploy.resources)",
     "read_only": "the root filesystem is read-only by default; writes outside /tmp and the "
     "/app volumes fail",
+    "extends": "not followed: what it inherits is missing; convert `docker compose config` output",
 }
 _DEPLOY_MAPPED = {"resources", "replicas"}
 
