@@ -299,3 +299,21 @@ def test_policy_and_review_stay_pure_and_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("annotations", "field"),
+    [
+        ("not-a-map", "spec.template.metadata.annotations"),
+        (
+            {"container.apparmor.security.beta.kubernetes.io/app": 3},
+            "spec.template.metadata.annotations[container.apparmor.security.beta.kubernetes.io/app]",
+        ),
+    ],
+)
+def test_malformed_pod_metadata_is_located_in_the_template_metadata(
+    annotations: Any, field: str
+) -> None:
+    obj = wrap("Deployment", compliant_spec(), {"annotations": annotations})
+    (violation,) = review_object(obj, "restricted")
+    assert (violation.check, violation.field) == ("appArmorProfile", field)

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import MalformedFieldError, PolicyError
 from .check import Check, PodView
 from .checks import ALL
-from .types import PROFILES, CheckResult, ContainerType, Finding, Profile
+from .types import PROFILES, CheckResult, ContainerType, Finding, Profile, Scope
 from .visitor import CONTAINER_LISTS
 
 CHECKS: Mapping[str, Check] = MappingProxyType({check.id: check for check in ALL})
@@ -97,13 +97,19 @@ def _malformed(
 ) -> CheckResult:
     # The message leaves the path out: ``field`` carries it, and review re-roots it.
     name, container_type = _container_of(error.field, pod_spec)
+    field = error.field
+    scope: Scope = "spec"
+    if field == "metadata" or field.startswith("metadata."):
+        # The pod's metadata (annotations) is located by review under its own path.
+        field, scope = field.removeprefix("metadata").removeprefix("."), "metadata"
     finding = Finding(
         check=check_id,
-        field=error.field,
+        field=field,
         message=f"malformed field: {error.problem}",
         fix=f"replace the value with {error.expected}",
         container=name,
         container_type=container_type,
+        scope=scope,
     )
     return CheckResult(
         check=check_id,
