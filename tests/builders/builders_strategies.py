@@ -7,17 +7,21 @@ from typing import Any
 from hypothesis import strategies as st
 
 DNS_LABEL = st.from_regex(r"\A[a-z]([a-z0-9-]{0,14}[a-z0-9])?\Z", fullmatch=True)
+# metadata.name: any DNS-1035 label up to the 63-character limit (long names stress the
+# <name>-debug and <name>-models derived names).
+NAME = st.one_of(DNS_LABEL, st.from_regex(r"\A[a-z][a-z0-9-]{60}[a-z0-9]\Z", fullmatch=True))
 LABEL_VALUE = st.from_regex(r"\A([A-Za-z0-9]([A-Za-z0-9_.-]{0,10}[A-Za-z0-9])?)?\Z", fullmatch=True)
-QUANTITY_STR = st.sampled_from(["100m", "500m", "1", "2", "1.5", "64Mi", "1Gi", "2G", "1e3"])
-QUANTITY = st.one_of(QUANTITY_STR, st.integers(min_value=1, max_value=64))
 SIZE = st.sampled_from(["1Gi", "10Gi", "500Mi", "2Ti", "100G"])
 ID = st.integers(min_value=1, max_value=2147483647)
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
-ACCESS_MODES = st.lists(
-    st.sampled_from(["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]),
-    min_size=1,
-    max_size=4,
-    unique=True,
+ACCESS_MODES = st.one_of(
+    st.lists(
+        st.sampled_from(["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany"]),
+        min_size=1,
+        max_size=3,
+        unique=True,
+    ),
+    st.just(["ReadWriteOncePod"]),  # only on its own (the API server's rule)
 )
 
 
@@ -136,7 +140,39 @@ VOLUME = _optional(
     storageClassName=DNS_LABEL,
     accessModes=ACCESS_MODES,
 )
-RESOURCE_MAP = st.dictionaries(st.sampled_from(["cpu", "memory", "ephemeral-storage"]), QUANTITY)
+# Ascending amounts per resource, mixing notations, so "request <= limit" is an index order.
+_AMOUNTS: dict[str, list[int | str]] = {
+    "cpu": ["100m", "500m", 1, "1500m", "2", 4],
+    "memory": ["64Mi", "128M", "1Gi", "1.5Gi", 4294967296, "8Gi"],
+    "ephemeral-storage": ["500Mi", "1Gi", "10G", "20Gi"],
+}
+
+
+@st.composite
+def resources(draw: st.DrawFn) -> dict[str, Any]:
+    """requests/limits the API server accepts: requests never above limits."""
+    limits: dict[str, Any] = {}
+    requests: dict[str, Any] = {}
+    for name, amounts in _AMOUNTS.items():
+        low, high = sorted(draw(st.lists(st.integers(0, len(amounts) - 1), min_size=2, max_size=2)))
+        which = draw(st.sampled_from(["none", "requests", "limits", "both"]))
+        if which in ("requests", "both"):
+            requests[name] = amounts[low]
+        if which in ("limits", "both"):
+            limits[name] = amounts[high]
+    if draw(st.booleans()):  # extended resources: whole numbers, requests == limits
+        count = draw(st.integers(1, 4))
+        limits["example.com/fpga"] = count
+        if draw(st.booleans()):
+            requests["example.com/fpga"] = str(count)
+    result: dict[str, Any] = {}
+    if limits or draw(st.booleans()):
+        result["limits"] = limits
+    if requests or draw(st.booleans()):
+        result["requests"] = requests
+    return result
+
+
 TOLERATION = st.one_of(
     st.fixed_dictionaries(
         {"key": DNS_LABEL, "operator": st.just("Equal"), "value": LABEL_VALUE},
@@ -205,7 +241,7 @@ def hardened_services(draw: st.DrawFn) -> dict[str, Any]:
                     st.just("gpu.example.com/type"), LABEL_VALUE, max_size=1
                 ),
             ),
-            resources=_optional(limits=RESOURCE_MAP, requests=RESOURCE_MAP),
+            resources=resources(),
             probes=_optional(
                 startup=probe("startup"), liveness=probe("liveness"), readiness=probe("readiness")
             ),
@@ -222,7 +258,7 @@ def hardened_services(draw: st.DrawFn) -> dict[str, Any]:
         )
     )
     spec.update(optional)
-    metadata: dict[str, Any] = {"name": draw(DNS_LABEL)}
+    metadata: dict[str, Any] = {"name": draw(NAME)}
     if draw(st.booleans()):
         metadata["namespace"] = draw(DNS_LABEL)
     return {

@@ -105,6 +105,23 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"resources": {"limits": {"cpu": "two"}}}, "spec.resources.limits.cpu"),
     ({"nodeSelector": {"zone": "a"}, "gpu": {"nodeSelector": {"zone": "b"}}}, "spec"),
     ({"volumeReclaimPolicy": "Recycle"}, "spec.volumeReclaimPolicy"),
+    ({"tolerations": [{"operator": "Equal", "value": "x"}]}, "spec.tolerations[0]"),
+    ({"tolerations": [{"key": "k", "operator": "Exists", "value": "x"}]}, "spec.tolerations[0]"),
+    (
+        {"tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 5}]},
+        "spec.tolerations[0]",
+    ),
+    ({"probes": {"liveness": {"successThreshold": 2}}}, "spec.probes"),
+    ({"probes": {"readiness": {"terminationGracePeriodSeconds": 5}}}, "spec.probes"),
+    ({"probes": {"liveness": {"tcpSocket": {"port": 0}}}}, "spec.probes.liveness.tcpSocket.port"),
+    (
+        {"volumes": {"data": {"accessModes": ["ReadWriteOncePod", "ReadWriteOnce"]}}},
+        "spec.volumes.data.accessModes",
+    ),
+    (
+        {"volumes": {"data": {"accessModes": ["ReadWriteOnce", "ReadWriteOnce"]}}},
+        "spec.volumes.data.accessModes",
+    ),
 ]
 
 

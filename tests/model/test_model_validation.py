@@ -114,6 +114,59 @@ def test_every_crd_default_is_the_model_default() -> None:
         ({"tolerations": [{"operator": "Maybe"}]}, "spec.tolerations[0].operator", []),
         ({"affinity": {"nodeAfinity": {}}}, "spec.affinity.nodeAfinity", ["unknown"]),
         ({"image": ""}, "spec.image", []),
+        # The API server's own rules for pods, checked before a Deployment is ever applied.
+        ({"tolerations": [{"operator": "Equal", "value": "x"}]}, "spec.tolerations[0]", ["key"]),
+        (
+            {"tolerations": [{"key": "k", "operator": "Exists", "value": "x"}]},
+            "spec.tolerations[0]",
+            ["no value"],
+        ),
+        (
+            {"tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 5}]},
+            "spec.tolerations[0]",
+            ["NoExecute"],
+        ),
+        ({"probes": {"liveness": {"successThreshold": 2}}}, "spec.probes", ["successThreshold"]),
+        ({"probes": {"startup": {"successThreshold": 3}}}, "spec.probes", ["successThreshold"]),
+        (
+            {"probes": {"readiness": {"terminationGracePeriodSeconds": 5}}},
+            "spec.probes",
+            ["terminationGracePeriodSeconds"],
+        ),
+        (
+            {"probes": {"liveness": {"tcpSocket": {"port": 0}}}},
+            "spec.probes.liveness.tcpSocket.port",
+            [],
+        ),
+        (
+            {"probes": {"liveness": {"tcpSocket": {"port": 80, "host": "10.0.0.1"}}}},
+            "spec.probes.liveness.tcpSocket.host",
+            ["unknown"],
+        ),
+        (
+            {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1500m"}}},
+            "spec.resources",
+            ["exceed"],
+        ),
+        ({"resources": {"limits": {"gpu": 1}}}, "spec.resources", ["not a container resource"]),
+        ({"resources": {"requests": {"example.com/fpga": 1}}}, "spec.resources", ["limits"]),
+        (
+            {"resources": {"requests": {"example.com/fpga": 1}, "limits": {"example.com/fpga": 2}}},
+            "spec.resources",
+            ["equal"],
+        ),
+        ({"resources": {"limits": {"example.com/fpga": "500m"}}}, "spec.resources", ["whole"]),
+        ({"resources": {"limits": {"memory": "-1Gi"}}}, "spec.resources", ["negative"]),
+        (
+            {"volumes": {"data": {"accessModes": ["ReadWriteOncePod", "ReadWriteOnce"]}}},
+            "spec.volumes.data.accessModes",
+            ["ReadWriteOncePod"],
+        ),
+        (
+            {"volumes": {"data": {"accessModes": ["ReadWriteOnce", "ReadWriteOnce"]}}},
+            "spec.volumes.data.accessModes",
+            ["repeat"],
+        ),
     ],
 )
 def test_parse_refuses_and_names_the_field(
@@ -188,3 +241,24 @@ def test_every_problem_is_reported_at_once() -> None:
         "spec.replicas",
     ):
         assert field in message
+
+
+@pytest.mark.parametrize(
+    ("resources", "ok"),
+    [
+        ({"requests": {"cpu": "500m"}, "limits": {"cpu": 1}}, True),
+        ({"requests": {"memory": "1Gi"}, "limits": {"memory": "1073741824"}}, True),
+        ({"requests": {"memory": "1.1Gi"}, "limits": {"memory": "1G"}}, False),
+        ({"requests": {"cpu": "1e3"}, "limits": {"cpu": "1k"}}, True),
+        ({"requests": {"hugepages-2Mi": "1Gi"}, "limits": {"hugepages-2Mi": "1Gi"}}, True),
+        ({"limits": {"example.com/fpga": 2}}, True),
+        ({"requests": {"example.com/fpga": "2"}, "limits": {"example.com/fpga": 2}}, True),
+        ({"limits": {"kubernetes.io/thing": 1}}, False),
+    ],
+)
+def test_resource_rules(resources: dict[str, Any], ok: bool) -> None:
+    if ok:
+        assert parse(service(resources=resources)).spec.resources is not None
+    else:
+        with pytest.raises(SpecValidationError):
+            parse(service(resources=resources))

@@ -31,7 +31,13 @@ def parse(obj: Mapping[str, Any]) -> HardenedService:
     try:
         return HardenedService.model_validate(data)
     except ValidationError as exc:
-        problems = [(field_path(err["loc"]), _message(err)) for err in exc.errors()]
+        problems: list[tuple[str, str]] = []
+        for err in exc.errors():
+            path = field_path(err["loc"])
+            # An int-or-string field fails once per branch; the first branch's error is the
+            # one that matches the input's type, the others only add noise.
+            if all(seen != path for seen, _ in problems):
+                problems.append((path, _message(err)))
         first_field = problems[0][0] if problems else None
         lines = "; ".join(f"{path or '<object>'}: {message}" for path, message in problems)
         raise SpecValidationError(lines, field=first_field or None) from None
@@ -53,7 +59,7 @@ def field_path(loc: Sequence[int | str]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in _UNION_TAGS or "[" in part:
+        elif part in _UNION_TAGS or part.startswith("constrained-") or "[" in part:
             continue
         else:
             path += f".{part}" if path else part

@@ -136,14 +136,18 @@ def _collapse_any_of(node: dict[str, Any], defs: dict[str, Any], path: str) -> d
         return merged
     types = sorted(b.get("type", "?") for b in branches)
     if types == ["integer", "string"]:
-        string_branch = next(b for b in branches if b.get("type") == "string")
-        merged = {
-            "anyOf": [{"type": "integer"}, {"type": "string"}],
-            "x-kubernetes-int-or-string": True,
-            **{k: v for k, v in string_branch.items() if k not in ("type", "title")},
-            **node,
-        }
-        return merged
+        # Hoist each branch's constraints: numeric keywords only constrain numbers and string
+        # keywords only strings, so side by side they keep both branches' meaning.
+        merged = {"anyOf": [{"type": "integer"}, {"type": "string"}]}
+        merged["x-kubernetes-int-or-string"] = True
+        for branch in branches:
+            for key, value in branch.items():
+                if key in ("type", "title"):
+                    continue
+                if key in merged and merged[key] != value:
+                    raise SchemaTranslationError(f"{path}: int-or-string branches clash on {key}")
+                merged[key] = value
+        return {**merged, **node}
     raise SchemaTranslationError(f"{path}: anyOf over {types} has no structural equivalent")
 
 

@@ -13,8 +13,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from hardened_operator.model.base import IANA_SVC_NAME, ApiModel, Quantity, cel_rules
+from hardened_operator.model.quantity import parse_quantity
 
-PortRef = int | Annotated[str, Field(pattern=IANA_SVC_NAME, max_length=15)]
+PortRef = (
+    Annotated[int, Field(ge=1, le=65535)]
+    | Annotated[str, Field(pattern=IANA_SVC_NAME, max_length=15)]
+)
 """A container port, by number (1-65535) or by name."""
 
 _PRESERVE: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
@@ -185,6 +189,25 @@ class EnvFromSource(ApiModel):
 class Toleration(ApiModel):
     """Lets the pod schedule onto nodes with a matching taint (core/v1 Toleration)."""
 
+    # The API server's own Toleration rules (validateTolerations), checked here first.
+    model_config = cel_rules(
+        {
+            "rule": "has(self.key) && self.key != '' || "
+            "(has(self.operator) && self.operator == 'Exists')",
+            "message": "a toleration without a key must use operator Exists",
+        },
+        {
+            "rule": "!has(self.operator) || self.operator != 'Exists' || "
+            "!has(self.value) || self.value == ''",
+            "message": "a toleration with operator Exists takes no value",
+        },
+        {
+            "rule": "!has(self.tolerationSeconds) || "
+            "(has(self.effect) && self.effect == 'NoExecute')",
+            "message": "tolerationSeconds needs effect NoExecute",
+        },
+    )
+
     key: str | None = None
     """Taint key to match; empty with operator Exists matches every taint."""
     operator: Literal["Exists", "Equal"] | None = None
@@ -195,6 +218,16 @@ class Toleration(ApiModel):
     """Taint effect to match; empty matches all effects."""
     tolerationSeconds: int | None = None
     """With NoExecute: how long the pod stays bound after the taint appears."""
+
+    @model_validator(mode="after")
+    def _kubernetes_rules(self) -> Toleration:
+        if not self.key and self.operator != "Exists":
+            raise ValueError("a toleration without a key must use operator Exists")
+        if self.operator == "Exists" and self.value:
+            raise ValueError("a toleration with operator Exists takes no value")
+        if self.tolerationSeconds is not None and self.effect != "NoExecute":
+            raise ValueError("tolerationSeconds needs effect NoExecute")
+        return self
 
 
 class ExecAction(ApiModel):
@@ -293,13 +326,55 @@ class Probe(ApiModel):
         return None
 
 
-class ResourceRequirements(ApiModel):
-    """CPU, memory and extended-resource requests and limits (core/v1 ResourceRequirements)."""
+_OVERCOMMITTABLE = frozenset({"cpu", "memory", "ephemeral-storage"})
 
-    limits: dict[str, Quantity] | None = None
+
+def _check_resource_name(name: str) -> None:
+    if name in _OVERCOMMITTABLE or name.startswith("hugepages-"):
+        return
+    if "/" in name and not name.startswith(("kubernetes.io/", "requests.")):
+        return
+    raise ValueError(
+        f"{name!r} is not a container resource: use cpu, memory, ephemeral-storage, "
+        "hugepages-<size> or a domain-qualified extended resource such as example.com/foo"
+    )
+
+
+class ResourceRequirements(ApiModel):
+    """CPU, memory and extended-resource requests and limits (core/v1 ResourceRequirements).
+
+    Checked like the API server checks a container: known resource names, requests no larger
+    than limits, extended resources (and hugepages) as whole numbers with requests equal to
+    limits.
+    """
+
+    limits: dict[str, Quantity] | None = Field(default=None, max_length=32)
     """Maximum amounts, e.g. ``{cpu: "2", memory: 8Gi}``. GPU limits come from ``gpu``."""
-    requests: dict[str, Quantity] | None = None
+    requests: dict[str, Quantity] | None = Field(default=None, max_length=32)
     """Amounts reserved for scheduling, e.g. ``{cpu: 500m, memory: 2Gi}``."""
+
+    @model_validator(mode="after")
+    def _kubernetes_rules(self) -> ResourceRequirements:
+        limits = {k: parse_quantity(v) for k, v in (self.limits or {}).items()}
+        requests = {k: parse_quantity(v) for k, v in (self.requests or {}).items()}
+        for name, amount in [*limits.items(), *requests.items()]:
+            _check_resource_name(name)
+            if amount < 0:
+                raise ValueError(f"{name}: a quantity cannot be negative")
+        for name, amount in requests.items():
+            if name in _OVERCOMMITTABLE:
+                if name in limits and amount > limits[name]:
+                    raise ValueError(f"{name}: requests ({amount}) exceed limits ({limits[name]})")
+                continue
+            # Extended resources and hugepages cannot be overcommitted.
+            if name not in limits:
+                raise ValueError(f"{name}: set it in limits (requests alone are not allowed)")
+            if amount != limits[name]:
+                raise ValueError(f"{name}: requests must equal limits")
+        for name, amount in limits.items():
+            if "/" in name and amount != amount.to_integral_value():
+                raise ValueError(f"{name}: extended resources are whole numbers")
+        return self
 
 
 class Affinity(ApiModel):

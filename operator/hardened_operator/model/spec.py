@@ -83,8 +83,30 @@ class VolumeSpec(ApiModel):
     """StorageClass of the claim; unset uses the cluster's default class."""
     accessModes: list[
         Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
-    ] = Field(default=["ReadWriteOnce"], min_length=1, max_length=4)
-    """Access modes of the claim (default ReadWriteOnce)."""
+    ] = Field(
+        default=["ReadWriteOnce"],
+        min_length=1,
+        max_length=4,
+        json_schema_extra={
+            "x-kubernetes-list-type": "set",
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!('ReadWriteOncePod' in self) || size(self) == 1",
+                    "message": "ReadWriteOncePod cannot be combined with other access modes",
+                }
+            ],
+        },
+    )
+    """Access modes of the claim (default ReadWriteOnce; ReadWriteOncePod only on its own)."""
+
+    @field_validator("accessModes")
+    @classmethod
+    def _kubernetes_rules(cls, modes: list[str]) -> list[str]:
+        if len(set(modes)) != len(modes):
+            raise ValueError("access modes must not repeat")
+        if "ReadWriteOncePod" in modes and len(modes) > 1:
+            raise ValueError("ReadWriteOncePod cannot be combined with other access modes")
+        return modes
 
 
 class LogsVolume(VolumeSpec):
@@ -226,12 +248,36 @@ def _reserved_label_rule() -> dict[str, Any]:
 class Probes(ApiModel):
     """Health checks. Unset probes and unset fields take the seed's HEALTHCHECK values."""
 
+    # The API server's own probe rules (validateProbe), checked here first.
+    model_config = cel_rules(
+        {
+            "rule": "(!has(self.liveness) || !has(self.liveness.successThreshold) || "
+            "self.liveness.successThreshold == 1) && (!has(self.startup) || "
+            "!has(self.startup.successThreshold) || self.startup.successThreshold == 1)",
+            "message": "successThreshold must be 1 for liveness and startup probes",
+        },
+        {
+            "rule": "!has(self.readiness) || !has(self.readiness.terminationGracePeriodSeconds)",
+            "message": "terminationGracePeriodSeconds is not allowed on a readiness probe",
+        },
+    )
+
     startup: Probe | None = None
     """Gates the other probes until the service is up; default allows 90 s (60 s + 3 retries)."""
     liveness: Probe | None = None
     """Restarts the container when it fails (default every 30 s, timeout 10 s, 3 failures)."""
     readiness: Probe | None = None
     """Removes the pod from the Service while it fails (default as liveness)."""
+
+    @model_validator(mode="after")
+    def _kubernetes_rules(self) -> Probes:
+        for kind in ("liveness", "startup"):
+            given: Probe | None = getattr(self, kind)
+            if given is not None and given.successThreshold not in (None, 1):
+                raise ValueError(f"{kind}: successThreshold must be 1 for liveness and startup")
+        if self.readiness is not None and self.readiness.terminationGracePeriodSeconds is not None:
+            raise ValueError("readiness: terminationGracePeriodSeconds is not allowed here")
+        return self
 
 
 class HardenedServiceSpec(ApiModel):
