@@ -313,3 +313,22 @@ def test_flow_style_and_anchors_are_kept(tmp_path: Path, run_audit: RunAudit) ->
     f = tmp_path / "f.yaml"
     f.write_text(fixed)
     assert run_audit(str(f)).exit_code == 0
+
+
+def test_round_trip_failure_is_reported_not_a_traceback(
+    tmp_path: Path, run_audit: RunAudit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ruamel.yaml.error import YAMLError
+
+    from hardened_operator.audit import rewrite
+
+    def refuse(body: str, edits: object) -> str:
+        raise YAMLError("simulated round-trip refusal")
+
+    monkeypatch.setattr(rewrite, "_round_trip", refuse)
+    f = write_yaml(tmp_path / "p.yaml", wrap("Pod", bad_specs()["bare"]))
+    before = f.read_text()
+    result = run_audit(str(f), "--fix", "--in-place")
+    assert result.exit_code == 2
+    assert f"{f}:1" in result.stderr and "cannot rewrite this document" in result.stderr
+    assert f.read_text() == before

@@ -103,8 +103,21 @@ def guess_indent(text: str) -> tuple[int, int]:
     return mapping, offset
 
 
-def _ruamel_rewrite(body: str, document_edits: list[Edit]) -> str:
-    from ruamel.yaml import YAML  # imported here: only --fix pays for it
+def _ruamel_rewrite(body: str, document_edits: list[Edit], name: str, line: int) -> str:
+    from ruamel.yaml.error import YAMLError  # imported here: only --fix pays for ruamel
+
+    try:
+        return _round_trip(body, document_edits)
+    except (YAMLError, RecursionError) as exc:
+        # PyYAML read it, the round-trip parser did not (YAML 1.1 vs 1.2 corners): leave the
+        # file alone and say so, rather than guess.
+        raise ManifestParseError(
+            f"cannot rewrite this document: {exc}", file=name, line=line
+        ) from exc
+
+
+def _round_trip(body: str, document_edits: list[Edit]) -> str:
+    from ruamel.yaml import YAML
 
     from hardened_operator.audit import ruamel_tree
 
@@ -145,7 +158,7 @@ def _fix_yaml(source: Source, profile: Profile) -> FixResult:
         first, _, rest = chunk.partition("\n")
         if _DOC_MARKER.match(first.rstrip("\r")):
             head, body = first + "\n", rest
-        fixed = _ruamel_rewrite(body, edits)
+        fixed = _ruamel_rewrite(body, edits, source.name, start + 1)
         if not fixed.endswith("\n"):
             fixed += "\n"
         if "\r\n" in chunk:  # keep Windows line endings (ruamel writes \n)
