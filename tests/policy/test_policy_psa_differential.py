@@ -7,8 +7,8 @@ enforcing PSA ``restricted`` pinned to ``v1.37``. For every valid pod our ``rest
 verdict on the defaulted object must equal PSA's, PSA's denial message must be exactly our
 ``reason (detail)`` strings joined in order (wording and order included), and the manifest as
 written must
-never pass where PSA denies. Ephemeral containers cannot be set on create, so rows that edit
-them are left to the unit tests.
+never pass where PSA denies. Ephemeral containers cannot be set on create: they are compared
+through the pods/ephemeralcontainers subresource (what ``kubectl debug`` uses) instead.
 
 Needs the shared ``control_plane`` fixture (skips without one, fails in CI).
 """
@@ -208,20 +208,25 @@ def corpus() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     return pods
 
 
-def _dry_run_create(api: Any, namespace: str, pod: dict[str, Any]) -> tuple[int, Any]:
-    """POST the raw pod (the typed client would refuse unknown fields before the server
-    sees them) with dryRun=All: (HTTP status, decoded response body)."""
-    method, url, headers, body, _ = api.param_serialize(
-        method="POST",
-        resource_path="/api/v1/namespaces/{namespace}/pods",
-        path_params={"namespace": namespace},
-        query_params=[("dryRun", "All")],
+def _request(
+    api: Any, method: str, path: str, body: dict[str, Any], *, dry_run: bool = True
+) -> tuple[int, Any]:
+    """A raw JSON request (the typed client would refuse unknown fields before the server
+    sees them), by default with dryRun=All: (HTTP status, decoded response body)."""
+    method_, url, headers, payload, _ = api.param_serialize(
+        method=method,
+        resource_path=path,
+        query_params=[("dryRun", "All")] if dry_run else [],
         header_params={"Content-Type": "application/json", "Accept": "application/json"},
-        body=pod,
+        body=body,
         auth_settings=["BearerToken"],
     )
-    response = api.call_api(method, url, header_params=headers, body=body)
+    response = api.call_api(method_, url, header_params=headers, body=payload)
     return response.status, json.loads(response.read() or b"{}")
+
+
+def _dry_run_create(api: Any, namespace: str, pod: dict[str, Any]) -> tuple[int, Any]:
+    return _request(api, "POST", f"/api/v1/namespaces/{namespace}/pods", pod)
 
 
 def _label_namespace(core: Any, namespace: str, level: str) -> None:
@@ -297,3 +302,63 @@ def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: 
     # Guard the corpus itself: most pods must reach PSA, or the comparison proves little.
     assert compared >= 200 and denied >= 120
     assert not mismatches, f"{len(mismatches)} differences:\n" + "\n".join(mismatches[:20])
+
+
+# (label, the ephemeral container's securityContext) — what `kubectl debug` may add.
+EPHEMERAL_CASES: list[tuple[str, dict[str, Any] | None]] = [
+    ("compliant", {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}),
+    ("no-security-context", None),
+    ("root", {"runAsUser": 0, "allowPrivilegeEscalation": False,
+              "capabilities": {"drop": ["ALL"]}}),
+    ("sysadmin", {"privileged": True, "allowPrivilegeEscalation": True}),
+    ("runasnonroot-false", {"runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]}}),
+    ("net-admin", {"allowPrivilegeEscalation": False,
+                   "capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN"]}}),
+]  # fmt: skip
+
+
+def test_ephemeral_containers_match_kube_apiserver_podsecurity(
+    k8s_api: Any, namespace: str
+) -> None:
+    """``kubectl debug`` goes through the pods/ephemeralcontainers subresource: PSA judges the
+    whole pod with the new ephemeral container, and so must we."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(k8s_api)
+    _label_namespace(core, namespace, PSA_LEVEL)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "target", "namespace": namespace},
+        "spec": _base(),
+    }
+    # Created for real (it stays Pending: there are no nodes) so the subresource has a target.
+    status, created = _request(
+        k8s_api, "POST", f"/api/v1/namespaces/{namespace}/pods", pod, dry_run=False
+    )
+    assert status == 201, created
+    prefix = f'violates PodSecurity "{PSA_LEVEL}:{PSA_VERSION}": '
+    denied = 0
+    for label, security_context in EPHEMERAL_CASES:
+        debug: dict[str, Any] = {"name": "debugger", "image": "busybox:1.36", "stdin": True}
+        if security_context is not None:
+            debug["securityContext"] = security_context
+        updated = {**created, "spec": {**created["spec"], "ephemeralContainers": [debug]}}
+        status, body = _request(
+            k8s_api,
+            "PUT",
+            f"/api/v1/namespaces/{namespace}/pods/target/ephemeralcontainers",
+            updated,
+        )
+        ours = psa_message(evaluate(updated["metadata"], updated["spec"], "restricted"))
+        if status == 200:
+            assert ours == "", (label, ours)
+            continue
+        message = str(body.get("message", ""))
+        assert status == 403 and prefix in message, (label, status, message)
+        assert message.split(prefix, 1)[1] == ours, label
+        denied += 1
+        # The nonroot profile denies every one of these root-capable debug containers too.
+        assert not all(r.allowed for r in evaluate(updated["metadata"], updated["spec"]))
+    assert denied == len(EPHEMERAL_CASES) - 1
