@@ -285,7 +285,14 @@ def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: 
         denied += psa is not None
 
         seen = defaulted[label]
-        expected = psa_message(evaluate(seen["metadata"], seen["spec"], "restricted"))
+        restricted = evaluate(seen["metadata"], seen["spec"], "restricted")
+        expected = psa_message(restricted)
+        if seen["spec"].get("hostUsers") is not False:
+            # Outside user namespaces, nonroot's five checks are PSA's, result for result.
+            nonroot = evaluate(seen["metadata"], seen["spec"], "nonroot")
+            five = {r.check for r in nonroot}
+            if nonroot != [r for r in restricted if r.check in five]:
+                mismatches.append(f"{label}: nonroot differs from PSA on its own checks")
         if psa is None and expected:
             mismatches.append(f"{label}: PSA allowed, we deny with {expected}")
         elif psa is not None:
