@@ -132,3 +132,23 @@ def test_all_valid_examples_render_together() -> None:
     code, out, err = run(*files)
     assert (code, err) == (0, "")
     assert len([n for n in kinds_and_names(out) if n.startswith("Deployment/")]) >= 5
+
+
+def test_a_kubectl_list_of_hardened_services_renders_every_item() -> None:
+    items = [yaml.safe_load(VALID), yaml.safe_load(VALID.replace("name: one", "name: two"))]
+    items[1]["status"] = {"observedGeneration": 1}  # as kubectl get -o yaml prints it
+    listing = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items})
+    code, out, _ = run("-", stdin=listing)
+    assert code == 0
+    assert [n for n in kinds_and_names(out) if n.startswith("Deployment/")] == [
+        "Deployment/one",
+        "Deployment/two",
+    ]
+
+
+def test_a_list_with_a_foreign_item_is_refused() -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}}
+    listing = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [pod]})
+    code, out, err = run("-", stdin=listing)
+    assert (code, out) == (2, "")
+    assert "items[0]" in err and "not a HardenedService" in err

@@ -46,3 +46,44 @@ def test_documented_error_line_is_the_real_output() -> None:
     assert result.exit_code == 2
     real = result.stderr.strip().replace(str(REPO / path), path)
     assert real in DOC.read_text(encoding="utf-8")
+
+
+def _refusal_rows() -> list[tuple[str, str]]:
+    """(spec snippet, first quoted message) of each row of the "Refused with" table whose
+    spec cell is YAML."""
+    text = DOC.read_text(encoding="utf-8")
+    table = text.split("| Spec | Refused with |", 1)[1].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        spec = re.fullmatch(r"`([^`]+)`", cells[0])
+        message = re.search(r"`([^`]+)`", cells[1])
+        if spec and message:
+            rows.append((spec.group(1), message.group(1)))
+    return rows
+
+
+def test_the_refusal_table_quotes_real_messages() -> None:
+    import yaml
+
+    from hardened_operator.builders import parse
+    from hardened_operator.errors import SpecValidationError
+
+    rows = _refusal_rows()
+    assert len(rows) >= 10
+    for snippet, quoted in rows:
+        spec = yaml.safe_load("{" + snippet + "}")
+        obj = {
+            "apiVersion": "ai-system.io/v1alpha1",
+            "kind": "HardenedService",
+            "metadata": {"name": "doc"},
+            "spec": {"image": "busybox:1.36", **spec},
+        }
+        try:
+            parse(obj)
+        except SpecValidationError as error:
+            message = str(error)
+        else:
+            raise AssertionError(f"documented as refused, but accepted: {snippet}")
+        expected = quoted.split("...")[0].rstrip(", ")
+        assert expected in message, (snippet, message)

@@ -78,6 +78,8 @@ def _message(err: Mapping[str, Any]) -> str:
         return "unknown field (check the spelling; see `kubectl explain hardenedservice.spec`)"
     if err["type"] == "missing":
         return "required field is missing"
+    if err["type"] == "value_error":
+        return message.removeprefix("Value error, ")  # our own validators' words
     value = err.get("input")
     if isinstance(value, str | int | float | bool) and not isinstance(value, Mapping):
         return f"{message} (got {value!r})"

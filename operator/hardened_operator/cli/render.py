@@ -27,6 +27,20 @@ def _documents(source: str, text: str) -> Iterator[tuple[str, Any]]:
         raise ManifestParseError(f"invalid YAML: {problem}", file=source, line=line) from None
 
 
+def _items(where: str, document: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The HardenedServices of one document: itself, or the items of a ``kind: List``
+    (what ``kubectl get hsvc -o yaml`` prints)."""
+    kind = document.get("kind") if isinstance(document, dict) else None
+    if kind == "HardenedService":
+        return [(where, document)]
+    if kind == "List" and isinstance(document.get("items"), list):
+        found = []
+        for index, item in enumerate(document["items"]):
+            found += _items(f"{where} items[{index}]", item)
+        return found
+    raise InputError(f"{where}: not a HardenedService (kind: {kind!r})")
+
+
 def _read(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
@@ -48,15 +62,13 @@ def render_text(sources: list[tuple[str, str]]) -> str:
     rendered: list[dict[str, Any]] = []
     for source, text in sources:
         for where, document in _documents(source, text):
-            if not isinstance(document, dict) or document.get("kind") != "HardenedService":
-                kind = document.get("kind") if isinstance(document, dict) else None
-                raise InputError(f"{where}: not a HardenedService (kind: {kind!r})")
-            name = (document.get("metadata") or {}).get("name")
-            try:
-                rendered.extend(build_objects(document))
-            except InputError as error:
-                label = f" {name}" if isinstance(name, str) else ""
-                raise type(error)(f"{where}: HardenedService{label}: {error}") from None
+            for item_where, item in _items(where, document):
+                name = (item.get("metadata") or {}).get("name")
+                try:
+                    rendered.extend(build_objects(item))
+                except InputError as error:
+                    label = f" {name}" if isinstance(name, str) else ""
+                    raise type(error)(f"{item_where}: HardenedService{label}: {error}") from None
     return yaml.safe_dump_all(rendered, sort_keys=False, explicit_start=True) if rendered else ""
 
 
@@ -65,7 +77,8 @@ def render_text(sources: list[tuple[str, str]]) -> str:
 def render(files: tuple[str, ...]) -> None:
     """Print the Kubernetes objects each HardenedService in FILES becomes.
 
-    FILES are YAML files, possibly multi-document; '-' reads standard input. Nothing is printed
+    FILES are YAML files, possibly multi-document or a kind: List (kubectl get hsvc -o yaml);
+    '-' reads standard input. Nothing is printed
     unless every document is a valid HardenedService; an invalid one exits 2 naming the field,
     e.g. spec.securityContext.runAsUser.
 
