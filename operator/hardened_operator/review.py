@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .errors import InputError, SpecValidationError
-from .policy import evaluate
+from .policy import check_ids, evaluate
 from .policy.check import render_fix
 from .policy.types import Finding, Profile, Violation
 
@@ -157,7 +157,12 @@ def _hardened_service_pod_specs(obj: Mapping[str, Any]) -> list[PodSpecRef]:
 
 
 def review_object(obj: Mapping[str, Any], profile: Profile = "nonroot") -> list[Violation]:
-    """Every violation in one object; ``[]`` means allowed (or: not a pod-bearing kind)."""
+    """Every violation in one object; ``[]`` means allowed (or: not a pod-bearing kind).
+
+    An unknown ``profile`` raises ``PolicyError`` whatever the object, so a misconfigured
+    front end fails on its first request instead of on its first pod.
+    """
+    check_ids(profile)  # validates the profile
     kind = _kind(obj)
     if kind is None or kind not in POD_BEARING_KINDS:
         return []

@@ -9,7 +9,7 @@ import pytest
 from policy_pods import compliant_spec, spec_with
 
 from hardened_operator import builders, review
-from hardened_operator.errors import InputError, SpecValidationError
+from hardened_operator.errors import InputError, PolicyError, SpecValidationError
 from hardened_operator.review import POD_BEARING_KINDS, pod_specs, review_object
 
 TEMPLATE_PATHS = {
@@ -317,3 +317,9 @@ def test_malformed_pod_metadata_is_located_in_the_template_metadata(
     obj = wrap("Deployment", compliant_spec(), {"annotations": annotations})
     (violation,) = review_object(obj, "restricted")
     assert (violation.check, violation.field) == ("appArmorProfile", field)
+
+
+@pytest.mark.parametrize("obj", [{"kind": "ConfigMap"}, hardened_service(), wrap("Pod", {})])
+def test_unknown_profile_fails_whatever_the_object(obj: dict[str, Any]) -> None:
+    with pytest.raises(PolicyError, match="unknown policy profile"):
+        review_object(obj, "strict")  # type: ignore[arg-type]
