@@ -114,7 +114,7 @@ def test_schema_refuses_a_hardened_service_running_as_root(
 def test_documented_root_example_is_refused_by_the_api_server(
     control_plane: ControlPlaneHandle, k8s_api: Any, namespace: str
 ) -> None:
-    example = REPO / "docs" / "examples" / "invalid-root.yaml"
+    example = REPO / "docs" / "examples" / "hardenedservice" / "invalid-root.yaml"
     if not example.exists():
         pytest.fail(f"{example} is gone: update this test with the docs")
     if CRD_NAME not in control_plane.installed_crds:

@@ -116,6 +116,7 @@ def up(
         click.echo(f"note: {note}")
     click.echo("use it:")
     click.echo(f"  export KUBECONFIG={kubeconfig}")
+    click.echo(f'  eval "$(hardened dev env --dir {directory})"   # also puts kubectl on PATH')
     click.echo("  kubectl get --raw /version")
     click.echo(f"stop it:\n  hardened dev down --dir {directory}")
 
@@ -161,3 +162,25 @@ def status(directory: Path) -> None:
     click.echo(f"export KUBECONFIG={state.kubeconfig}")
     if not ready or len(running) != len(state.records):
         sys.exit(1)
+
+
+@dev.command("env")
+@_dir_option
+def env(directory: Path) -> None:
+    """Print shell exports for the plane in DIR: KUBECONFIG, and PATH with its kubectl.
+
+    Use: eval "$(hardened dev env --dir DIR)"
+    """
+    import shlex
+
+    from hardened_operator.dev import assets, plane
+
+    try:
+        state = plane.ControlPlane.load(directory)
+        found = assets.require_assets()
+    except ControlPlaneError as error:
+        _log(f"error: {error}")
+        sys.exit(1)
+    click.echo(f"export KUBECONFIG={shlex.quote(str(state.kubeconfig))}")
+    if found.kubectl is not None:
+        click.echo(f'export PATH={shlex.quote(str(found.directory))}:"$PATH"')
