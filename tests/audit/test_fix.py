@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from audit_manifests import KINDS, bad_specs, compliant_spec, container, wrap
-from audit_support import RunAudit, write_yaml
+from audit_support import RunAudit, parse_json, write_yaml
 
 from hardened_operator.audit.rewrite import fix_source, guess_indent
 from hardened_operator.audit.sources import Source
@@ -332,3 +332,50 @@ def test_round_trip_failure_is_reported_not_a_traceback(
     assert result.exit_code == 2
     assert f"{f}:1" in result.stderr and "cannot rewrite this document" in result.stderr
     assert f.read_text() == before
+
+
+RESTRICTED_FIELDS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+spec:
+  template:
+    metadata:
+      annotations:
+        container.apparmor.security.beta.kubernetes.io/app: unconfined
+    spec:
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile: {type: RuntimeDefault}
+        appArmorProfile: {type: Unconfined}
+        seLinuxOptions: {user: root, type: spc_t}
+      containers:
+      - name: app
+        image: x
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL]}
+          procMount: Unmasked
+          windowsOptions: {hostProcess: true}
+"""
+
+
+def test_restricted_security_fields_and_apparmor_annotation_are_fixed(
+    tmp_path: Path, run_audit: RunAudit
+) -> None:
+    f = tmp_path / "r.yaml"
+    f.write_text(RESTRICTED_FIELDS)
+    before = {
+        e["check"]
+        for e in parse_json(run_audit(str(f), "--profile", "restricted", "--format", "json"))
+    }
+    assert {"appArmorProfile", "seLinuxOptions", "windowsHostProcess"} <= before
+    result = run_audit(str(f), "--fix", "--profile", "restricted")
+    assert result.exit_code == 0, result.output
+    fixed = yaml.safe_load(result.stdout)["spec"]["template"]
+    annotation = "container.apparmor.security.beta.kubernetes.io/app"
+    assert fixed["metadata"]["annotations"][annotation] == "runtime/default"
+    assert fixed["spec"]["securityContext"]["appArmorProfile"] == {"type": "RuntimeDefault"}
+    assert fixed["spec"]["securityContext"]["seLinuxOptions"] == {}
+    sc = fixed["spec"]["containers"][0]["securityContext"]
+    assert sc["procMount"] == "Default" and sc["windowsOptions"] == {"hostProcess": False}
