@@ -224,7 +224,10 @@ def test_other_base_is_flagged_but_not_rebased() -> None:
     result = fix_dockerfile("FROM ubuntu:24.04\nUSER root\n")
     assert result.text.startswith("FROM ubuntu:24.04\n")
     assert any("not python:*" in line for line in result.manual)
-    assert "HF008" in rules_of(result.text)
+    # The standard HEALTHCHECK runs python: not added to an image that may lack it.
+    assert "HEALTHCHECK" not in result.text
+    assert any("HEALTHCHECK" in line for line in result.manual)
+    assert rules_of(result.text) == {"HF005", "HF008"}
     custom = lint_dockerfile(
         "FROM ubuntu:24.04\nUSER 1000\n", base="docker.io/library/ubuntu:24.04"
     )

@@ -197,7 +197,18 @@ def fix_dockerfile(
         if key in present and present[key] != value:
             result.manual.append(f'LABEL {key}="{present[key]}": set it to "{value}"')
     if not rules.has_instruction(dockerfile, final, "HEALTHCHECK"):
-        appended.append(_healthcheck())
+        image = base if rebased else rules.root_image(dockerfile, final)
+        if image is not None and (
+            rules.is_python_image(image)
+            or rules.normalise_image(image) == rules.normalise_image(base)
+        ):
+            appended.append(_healthcheck())
+        else:
+            # The standard check runs python; an image without it would never turn healthy.
+            result.manual.append(
+                f"no HEALTHCHECK: the standard one needs python, which {image or 'the base'} "
+                "may not have; add one that fits the image"
+            )
     if needs_user:
         appended.append(f"USER {APP_USER_SPEC}")
     if appended:
