@@ -13,13 +13,24 @@ The plane has no scheduler, kubelet or controller-manager: objects are stored, p
 
 from __future__ import annotations
 
+import base64
+import os
+import re
 import shutil
-from collections.abc import Iterator
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import helm_python as helm
 import pytest
+import yaml
 from delivery_cluster import apply, create_namespace, pvc, sample, unique
 from delivery_support import (
     CHART,
@@ -27,7 +38,9 @@ from delivery_support import (
     ENFORCE_LABEL,
     MUST_NOT,
     NAMED_CLUSTER_NEEDS,
+    SAMPLES,
     load_docs,
+    load_file,
 )
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -67,9 +80,11 @@ def release(
     # A HardenedService and a PVC that exist before the install and must survive uninstall.
     # (Created first: once the fail-closed webhook is registered with no pod behind its
     # Service, this plane refuses every matching request.)
-    users = create_namespace(api, unique("users"))
+    # Labelled `disabled` so that the operator's own Deployments there are not sent to the
+    # installed webhook, which has no pod behind it on this plane.
+    users = create_namespace(api, unique("users"), {ENFORCE_LABEL: "disabled"})
     apply(api, {**sample("api-service.yaml"), "metadata": {"name": "keep-me"}}, users)
-    apply(api, pvc("keep-me-data"), users)
+    apply(api, pvc("user-scratch"), users)
     config = helm.Config(kubeconfig_path=control_plane.kubeconfig, namespace=namespace)
     chart = chart_for(bootstrap.server_version(api), tmp_path_factory.mktemp("chart"))
     installed = config.install(
@@ -265,6 +280,167 @@ def test_operator_identity_is_refused_what_it_must_not_do(
 # ---- uninstall last: the CRDs and users' data stay ----------------------------------------
 
 
+def token_kubeconfig(k8s_api: Any, namespace: str, name: str, path: Path) -> Path:
+    """A kubeconfig whose only credential is a TokenRequest token of ServiceAccount ``name``."""
+    request = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+    )
+    token = (
+        client.CoreV1Api(k8s_api)
+        .create_namespaced_service_account_token(name, namespace, request)
+        .status.token
+    )
+    ca = Path(k8s_api.configuration.ssl_ca_cert).read_bytes()
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "plane",
+                "cluster": {
+                    "server": k8s_api.configuration.host,
+                    "certificate-authority-data": base64.b64encode(ca).decode(),
+                },
+            }
+        ],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": "plane", "user": name}}],
+        "current-context": name,
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except ApiException as error:
+            last = f"{error.status} {error.reason}"
+        else:
+            if last:
+                return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def test_operator_runs_as_the_chart_service_account_and_reconciles_every_sample(
+    release: dict[str, Any], control_plane: Any, k8s_api: Any, tmp_path: Path
+) -> None:
+    """`hardened run` with nothing but the chart's RBAC: it starts, takes its certificate,
+    injects the CA, and turns every sample into its objects, without one 403."""
+    fullname = f"{release['name']}-hardened-operator"
+    kubeconfig = token_kubeconfig(
+        k8s_api, release["namespace"], fullname, tmp_path / "sa.kubeconfig"
+    )
+    health, webhook = free_port(), free_port()
+    command = [
+        sys.executable, "-m", "hardened_operator.cli", "run",
+        "--kubeconfig", str(kubeconfig),
+        "--all-namespaces",
+        "--operator-namespace", release["namespace"],
+        "--certs=self",
+        f"--certs-secret={fullname}-webhook-tls",
+        f"--webhook-service={fullname}-webhook",
+        f"--webhook-config-name={fullname}",
+        f"--peering={fullname}",
+        f"--webhook-listen=127.0.0.1:{webhook}",
+        f"--health-listen=127.0.0.1:{health}",
+        "--log-format=json",
+    ]  # fmt: skip
+    log = tmp_path / "operator.log"
+    # KUBECONFIG too: kopf's own login reads it, and nothing must fall back to the admin's.
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=sink, stderr=subprocess.STDOUT
+        )
+    team = create_namespace(k8s_api, unique("samples"), {ENFORCE_LABEL: "disabled"})
+    health_url = f"http://127.0.0.1:{health}"
+    custom = client.CustomObjectsApi(k8s_api)
+    admission = client.AdmissionregistrationV1Api(k8s_api)
+    try:
+        wait_until(
+            "the operator's /readyz",
+            lambda: (
+                process.poll() is None and http_status(f"http://127.0.0.1:{health}/readyz") == 200
+            ),
+        )
+        assert http_status(f"{health_url}/healthz") == 200
+        samples = [load_file(path)[0] for path in sorted(SAMPLES.glob("*.yaml"))]
+        for obj in samples:
+            apply(k8s_api, obj, team)
+        apps, core = client.AppsV1Api(k8s_api), client.CoreV1Api(k8s_api)
+        for obj in samples:
+            name, spec = obj["metadata"]["name"], obj["spec"]
+            deploy = wait_until(
+                f"Deployment {name}", lambda n=name: apps.read_namespaced_deployment(n, team)
+            )
+            pod = deploy.spec.template.spec
+            assert pod.security_context.run_as_non_root is True
+            assert pod.security_context.run_as_user == 1000
+            if spec.get("debug"):
+                wait_until(
+                    f"Deployment {name}-debug",
+                    lambda n=name: apps.read_namespaced_deployment(f"{n}-debug", team),
+                )
+            if spec.get("ports"):
+                wait_until(f"Service {name}", lambda n=name: core.read_namespaced_service(n, team))
+            status = wait_until(
+                f"status of {name}",
+                lambda n=name: custom.get_namespaced_custom_object(
+                    "ai-system.io", "v1alpha1", team, "hardenedservices", n
+                ).get("status"),
+            )
+            assert status
+        claims = {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(team).items}
+        assert "model-server-models" in claims
+        # Its certificate went into the named Secret, its CA into every webhook entry.
+        secret = core.read_namespaced_secret(f"{fullname}-webhook-tls", release["namespace"])
+        assert secret.data and {"tls.crt", "tls.key"} <= set(secret.data)
+        wait_until(
+            "the CA injected into the webhook configuration",
+            lambda: all(
+                hook.client_config.ca_bundle
+                for hook in admission.read_validating_webhook_configuration(fullname).webhooks
+            ),
+        )
+        assert len(admission.read_validating_webhook_configuration(fullname).webhooks) == 3
+        assert process.poll() is None, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+    text = log.read_text(errors="replace")
+    refusals = [line for line in text.splitlines() if re.search(r"\b403\b|is forbidden", line)]
+    assert refusals == [], "\n".join(refusals[:5])
+    assert "failure=None" in text and "failure=APPLY" not in text, text[-4000:]
+
+
 def test_zz_helm_uninstall_keeps_crds_hardenedservices_and_pvcs(
     release: dict[str, Any], k8s_api: Any
 ) -> None:
@@ -285,6 +461,6 @@ def test_zz_helm_uninstall_keeps_crds_hardenedservices_and_pvcs(
     )
     assert kept["metadata"]["name"] == "keep-me"
     claim = client.CoreV1Api(k8s_api).read_namespaced_persistent_volume_claim(
-        "keep-me-data", release["users"]
+        "user-scratch", release["users"]
     )
     assert claim.metadata.deletion_timestamp is None
