@@ -122,8 +122,15 @@ def containers_phrase(names: list[str]) -> str:
 
 def render_value(value: Any) -> str:
     """A fix value as it would be written in YAML-ish prose: true, 1000, RuntimeDefault, ["ALL"]."""
+    # Fast paths for the common scalars: json.dumps costs more than the whole check.
     if isinstance(value, str):
         return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
     return json.dumps(value)
 
 
