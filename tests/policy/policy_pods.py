@@ -75,12 +75,3 @@ def spec_with(*edits: tuple[str, Any], base: dict[str, Any] | None = None) -> di
         # Copy the value: a later edit may write below it, and tables share their values.
         edit(spec, path, value if value is DELETE else copy.deepcopy(value))
     return spec
-
-
-def three_container_template() -> dict[str, Any]:
-    """The benchmark's and review tests' pod template: three regular containers."""
-    spec = compliant_spec()
-    spec.pop("ephemeralContainers")
-    spec.pop("initContainers")
-    spec["containers"] = [container(name) for name in ("app", "sidecar", "metrics")]
-    return {"metadata": {"labels": {"app": "web"}}, "spec": spec}
