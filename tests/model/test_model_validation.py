@@ -114,6 +114,15 @@ def test_every_crd_default_is_the_model_default() -> None:
         ({"tolerations": [{"operator": "Maybe"}]}, "spec.tolerations[0].operator", []),
         ({"affinity": {"nodeAfinity": {}}}, "spec.affinity.nodeAfinity", ["unknown"]),
         ({"image": ""}, "spec.image", []),
+        ({"image": "busybox latest"}, "spec.image", []),
+        ({"env": [{"name": "1ABC", "value": "x"}]}, "spec.env[0].name", []),
+        ({"imagePullSecrets": [{"name": "Reg_Cred"}]}, "spec.imagePullSecrets[0].name", []),
+        ({"serviceAccountName": "a..b"}, "spec.serviceAccountName", []),
+        (
+            {"tolerations": [{"key": "bad key", "operator": "Exists"}]},
+            "spec.tolerations[0].key",
+            [],
+        ),
         # The API server's own rules for pods, checked before a Deployment is ever applied.
         ({"tolerations": [{"operator": "Equal", "value": "x"}]}, "spec.tolerations[0]", ["key"]),
         (

@@ -29,6 +29,16 @@ Quantity = int | Annotated[str, Field(pattern=QUANTITY_PATTERN)]
 
 # DNS-1123 label (container, port and volume names) and IANA service names (port names).
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Object names (Secrets, ConfigMaps, ServiceAccounts, StorageClasses, RuntimeClasses).
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# Environment variable names as every supported version accepts them (1.30 is the strictest).
+ENV_VAR_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+# A label or annotation key: optional DNS-subdomain prefix, then a name.
+QUALIFIED_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+NO_WHITESPACE = r"^\S+$"
 DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 IANA_SVC_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"

@@ -12,7 +12,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from hardened_operator.model.base import IANA_SVC_NAME, ApiModel, Quantity, cel_rules
+from hardened_operator.model.base import (
+    DNS1123_SUBDOMAIN,
+    ENV_VAR_NAME,
+    IANA_SVC_NAME,
+    LABEL_VALUE,
+    QUALIFIED_KEY,
+    ApiModel,
+    Quantity,
+    cel_rules,
+)
 from hardened_operator.model.quantity import parse_quantity
 
 PortRef = (
@@ -47,14 +56,14 @@ def _one_of_rule(fields: tuple[str, ...], what: str) -> dict[str, str]:
 class LocalObjectReference(ApiModel):
     """A reference to an object in the same namespace, by name."""
 
-    name: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
     """Name of the referent (for example an image pull Secret)."""
 
 
 class ConfigMapKeySelector(ApiModel):
     """Selects a key of a ConfigMap."""
 
-    name: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
     """Name of the ConfigMap."""
     key: str = Field(min_length=1)
     """The key to select."""
@@ -65,7 +74,7 @@ class ConfigMapKeySelector(ApiModel):
 class SecretKeySelector(ApiModel):
     """Selects a key of a Secret."""
 
-    name: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
     """Name of the Secret."""
     key: str = Field(min_length=1)
     """The key to select."""
@@ -129,8 +138,8 @@ class EnvVar(ApiModel):
 
     model_config = cel_rules(_one_of_rule(("value", "valueFrom"), "env"))
 
-    name: str = Field(min_length=1)
-    """Name of the variable."""
+    name: str = Field(min_length=1, max_length=256, pattern=ENV_VAR_NAME)
+    """Name of the variable (letters, digits, ``_``, ``-``, ``.``; not starting with a digit)."""
     value: str | None = None
     """Literal value; ``$(VAR)`` references to earlier variables are expanded."""
     valueFrom: EnvVarSource | None = None
@@ -145,7 +154,7 @@ class EnvVar(ApiModel):
 class ConfigMapEnvSource(ApiModel):
     """All keys of a ConfigMap as environment variables."""
 
-    name: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
     """Name of the ConfigMap."""
     optional: bool | None = None
     """Whether the ConfigMap may be missing."""
@@ -154,7 +163,7 @@ class ConfigMapEnvSource(ApiModel):
 class SecretEnvSource(ApiModel):
     """All keys of a Secret as environment variables."""
 
-    name: str = Field(min_length=1, max_length=253)
+    name: str = Field(min_length=1, max_length=253, pattern=DNS1123_SUBDOMAIN)
     """Name of the Secret."""
     optional: bool | None = None
     """Whether the Secret may be missing."""
@@ -208,11 +217,13 @@ class Toleration(ApiModel):
         },
     )
 
-    key: str | None = None
+    key: str | None = Field(
+        default=None, max_length=316, pattern=r"^(" + QUALIFIED_KEY[1:-1] + r")?$"
+    )
     """Taint key to match; empty with operator Exists matches every taint."""
     operator: Literal["Exists", "Equal"] | None = None
     """``Equal`` (default) compares ``value``; ``Exists`` matches any value."""
-    value: str | None = None
+    value: str | None = Field(default=None, max_length=63, pattern=LABEL_VALUE)
     """Taint value to match with operator Equal."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     """Taint effect to match; empty matches all effects."""

@@ -13,9 +13,11 @@ from pydantic import Field, field_validator, model_validator
 
 from hardened_operator import conventions
 from hardened_operator.model.base import (
-    DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
     IANA_SVC_NAME,
     LABEL_VALUE,
+    NO_WHITESPACE,
+    QUALIFIED_KEY,
     QUANTITY_PATTERN,
     ApiModel,
     cel_rules,
@@ -50,11 +52,6 @@ MAX_ENV: Final = 512
 MAX_ENV_FROM: Final = 64
 MAX_ID: Final = 2147483647  # int32 like most clusters' idmap ranges; 0 (root) is below minimum
 
-# A Kubernetes qualified label/annotation key: optional DNS-subdomain prefix, then a name.
-_QUALIFIED_KEY = (
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
 LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]
 _DEFAULT_EMPTY_OBJECT: dict[str, Any] = {"default": {}}
 
@@ -79,7 +76,7 @@ class VolumeSpec(ApiModel):
     """Create and mount this volume (default true)."""
     size: str = Field(default="1Gi", pattern=QUANTITY_PATTERN)
     """Requested storage, a Kubernetes quantity such as ``10Gi``."""
-    storageClassName: str | None = Field(default=None, max_length=253)
+    storageClassName: str | None = Field(default=None, max_length=253, pattern=DNS1123_SUBDOMAIN)
     """StorageClass of the claim; unset uses the cluster's default class."""
     accessModes: list[
         Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
@@ -171,7 +168,7 @@ class GpuSpec(ApiModel):
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
     )
     """Extended resource name of the GPU (default ``nvidia.com/gpu``)."""
-    runtimeClassName: str | None = Field(default=None, max_length=253, pattern=DNS1123_LABEL)
+    runtimeClassName: str | None = Field(default=None, max_length=253, pattern=DNS1123_SUBDOMAIN)
     """RuntimeClass of the pod, e.g. ``nvidia`` (the seed's ``runtime: nvidia``)."""
     nodeSelector: dict[str, LabelValue] | None = Field(default=None, max_length=64)
     """Extra node labels GPU pods need, merged into the pod's nodeSelector."""
@@ -299,7 +296,7 @@ class HardenedServiceSpec(ApiModel):
         },
     )
 
-    image: str = Field(min_length=1, max_length=1024)
+    image: str = Field(min_length=1, max_length=1024, pattern=NO_WHITESPACE)
     """Container image, e.g. ``registry.example.com/team/model-server:1.4.2``. Required."""
     replicas: int = Field(default=1, ge=0, le=1000)
     """Number of pods (default 1); 0 scales the service down and keeps its volumes."""
@@ -333,7 +330,7 @@ class HardenedServiceSpec(ApiModel):
     """CPU/memory requests and limits of the container (GPUs come from ``gpu``)."""
     probes: Probes | None = None
     """Startup, liveness and readiness probes; defaults apply to whatever is left unset."""
-    serviceAccountName: str | None = Field(default=None, max_length=253, pattern=DNS1123_LABEL)
+    serviceAccountName: str | None = Field(default=None, max_length=253, pattern=DNS1123_SUBDOMAIN)
     """ServiceAccount of the pods (default: the namespace's ``default``)."""
     automountServiceAccountToken: bool = False
     """Mount an API token into the pods (default false: most services never call the API)."""
@@ -361,7 +358,7 @@ class HardenedServiceSpec(ApiModel):
     @classmethod
     def _qualified_keys(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         for key in value or {}:
-            if len(key) > 316 or not re.match(_QUALIFIED_KEY, key):
+            if len(key) > 316 or not re.match(QUALIFIED_KEY, key):
                 raise ValueError(f"{key!r} is not a valid label or annotation key")
         return value
 
