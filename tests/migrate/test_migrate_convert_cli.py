@@ -154,3 +154,8 @@ def test_the_installed_console_script_runs_convert() -> None:
         "api-gateway",
         "trainer",
     ]
+
+
+def test_invalid_namespace_is_a_usage_error() -> None:
+    run = hardened("convert", "-n", "Bad_NS", str(COMPOSE / "anchors" / "compose.yaml"))
+    assert run.exit_code == 2 and "not a valid namespace" in run.stderr and run.stdout == ""

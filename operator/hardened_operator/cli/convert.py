@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -12,9 +13,21 @@ import yaml
 from hardened_operator.errors import ConversionError, InputError
 
 
+def _namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+        raise click.BadParameter(f"{value!r} is not a valid namespace name (DNS-1123 label)")
+    return value
+
+
 @click.command()
 @click.argument("compose_files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--namespace", "-n", default=None, help="metadata.namespace of every object.")
+@click.option(
+    "--namespace",
+    "-n",
+    default=None,
+    callback=_namespace,
+    help="metadata.namespace of every object.",
+)
 @click.option(
     "--image-prefix",
     default=None,

@@ -255,8 +255,9 @@ def _image(ctx: fields.Context, data: dict[str, Any], prefix: str | None) -> str
             f"service {ctx.service!r} only has `build:`; pass --image-prefix (e.g. "
             f"registry.example.com/team/) so it becomes <prefix>{ctx.service}"
         )
-    ctx.warn("build", f"build-only service: image {prefix}{ctx.service} must be built and pushed")
-    return f"{prefix}{ctx.service}"
+    image = f"{prefix}{ctx.service.lower()}"  # image repositories are lowercase
+    ctx.warn("build", f"build-only service: image {image} must be built and pushed")
+    return image
 
 
 def _replicas(ctx: fields.Context, data: dict[str, Any]) -> int | None:
