@@ -54,3 +54,19 @@ def test_fail_fixture_is_denied_with_exactly_the_expected_checks(name: str, prof
         assert violation.name == obj["metadata"]["name"]
         assert violation.namespace == obj["metadata"]["namespace"]
         assert violation.field and violation.message and violation.fix
+
+
+@pytest.mark.parametrize("name", PASS + FAIL)
+def test_round_trip_yaml_is_judged_like_plain_yaml(name: str) -> None:
+    """``audit --fix`` reviews ruamel.yaml round-trip documents (CommentedMap/Seq, quoted
+    string subclasses): they must be judged exactly like plain dicts and lists."""
+    from ruamel.yaml import YAML
+
+    text = (HERE / name).read_text()
+    # Quote every scalar so ruamel produces str subclasses where it can.
+    rt = YAML(typ="rt", pure=True)
+    rt.preserve_quotes = True
+    ruamel_obj = rt.load(text.replace(": RuntimeDefault", ': "RuntimeDefault"'))
+    for profile in ("nonroot", "restricted"):
+        plain = review_object(load(name), profile)  # type: ignore[arg-type]
+        assert review_object(ruamel_obj, profile) == plain  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ def opt_mapping(obj: JsonObject, key: str, parent: str) -> JsonObject | None:
 
 def opt_list(obj: JsonObject, key: str, parent: str) -> Sequence[Any] | None:
     value = obj.get(key)
-    if value is None or type(value) is list or isinstance(value, tuple):
+    if value is None or type(value) is list or isinstance(value, list | tuple):
         return value
     raise MalformedFieldError(join(parent, key), "a list", value)
 
@@ -56,7 +56,8 @@ def opt_int(obj: JsonObject, key: str, parent: str) -> int | None:
 
 def opt_str(obj: JsonObject, key: str, parent: str) -> str | None:
     value = obj.get(key)
-    if value is None or type(value) is str:
+    # isinstance after the exact-type fast path: ruamel.yaml (audit --fix) loads str subclasses.
+    if value is None or type(value) is str or isinstance(value, str):
         return value
     raise MalformedFieldError(join(parent, key), "a string", value)
 
@@ -64,7 +65,7 @@ def opt_str(obj: JsonObject, key: str, parent: str) -> str | None:
 def str_items(items: Sequence[Any], path: str) -> Sequence[str]:
     """Every item of a list of strings (capabilities), or a malformed-field error."""
     for index, item in enumerate(items):
-        if type(item) is not str:
+        if type(item) is not str and not isinstance(item, str):
             raise MalformedFieldError(f"{path}[{index}]", "a string", item)
     return items
 
