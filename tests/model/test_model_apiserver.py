@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import pytest
@@ -188,3 +189,33 @@ def test_status_subresource_accepts_the_status_model(
             "with-status",
             {"status": {"conditions": [{"type": "Ready", "status": "Maybe"}]}},
         )
+
+
+def test_kubectl_explain_reads_every_description(control_plane: Any, k8s_api: Any) -> None:
+    """``kubectl explain`` reads the API server's OpenAPI v3 document: every spec and status
+    field we describe must be published there with its description."""
+    from model_support import walk
+
+    from hardened_operator.model import crd_manifest
+
+    assert control_plane.crd_error() is None
+    url = f"{k8s_api.configuration.host}/openapi/v3/apis/{GROUP}/{VERSION}"
+    deadline = time.monotonic() + 30  # the OpenAPI controller publishes a new CRD asynchronously
+    while True:
+        response = k8s_api.call_api("GET", url)
+        response.read()
+        schemas = json.loads(response.data or b"{}").get("components", {}).get("schemas", {})
+        published = schemas.get("io.ai-system.v1alpha1.HardenedService")
+        if published is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert published is not None, f"{url} does not publish HardenedService"
+    ours = crd_manifest()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    checked = 0
+    for part in ("spec", "status"):
+        theirs = dict(walk(published["properties"][part], part))
+        for path, node in walk(ours["properties"][part], part):
+            if "description" in node:
+                assert theirs[path].get("description") == node["description"], path
+                checked += 1
+    assert checked > 100
