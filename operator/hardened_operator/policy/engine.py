@@ -1,9 +1,10 @@
 """Evaluate a pod against a profile (pure: no I/O here).
 
 ``evaluate`` runs every check of the profile on one :class:`PodView` and returns one
-``CheckResult`` per check, in registry order. It never raises for a bad pod: a field of the
-wrong type, or any other surprise inside a check, becomes a *denying* result naming the field
-(fail closed). Only a programming error of the caller (unknown profile) raises.
+``CheckResult`` per check, in PSA's evaluation order (baseline checks, then restricted ones,
+each by id). It never raises for a bad pod: a field of the wrong type, or any other surprise
+inside a check, becomes a *denying* result naming the field (fail closed). Only a programming
+error of the caller (an unknown profile) raises.
 """
 
 from __future__ import annotations
