@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from hardened_operator import conventions
 from hardened_operator.errors import ManifestParseError
 from hardened_operator.migrate import names, units
+from hardened_operator.migrate.compose_load import read_dotenv
 from hardened_operator.migrate.notes import Note, NoteKind
 
 _ROOT_NAMES = ("0", "root")
@@ -105,8 +106,6 @@ def environment(
     ctx: Context, env_files: list[dict[str, Any]], inline: dict[str, Any]
 ) -> list[dict[str, str]]:
     """``env_file`` then ``environment`` (the latter wins) → Kubernetes ``env``."""
-    from hardened_operator.migrate.compose_load import read_dotenv
-
     merged: dict[str, Any] = {}
     for entry in env_files:
         path = Path(entry["path"])
