@@ -379,3 +379,14 @@ def test_restricted_security_fields_and_apparmor_annotation_are_fixed(
     assert fixed["spec"]["securityContext"]["seLinuxOptions"] == {}
     sc = fixed["spec"]["containers"][0]["securityContext"]
     assert sc["procMount"] == "Default" and sc["windowsOptions"] == {"hostProcess": False}
+
+
+def test_unusual_line_breaks_do_not_shift_documents(tmp_path: Path, run_audit: RunAudit) -> None:
+    first = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  s: "a\u2028b"\n'
+    second = yaml.safe_dump(wrap("Pod", bad_specs()["bare"]), sort_keys=False)
+    text = first + "---\n# the pod\n" + second
+    fixed = _fix(text)
+    assert fixed.startswith(first + "---\n# the pod\n")
+    f = tmp_path / "u.yaml"
+    f.write_text(fixed)
+    assert run_audit(str(f)).exit_code == 0

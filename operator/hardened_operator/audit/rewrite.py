@@ -28,11 +28,6 @@ from hardened_operator.audit.sources import Source
 from hardened_operator.errors import InputError, ManifestParseError
 from hardened_operator.policy.types import Profile
 
-try:
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
-
 _DOC_MARKER = re.compile(r"^---[ \t]*(#.*)?$")
 
 
@@ -57,23 +52,33 @@ def _plan_document(data: Any, name: str, profile: Profile) -> list[Edit]:
 # ---------------------------------------------------------------------------- YAML
 
 
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
+
+
 def _document_spans(text: str, name: str) -> list[tuple[int, int, int]]:
-    """(start line, end line of content, end line of span) per document, 0-based, half-open."""
+    """(start, end of content, end of span) per document, as character offsets into ``text``.
+
+    Cuts are at line starts: a document starts at its ``---`` line (or first content line) and
+    its span runs to the next document, so comments between documents stay with the one above.
+    The pure-Python parser is used because its marks count characters of this very string.
+    """
     starts: list[int] = []
     ends: list[int | None] = []
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
             mark = event.start_mark
-            if isinstance(event, yaml.DocumentStartEvent) and mark is not None:
-                starts.append(mark.line)
+            if mark is None:
+                continue
+            if isinstance(event, yaml.DocumentStartEvent):
+                starts.append(_line_start(text, mark.index))
             elif isinstance(event, yaml.DocumentEndEvent):
-                ends.append(mark.line if event.explicit and mark is not None else None)
+                ends.append(_line_start(text, mark.index) if event.explicit else None)
     except yaml.YAMLError as exc:  # audit reports parse errors; be defensive here too
         raise ManifestParseError(f"invalid YAML: {exc}", file=name) from exc
-    total = len(text.splitlines(keepends=True))
     spans = []
     for index, start in enumerate(starts):
-        span_end = starts[index + 1] if index + 1 < len(starts) else total
+        span_end = starts[index + 1] if index + 1 < len(starts) else len(text)
         explicit_end = ends[index] if index < len(ends) else None
         spans.append((start, explicit_end if explicit_end is not None else span_end, span_end))
     return spans
@@ -137,15 +142,14 @@ def _round_trip(body: str, document_edits: list[Edit]) -> str:
 
 def _fix_yaml(source: Source, profile: Profile) -> FixResult:
     text = source.text
-    lines = text.splitlines(keepends=True)
     spans = _document_spans(text, source.name)
     if not spans:
         return FixResult(text, 0)
-    pieces = ["".join(lines[: spans[0][0]])]
+    pieces = [text[: spans[0][0]]]
     total_edits = 0
     for start, content_end, span_end in spans:
-        chunk = "".join(lines[start:content_end])
-        tail = "".join(lines[content_end:span_end])
+        chunk = text[start:content_end]
+        tail = text[content_end:span_end]
         edits: list[Edit] = []
         for data, _line, _locate in raw_documents(Source(source.name, chunk, False)):
             edits.extend(_plan_document(data, source.name, profile))
@@ -158,7 +162,8 @@ def _fix_yaml(source: Source, profile: Profile) -> FixResult:
         first, _, rest = chunk.partition("\n")
         if _DOC_MARKER.match(first.rstrip("\r")):
             head, body = first + "\n", rest
-        fixed = _ruamel_rewrite(body, edits, source.name, start + 1)
+        line = text.count("\n", 0, start) + 1
+        fixed = _ruamel_rewrite(body, edits, source.name, line)
         if not fixed.endswith("\n"):
             fixed += "\n"
         if "\r\n" in chunk:  # keep Windows line endings (ruamel writes \n)
