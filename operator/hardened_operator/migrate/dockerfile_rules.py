@@ -53,13 +53,6 @@ def is_world_writable(mode: str) -> bool:
     return False
 
 
-def is_recursive(flags: str) -> bool:
-    return any(
-        flag == "--recursive" or (not flag.startswith("--") and "R" in flag)
-        for flag in flags.split()
-    )
-
-
 def normalise_image(image: str) -> str:
     """``docker.io/library/python:3.11@sha256:…`` → ``python:3.11`` (for comparisons)."""
     image = image.partition("@")[0]
