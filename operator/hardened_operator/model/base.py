@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +40,17 @@ QUALIFIED_KEY = (
     r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 )
 NO_WHITESPACE = r"^\S+$"
+
+
+def check_qualified_keys(value: dict[str, str] | None) -> dict[str, str] | None:
+    """Label/annotation/selector keys: ``[prefix/]name``, prefix ≤ 253, name ≤ 63 characters."""
+    for key in value or {}:
+        prefix, _, name = key.rpartition("/")
+        if len(prefix) > 253 or len(name) > 63 or not re.match(QUALIFIED_KEY, key):
+            raise ValueError(f"{key!r} is not a valid label or annotation key")
+    return value
+
+
 DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 IANA_SVC_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"

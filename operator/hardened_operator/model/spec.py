@@ -6,7 +6,6 @@ Field names are part of the API contract (issue 4 §1). Defaults are the seed re
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -17,10 +16,10 @@ from hardened_operator.model.base import (
     IANA_SVC_NAME,
     LABEL_VALUE,
     NO_WHITESPACE,
-    QUALIFIED_KEY,
     QUANTITY_PATTERN,
     ApiModel,
     cel_rules,
+    check_qualified_keys,
 )
 from hardened_operator.model.kube import (
     Affinity,
@@ -50,7 +49,9 @@ RESERVED_POD_LABELS: Final = (
 MAX_PORTS: Final = 64
 MAX_ENV: Final = 512
 MAX_ENV_FROM: Final = 64
-MAX_ID: Final = 2147483647  # int32 like most clusters' idmap ranges; 0 (root) is below minimum
+MAX_ID: Final = (
+    2147483647  # the API server's own bound for UIDs/GIDs; 0 (root) is below our minimum
+)
 
 LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]
 _DEFAULT_EMPTY_OBJECT: dict[str, Any] = {"default": {}}
@@ -64,7 +65,8 @@ class SecurityContextSpec(ApiModel):
     runAsGroup: int = Field(default=conventions.APP_GID, ge=1, le=MAX_ID)
     """Primary GID of every container's processes (default 1000; 0 is refused)."""
     fsGroup: int = Field(default=conventions.APP_GID, ge=1, le=MAX_ID)
-    """GID owning the mounted volumes, applied on first mount only (default 1000; 0 is refused)."""
+    """GID owning the mounted volumes; ownership is fixed only when a volume's root does not
+    already match (fsGroupChangePolicy OnRootMismatch). Default 1000; 0 is refused."""
     readOnlyRootFilesystem: bool = True
     """Mount the image read-only (default true); write to /tmp and /app/<volume> instead."""
 
@@ -172,6 +174,8 @@ class GpuSpec(ApiModel):
     """RuntimeClass of the pod, e.g. ``nvidia`` (the seed's ``runtime: nvidia``)."""
     nodeSelector: dict[str, LabelValue] | None = Field(default=None, max_length=64)
     """Extra node labels GPU pods need, merged into the pod's nodeSelector."""
+
+    _qualified_keys = field_validator("nodeSelector")(check_qualified_keys)
 
 
 class ContainerPort(ApiModel):
@@ -354,13 +358,9 @@ class HardenedServiceSpec(ApiModel):
     """Also run ``<name>-debug``: one pod, same identity and volumes, a shell that sleeps, for
     ``kubectl exec`` (the seed's debug profile; non-root too)."""
 
-    @field_validator("podLabels", "podAnnotations", "nodeSelector")
-    @classmethod
-    def _qualified_keys(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        for key in value or {}:
-            if len(key) > 316 or not re.match(QUALIFIED_KEY, key):
-                raise ValueError(f"{key!r} is not a valid label or annotation key")
-        return value
+    _qualified_keys = field_validator("podLabels", "podAnnotations", "nodeSelector")(
+        check_qualified_keys
+    )
 
     @field_validator("podLabels")
     @classmethod
@@ -385,7 +385,7 @@ class HardenedServiceSpec(ApiModel):
         return value
 
     @model_validator(mode="after")
-    def _check_node_selectors(self) -> HardenedServiceSpec:
+    def _cross_field_rules(self) -> HardenedServiceSpec:
         both = set(self.nodeSelector or {}) & set(self.gpu.nodeSelector or {})
         mine, gpus = self.nodeSelector or {}, self.gpu.nodeSelector or {}
         clash = sorted(k for k in both if mine[k] != gpus[k])
