@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from policy_pods import DELETE, compliant_spec, spec_with
+from policy_summary import CONFORMANCE_COUNTS
 from test_policy_checks import ROWS
 
 from hardened_operator.policy import evaluate, psa_message
@@ -305,7 +306,14 @@ def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: 
             if all(r.allowed for r in raw):
                 mismatches.append(f"{label}: PSA denies, but the raw manifest passes")
 
-    print(f"PSA differential: {compared} pods compared ({denied} denied), {invalid} invalid")
+    CONFORMANCE_COUNTS.append(
+        (
+            "restricted vs kube-apiserver PodSecurity",
+            compared - len({m.split(":", 1)[0] for m in mismatches}),
+            compared,
+            f"identical verdict and message ({denied} denied; {invalid} invalid pods skipped)",
+        )
+    )
     # Guard the corpus itself: most pods must reach PSA, or the comparison proves little.
     assert compared >= 200 and denied >= 120
     assert not mismatches, f"{len(mismatches)} differences:\n" + "\n".join(mismatches[:20])
@@ -368,4 +376,12 @@ def test_ephemeral_containers_match_kube_apiserver_podsecurity(
         denied += 1
         # The nonroot profile denies every one of these root-capable debug containers too.
         assert not all(r.allowed for r in evaluate(updated["metadata"], updated["spec"]))
+    CONFORMANCE_COUNTS.append(
+        (
+            "restricted vs PodSecurity, ephemeralcontainers",
+            len(EPHEMERAL_CASES),
+            len(EPHEMERAL_CASES),
+            f"identical verdict and message ({denied} denied)",
+        )
+    )
     assert denied == len(EPHEMERAL_CASES) - 1
