@@ -429,3 +429,9 @@ def test_values_beyond_the_schema_are_clamped_or_refused(tmp_path: Path) -> None
     path = write(tmp_path, "services:\n  big:\n    image: a\n    deploy: {replicas: 5000}\n")
     with pytest.raises(ConversionError, match=r"'big' cannot be converted: spec.replicas"):
         convert_files([path])
+
+
+def test_invalid_environment_names_are_reported_and_the_rest_kept(tmp_path: Path) -> None:
+    spec, result = one_spec(tmp_path, 'environment: {"1BAD": x, "has space": y, GOOD.name-1: z}')
+    assert spec["env"] == [{"name": "GOOD.name-1", "value": "z"}]
+    assert len(notes(result, "svc", "unmappable", key="environment")) == 2

@@ -18,6 +18,8 @@ from hardened_operator.migrate.notes import Note, NoteKind
 
 _ROOT_NAMES = ("0", "root")
 _PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
+# Environment variable names every supported API server (1.30+) accepts.
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _SECRET_NAME = re.compile(
     r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL"
 )
@@ -121,6 +123,9 @@ def environment(
     for name, raw in merged.items():
         if raw is None:
             ctx.note("environment", f"{name} has no value (compose takes it from the shell)")
+            continue
+        if not _ENV_NAME.fullmatch(str(name)) or len(str(name)) > 256:
+            ctx.note("environment", f"{name!r} is not a valid Kubernetes variable name")
             continue
         value = _scalar_text(raw)
         if value and _SECRET_NAME.search(name.upper()):
