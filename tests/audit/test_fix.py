@@ -390,3 +390,14 @@ def test_unusual_line_breaks_do_not_shift_documents(tmp_path: Path, run_audit: R
     f = tmp_path / "u.yaml"
     f.write_text(fixed)
     assert run_audit(str(f)).exit_code == 0
+
+
+def test_in_place_keeps_permissions_and_leaves_no_temporary_file(
+    tmp_path: Path, run_audit: RunAudit
+) -> None:
+    f = write_yaml(tmp_path / "p.yaml", wrap("Pod", bad_specs()["bare"]))
+    f.chmod(0o640)
+    assert run_audit(str(f), "--fix", "--in-place").exit_code == 0
+    assert f.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.yaml"]
+    assert run_audit(str(f)).exit_code == 0

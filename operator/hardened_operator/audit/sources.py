@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -84,3 +85,18 @@ def iter_sources(
                 yield exc
         else:
             yield ManifestParseError("no such file or directory", file=raw)
+
+
+def write_back(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically, keeping its permission bits.
+
+    Written beside the file and renamed over it: an interrupted ``--in-place`` never leaves a
+    half-written manifest behind.
+    """
+    temporary = path.with_name(f".{path.name}.hardened-fix.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        shutil.copymode(path, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import click
 
 from hardened_operator.audit.formats import FORMATS, render_json, render_sarif, render_table
 from hardened_operator.audit.report import Report, audit_sources
-from hardened_operator.audit.sources import Source, iter_sources
+from hardened_operator.audit.sources import Source, iter_sources, write_back
 from hardened_operator.errors import ManifestParseError
 from hardened_operator.policy import CHECKS, check_ids
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES, Profile
@@ -64,7 +64,7 @@ def _fix(
     for index, (fixed, original) in enumerate(outputs):
         if in_place:
             if fixed.path is not None and fixed.text != original:
-                fixed.path.write_text(fixed.text, encoding="utf-8")
+                write_back(fixed.path, fixed.text)
             continue
         if len(outputs) > 1:
             # Several inputs on stdout: one YAML stream, each part saying where it came from.
