@@ -7,7 +7,7 @@ from typing import Any, Final
 from hardened_operator import conventions
 from hardened_operator.builders.labels import COMPONENT_WORKLOAD, object_labels, selector_labels
 from hardened_operator.model import HardenedService
-from hardened_operator.model.kube import Probe
+from hardened_operator.model.probe import Probe
 
 APP_CONTAINER: Final = "app"
 DEBUG_CONTAINER: Final = "debug"

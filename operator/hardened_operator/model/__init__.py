@@ -9,16 +9,14 @@ from __future__ import annotations
 from hardened_operator.model.crd import crd_manifest, crd_yaml, structural_schema
 from hardened_operator.model.resource import HardenedService, ObjectMeta
 from hardened_operator.model.spec import (
-    VOLUME_NAMES,
     ContainerPort,
     GpuSpec,
     HardenedServiceSpec,
     Probes,
     SecurityContextSpec,
-    VolumeSpec,
-    VolumesSpec,
 )
 from hardened_operator.model.status import Condition, HardenedServiceStatus, VolumeStatus
+from hardened_operator.model.volumes import VOLUME_NAMES, VolumeSpec, VolumesSpec
 
 __all__ = [
     "VOLUME_NAMES",

@@ -63,3 +63,23 @@ def cel_rules(*rules: dict[str, str]) -> ConfigDict:
     enforce the same rule so that ``hardened render`` and the API server agree.
     """
     return ConfigDict(json_schema_extra={"x-kubernetes-validations": [dict(r) for r in rules]})
+
+
+def at_most_one(obj: object, fields: tuple[str, ...], what: str) -> None:
+    """Raise when more than one of ``fields`` is set (Kubernetes' one-of unions)."""
+    present = [name for name in fields if getattr(obj, name) is not None]
+    if len(present) > 1:
+        raise ValueError(f"{what}: set only one of {', '.join(fields)} (got {', '.join(present)})")
+
+
+def at_most_one_rule(fields: tuple[str, ...], what: str) -> dict[str, str]:
+    """The CEL twin of ``at_most_one`` so the API server enforces the same union.
+
+    Counting with ternaries (not a list ``filter``) keeps the estimated cost small enough for
+    the API server's CRD cost budget even inside long lists such as ``env``.
+    """
+    count = " + ".join(f"(has(self.{name}) ? 1 : 0)" for name in fields)
+    return {
+        "rule": f"{count} <= 1",
+        "message": f"{what}: set only one of {', '.join(fields)}",
+    }

@@ -16,23 +16,18 @@ from hardened_operator.model.base import (
     IANA_SVC_NAME,
     LABEL_VALUE,
     NO_WHITESPACE,
-    QUANTITY_PATTERN,
     ApiModel,
     cel_rules,
     check_qualified_keys,
 )
-from hardened_operator.model.kube import (
-    Affinity,
-    EnvFromSource,
-    EnvVar,
-    LocalObjectReference,
-    Probe,
-    ResourceRequirements,
-    Toleration,
+from hardened_operator.model.env import EnvFromSource, EnvVar, LocalObjectReference
+from hardened_operator.model.probe import Probe
+from hardened_operator.model.resources import ResourceRequirements
+from hardened_operator.model.scheduling import Affinity, Toleration
+from hardened_operator.model.volumes import (
+    DEFAULT_EMPTY_OBJECT,
+    VolumesSpec,
 )
-
-VOLUME_NAMES: Final = conventions.APP_DIRS
-"""The seed's /app directories, in the order objects are generated."""
 
 # Labels the builders own on pods; a podLabels entry may not override them, or the Service
 # and the Deployment selector could stop matching (or a pod could lie about its identity).
@@ -49,12 +44,10 @@ RESERVED_POD_LABELS: Final = (
 MAX_PORTS: Final = 64
 MAX_ENV: Final = 512
 MAX_ENV_FROM: Final = 64
-MAX_ID: Final = (
-    2147483647  # the API server's own bound for UIDs/GIDs; 0 (root) is below our minimum
-)
+# The API server's own bound for UIDs/GIDs; 0 (root) is below our minimum.
+MAX_ID: Final = 2147483647
 
 LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]
-_DEFAULT_EMPTY_OBJECT: dict[str, Any] = {"default": {}}
 
 
 class SecurityContextSpec(ApiModel):
@@ -69,94 +62,6 @@ class SecurityContextSpec(ApiModel):
     already match (fsGroupChangePolicy OnRootMismatch). Default 1000; 0 is refused."""
     readOnlyRootFilesystem: bool = True
     """Mount the image read-only (default true); write to /tmp and /app/<volume> instead."""
-
-
-class VolumeSpec(ApiModel):
-    """A persistent volume: a PersistentVolumeClaim ``<name>-<volume>`` at ``/app/<volume>``."""
-
-    enabled: bool = True
-    """Create and mount this volume (default true)."""
-    size: str = Field(default="1Gi", pattern=QUANTITY_PATTERN)
-    """Requested storage, a Kubernetes quantity such as ``10Gi``."""
-    storageClassName: str | None = Field(default=None, max_length=253, pattern=DNS1123_SUBDOMAIN)
-    """StorageClass of the claim; unset uses the cluster's default class."""
-    accessModes: list[
-        Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
-    ] = Field(
-        default=["ReadWriteOnce"],
-        min_length=1,
-        max_length=4,
-        json_schema_extra={
-            "x-kubernetes-list-type": "set",
-            "x-kubernetes-validations": [
-                {
-                    "rule": "!('ReadWriteOncePod' in self) || size(self) == 1",
-                    "message": "ReadWriteOncePod cannot be combined with other access modes",
-                }
-            ],
-        },
-    )
-    """Access modes of the claim (default ReadWriteOnce; ReadWriteOncePod only on its own)."""
-
-    @field_validator("accessModes")
-    @classmethod
-    def _kubernetes_rules(cls, modes: list[str]) -> list[str]:
-        if len(set(modes)) != len(modes):
-            raise ValueError("access modes must not repeat")
-        if "ReadWriteOncePod" in modes and len(modes) > 1:
-            raise ValueError("ReadWriteOncePod cannot be combined with other access modes")
-        return modes
-
-
-class LogsVolume(VolumeSpec):
-    """``/app/logs``: the service's log files (default 1Gi)."""
-
-    size: str = Field(default="1Gi", pattern=QUANTITY_PATTERN)
-    """Requested storage, a Kubernetes quantity (default 1Gi)."""
-
-
-class DataVolume(VolumeSpec):
-    """``/app/data``: application data that must survive restarts (default 10Gi)."""
-
-    size: str = Field(default="10Gi", pattern=QUANTITY_PATTERN)
-    """Requested storage, a Kubernetes quantity (default 10Gi)."""
-
-
-class ModelsVolume(VolumeSpec):
-    """``/app/models``: model weights and artefacts (default 50Gi)."""
-
-    size: str = Field(default="50Gi", pattern=QUANTITY_PATTERN)
-    """Requested storage, a Kubernetes quantity (default 50Gi)."""
-
-
-class CacheVolume(VolumeSpec):
-    """``/app/cache``: caches that are expensive to rebuild, e.g. downloads (default 10Gi)."""
-
-    size: str = Field(default="10Gi", pattern=QUANTITY_PATTERN)
-    """Requested storage, a Kubernetes quantity (default 10Gi)."""
-
-
-class VolumesSpec(ApiModel):
-    """The seed's four persistent directories under /app; each is on unless disabled."""
-
-    logs: LogsVolume = Field(default_factory=LogsVolume, json_schema_extra=_DEFAULT_EMPTY_OBJECT)
-    """``/app/logs`` (default 1Gi)."""
-    data: DataVolume = Field(default_factory=DataVolume, json_schema_extra=_DEFAULT_EMPTY_OBJECT)
-    """``/app/data`` (default 10Gi)."""
-    models: ModelsVolume = Field(
-        default_factory=ModelsVolume, json_schema_extra=_DEFAULT_EMPTY_OBJECT
-    )
-    """``/app/models`` (default 50Gi)."""
-    cache: CacheVolume = Field(default_factory=CacheVolume, json_schema_extra=_DEFAULT_EMPTY_OBJECT)
-    """``/app/cache`` (default 10Gi)."""
-
-    def items(self) -> list[tuple[str, VolumeSpec]]:
-        """(name, spec) of every volume in generation order, enabled or not."""
-        return [(name, getattr(self, name)) for name in VOLUME_NAMES]
-
-    def enabled(self) -> list[tuple[str, VolumeSpec]]:
-        """(name, spec) of the volumes to create and mount."""
-        return [(name, spec) for name, spec in self.items() if spec.enabled]
 
 
 class GpuSpec(ApiModel):
@@ -318,17 +223,17 @@ class HardenedServiceSpec(ApiModel):
     """Ports the container listens on; when present, a ClusterIP Service named like the
     HardenedService exposes them."""
     securityContext: SecurityContextSpec = Field(
-        default_factory=SecurityContextSpec, json_schema_extra=_DEFAULT_EMPTY_OBJECT
+        default_factory=SecurityContextSpec, json_schema_extra=DEFAULT_EMPTY_OBJECT
     )
     """The non-root identity of the pod (UID/GID/fsGroup 1000 by default, never 0)."""
     volumes: VolumesSpec = Field(
-        default_factory=VolumesSpec, json_schema_extra=_DEFAULT_EMPTY_OBJECT
+        default_factory=VolumesSpec, json_schema_extra=DEFAULT_EMPTY_OBJECT
     )
     """Persistent volumes mounted at /app/<volume>; a writable emptyDir at /tmp is always added."""
     volumeReclaimPolicy: Literal["Retain", "Delete"] = "Retain"
     """What happens to the PVCs when the HardenedService is deleted: Retain (default) keeps them
     (no ownerReference, data never lost by accident); Delete garbage-collects them."""
-    gpu: GpuSpec = Field(default_factory=GpuSpec, json_schema_extra=_DEFAULT_EMPTY_OBJECT)
+    gpu: GpuSpec = Field(default_factory=GpuSpec, json_schema_extra=DEFAULT_EMPTY_OBJECT)
     """GPUs per pod and how to schedule onto GPU nodes."""
     resources: ResourceRequirements | None = None
     """CPU/memory requests and limits of the container (GPUs come from ``gpu``)."""
