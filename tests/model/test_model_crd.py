@@ -115,7 +115,7 @@ def test_schema_is_structural() -> None:
 def test_spec_level_never_preserves_unknown_fields() -> None:
     spec = SCHEMA["properties"]["spec"]
     preserved = [p for p, n in walk(spec) if n.get("x-kubernetes-preserve-unknown-fields")]
-    # Only the affinity terms (passed through to the pod verbatim, see model/kube.py).
+    # Only the affinity terms (passed through to the pod verbatim, see model/scheduling.py).
     assert preserved == [
         ".affinity.nodeAffinity",
         ".affinity.podAffinity",
