@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from audit_support import ROOT, RunAudit, parse_json
 
 EXAMPLES = ROOT / "docs" / "examples" / "audit"
@@ -48,3 +50,36 @@ def test_whole_examples_directory(run_audit: RunAudit) -> None:
     assert result.exit_code == 1
     files = {Path(e["file"]).name for e in parse_json(result)}
     assert files == {"web-root.yaml", "node-agent.yaml"}
+
+
+def _normalized(text: str) -> list[str]:
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+def _blocks(language: str) -> list[str]:
+    doc = (ROOT / "docs" / "audit.md").read_text()
+    parts = doc.split(f"```{language}\n")[1:]
+    return [part.split("```", 1)[0] for part in parts]
+
+
+def test_documented_outputs_are_real_outputs(
+    run_audit: RunAudit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample rows and the JSON entry in docs/audit.md are what the command prints."""
+    monkeypatch.chdir(ROOT)  # the document shows paths relative to the repository
+    examples = "docs/examples/audit"
+    table = run_audit(f"{examples}/web-root.yaml")
+    fix = run_audit(f"{examples}/node-agent.yaml", "--fix", "--profile", "restricted")
+    real = _normalized(table.stdout) + _normalized(fix.stderr)
+    rows = [
+        line
+        for block in _blocks("text")
+        for line in _normalized(block)
+        if line.startswith(("docs/examples/audit/", "LOCATION", "fixed", "unfixable"))
+    ]
+    assert len(rows) >= 5
+    for row in rows:
+        assert row in real, row
+    [sample] = [json.loads(block) for block in _blocks("json")]
+    entries = parse_json(run_audit(f"{examples}/web-root.yaml", "--format", "json"))
+    assert sample in entries
