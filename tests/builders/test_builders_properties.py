@@ -13,6 +13,7 @@ import kubernetes_validate.utils
 import pytest
 from builders_strategies import hardened_services
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hardened_operator import conventions
 from hardened_operator.builders import build_objects, parse, pod_templates
@@ -135,3 +136,25 @@ def test_root_identity_is_always_refused(obj: dict[str, Any]) -> None:
         with pytest.raises(SpecValidationError) as caught:
             build_objects(bad)
         assert caught.value.field == f"spec.securityContext.{field}"
+
+
+_SECURITY_ANNOTATIONS = [
+    ("container.apparmor.security.beta.kubernetes.io/app", "unconfined"),
+    ("container.apparmor.security.beta.kubernetes.io/debug", "runtime/default"),
+    ("seccomp.security.alpha.kubernetes.io/pod", "unconfined"),
+    ("container.seccomp.security.alpha.kubernetes.io/app", "unconfined"),
+]
+
+
+@PROPERTY_SETTINGS
+@given(hardened_services(), st.sampled_from(_SECURITY_ANNOTATIONS))
+def test_security_annotations_are_always_refused(
+    obj: dict[str, Any], annotation: tuple[str, str]
+) -> None:
+    """podAnnotations could otherwise carry an AppArmor/seccomp profile past the builders."""
+    bad = copy.deepcopy(obj)
+    key, value = annotation
+    bad["spec"].setdefault("podAnnotations", {})[key] = value
+    with pytest.raises(SpecValidationError) as caught:
+        pod_templates(bad)
+    assert caught.value.field == "spec.podAnnotations"

@@ -106,6 +106,10 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"resources": {"limits": {"cpu": "two"}}}, "spec.resources.limits.cpu"),
     ({"nodeSelector": {"zone": "a"}, "gpu": {"nodeSelector": {"zone": "b"}}}, "spec"),
     ({"volumeReclaimPolicy": "Recycle"}, "spec.volumeReclaimPolicy"),
+    (
+        {"podAnnotations": {"container.apparmor.security.beta.kubernetes.io/app": "unconfined"}},
+        "spec.podAnnotations",
+    ),
     ({"tolerations": [{"operator": "Equal", "value": "x"}]}, "spec.tolerations[0]"),
     ({"tolerations": [{"key": "k", "operator": "Exists", "value": "x"}]}, "spec.tolerations[0]"),
     (

@@ -115,6 +115,20 @@ def test_every_crd_default_is_the_model_default() -> None:
         ({"affinity": {"nodeAfinity": {}}}, "spec.affinity.nodeAfinity", ["unknown"]),
         ({"image": ""}, "spec.image", []),
         ({"image": "busybox latest"}, "spec.image", []),
+        (
+            {
+                "podAnnotations": {
+                    "container.apparmor.security.beta.kubernetes.io/app": "unconfined"
+                }
+            },
+            "spec.podAnnotations",
+            ["AppArmor"],
+        ),
+        (
+            {"podAnnotations": {"seccomp.security.alpha.kubernetes.io/pod": "unconfined"}},
+            "spec.podAnnotations",
+            ["seccomp"],
+        ),
         ({"env": [{"name": "1ABC", "value": "x"}]}, "spec.env[0].name", []),
         ({"imagePullSecrets": [{"name": "Reg_Cred"}]}, "spec.imagePullSecrets[0].name", []),
         ({"serviceAccountName": "a..b"}, "spec.serviceAccountName", []),

@@ -40,6 +40,14 @@ RESERVED_POD_LABELS: Final = (
     *conventions.SECURITY_LABELS,
 )
 
+# Annotations the kubelet reads as security settings (AppArmor, legacy seccomp): the builders
+# own those, so podAnnotations may not set them (an "unconfined" profile would slip through).
+RESERVED_ANNOTATION_PREFIXES: Final = (
+    "container.apparmor.security.beta.kubernetes.io/",
+    "seccomp.security.alpha.kubernetes.io/",
+    "container.seccomp.security.alpha.kubernetes.io/",
+)
+
 # Bounds keep the CEL rules' estimated cost inside the API server's CRD budget.
 MAX_PORTS: Final = 64
 MAX_ENV: Final = 512
@@ -151,6 +159,20 @@ def _reserved_label_rule() -> dict[str, Any]:
     }
 
 
+def _reserved_annotation_rule() -> dict[str, Any]:
+    """CEL twin of HardenedServiceSpec._check_pod_annotations."""
+    terms = " && ".join(f"!k.startsWith('{prefix}')" for prefix in RESERVED_ANNOTATION_PREFIXES)
+    return {
+        "x-kubernetes-validations": [
+            {
+                "rule": f"self.all(k, {terms})",
+                "message": "podAnnotations may not set AppArmor or seccomp annotations "
+                "(the operator sets the security profile)",
+            }
+        ]
+    }
+
+
 class Probes(ApiModel):
     """Health checks. Unset probes and unset fields take the seed's HEALTHCHECK values."""
 
@@ -255,7 +277,9 @@ class HardenedServiceSpec(ApiModel):
         default=None, max_length=64, json_schema_extra=_reserved_label_rule()
     )
     """Extra labels on the pods (not the ``app.kubernetes.io/*`` or security labels we own)."""
-    podAnnotations: dict[str, str] | None = Field(default=None, max_length=64)
+    podAnnotations: dict[str, str] | None = Field(
+        default=None, max_length=64, json_schema_extra=_reserved_annotation_rule()
+    )
     """Extra annotations on the pods, e.g. for a metrics scraper."""
     terminationGracePeriodSeconds: int = Field(default=30, ge=0, le=3600)
     """Seconds a stopping pod gets between SIGTERM and SIGKILL (default 30)."""
@@ -273,6 +297,17 @@ class HardenedServiceSpec(ApiModel):
         owned = sorted(set(value or {}) & set(RESERVED_POD_LABELS))
         if owned:
             raise ValueError(f"podLabels may not set labels the operator owns: {', '.join(owned)}")
+        return value
+
+    @field_validator("podAnnotations")
+    @classmethod
+    def _check_pod_annotations(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        reserved = sorted(k for k in value or {} if k.startswith(RESERVED_ANNOTATION_PREFIXES))
+        if reserved:
+            raise ValueError(
+                "podAnnotations may not set AppArmor or seccomp annotations (the operator sets "
+                f"the security profile): {', '.join(reserved)}"
+            )
         return value
 
     @field_validator("ports")
