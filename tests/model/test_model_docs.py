@@ -87,3 +87,13 @@ def test_the_refusal_table_quotes_real_messages() -> None:
             raise AssertionError(f"documented as refused, but accepted: {snippet}")
         expected = quoted.split("...")[0].rstrip(", ")
         assert expected in message, (snippet, message)
+
+
+def test_documented_object_count_of_two_services() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    command = "render - < docs/examples/hardenedservice/two-services.yaml | grep -c '^kind:'\n"
+    documented = int(text.split(command, 1)[1].split("\n", 1)[0])
+    stdin = (EXAMPLES / "two-services.yaml").read_text(encoding="utf-8")
+    result = CliRunner().invoke(main, ["render", "-"], input=stdin)
+    assert result.exit_code == 0
+    assert sum(line.startswith("kind:") for line in result.stdout.splitlines()) == documented
