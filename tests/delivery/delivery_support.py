@@ -19,6 +19,10 @@ SAMPLES = MANIFESTS / "samples"
 CHART = REPO / "helm" / "hardened-operator"
 CRD_SOURCE = REPO / "crds" / "hardenedservices.ai-system.io.yaml"
 KOPF_PEERING_CRD = MANIFESTS / "01-kopf-peering-crd.yaml"
+SYNC_CRDS = (
+    "crds/ changed: copy it, `cp crds/hardenedservices.ai-system.io.yaml manifests/01-crd.yaml"
+    " && cp crds/hardenedservices.ai-system.io.yaml helm/hardened-operator/crds/`"
+)
 
 # The Kubernetes versions every rendered object must be valid for (oldest supported, newest).
 KUBE_VERSIONS = ("1.30.0", "1.37.0")
@@ -160,6 +164,9 @@ MUST_NOT = (
     ("", "secrets", "list", None),
     ("", "secrets", "get", "default"),
     ("", "secrets", "list", OPERATOR_NAMESPACE),
+    ("", "secrets", "get", OPERATOR_NAMESPACE),  # any Secret but its own, named one
+    ("", "secrets", "delete", OPERATOR_NAMESPACE),
+    ("", "configmaps", "get", "kube-system"),
     ("", "secrets", "create", OPERATOR_NAMESPACE),
     ("rbac.authorization.k8s.io", "clusterroles", "create", None),
     ("rbac.authorization.k8s.io", "clusterrolebindings", "create", None),

@@ -22,6 +22,7 @@ from delivery_support import (
     NAMED_CLUSTER_NEEDS,
     NAMESPACE_NEEDS,
     OPERATOR_NAMESPACE,
+    SYNC_CRDS,
     THIRD_PARTY_KINDS,
     expand_rules,
     find,
@@ -187,7 +188,7 @@ def test_chart_metadata(chart: helm.Chart) -> None:
 def test_chart_crds_are_identical_to_the_sources(chart: helm.Chart) -> None:
     assert CRD_SOURCE.exists(), "crds/hardenedservices.ai-system.io.yaml (helper model) missing"
     crd_dir = CHART / "crds"
-    assert (crd_dir / CRD_SOURCE.name).read_bytes() == CRD_SOURCE.read_bytes()
+    assert (crd_dir / CRD_SOURCE.name).read_bytes() == CRD_SOURCE.read_bytes(), SYNC_CRDS
     assert (
         crd_dir / "clusterkopfpeerings.kopf.dev.yaml"
     ).read_bytes() == KOPF_PEERING_CRD.read_bytes()

@@ -18,6 +18,7 @@ from delivery_support import (
     NAMESPACE_NEEDS,
     OPERATOR_NAMESPACE,
     SAMPLES,
+    SYNC_CRDS,
     WEBHOOK_CONFIG_NAME,
     WEBHOOK_SECRET_NAME,
     expand_rules,
@@ -79,7 +80,7 @@ def test_kubectl_kustomize_agrees_with_the_files() -> None:
 
 def test_crd_is_a_byte_identical_copy_of_crds_dir() -> None:
     assert CRD_SOURCE.exists(), "crds/hardenedservices.ai-system.io.yaml (helper model) missing"
-    assert (MANIFESTS / "01-crd.yaml").read_bytes() == CRD_SOURCE.read_bytes()
+    assert (MANIFESTS / "01-crd.yaml").read_bytes() == CRD_SOURCE.read_bytes(), SYNC_CRDS
 
 
 @pytest.mark.parametrize("name", kustomization_resources())
