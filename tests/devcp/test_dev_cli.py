@@ -129,17 +129,42 @@ def test_up_status_down_leaves_no_process_behind(plane_dir: Path) -> None:
     assert status.returncode == 0, status.stdout + status.stderr
     assert "ready" in status.stdout
 
-    again = hardened("dev", "up", "--dir", str(plane_dir), "--no-operator", "--no-build")
-    assert again.returncode == 1
-    assert "already running" in again.stderr
+    refused = hardened("dev", "up", "--dir", str(plane_dir), "--no-operator", "--no-build")
+    assert refused.returncode == 1
+    assert "already running" in refused.stderr
+
+    api = bootstrap.api_client(kubeconfig)
+    try:
+        body: Any = {"metadata": {"name": "kept"}, "data": {"k": "v"}}
+        client.CoreV1Api(api).create_namespaced_config_map("default", body)
+    finally:
+        api.close()
 
     down = hardened("dev", "down", "--dir", str(plane_dir))
     assert down.returncode == 0, down.stderr
+    assert down.stdout.startswith(f"stopped kube-apiserver (pid {records[1].pid}), etcd")
     _assert_all_gone(plane_dir, records)
 
     after = hardened("dev", "status", "--dir", str(plane_dir))
     assert after.returncode == 1
     assert "not ready" in after.stdout
+    twice = hardened("dev", "down", "--dir", str(plane_dir))
+    assert twice.returncode == 0
+    assert "stopped nothing" in twice.stdout
+
+    # Up again on the same directory: same etcd data, fresh processes.
+    again = hardened("dev", "up", "--dir", str(plane_dir), "--no-operator", "--no-build")
+    assert again.returncode == 0, again.stderr
+    api = bootstrap.api_client(kubeconfig)
+    try:
+        kept = client.CoreV1Api(api).read_namespaced_config_map("kept", "default")
+        assert kept.data == {"k": "v"}
+    finally:
+        api.close()
+    restarted = _records(plane_dir)
+    assert {r.pid for r in restarted}.isdisjoint(r.pid for r in records)
+    assert hardened("dev", "down", "--dir", str(plane_dir)).returncode == 0
+    _assert_all_gone(plane_dir, restarted)
 
 
 def test_kubectl_from_the_assets_works_with_the_written_kubeconfig(plane_dir: Path) -> None:

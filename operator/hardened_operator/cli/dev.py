@@ -135,8 +135,8 @@ def down(directory: Path, timeout: float) -> None:
     except ControlPlaneError as error:
         _log(f"error: {error}")
         sys.exit(1)
-    names = ", ".join(f"{r.name} (pid {r.pid})" for r in stopped.records)
-    click.echo(f"stopped {names or 'nothing'}")
+    names = ", ".join(f"{r.name} (pid {r.pid})" for r in stopped)
+    click.echo(f"stopped {names or 'nothing (no process of this plane was running)'}")
 
 
 @dev.command("status")

@@ -125,11 +125,15 @@ class ControlPlane:
         return bootstrap.api_client(self.kubeconfig)
 
 
-def stop_dir(directory: Path, timeout: float = 10.0) -> ControlPlane:
-    """``hardened dev down``: stop what ``state.json`` in ``directory`` records."""
+def stop_dir(directory: Path, timeout: float = 10.0) -> list[ProcessRecord]:
+    """``hardened dev down``: stop what ``state.json`` in ``directory`` records.
+
+    Returns the processes that were still running, in the order they were stopped.
+    """
     plane = ControlPlane.load(directory)
+    running = plane.running()
     plane.stop(timeout=timeout)
-    return plane
+    return list(reversed(running))
 
 
 def start(options: Options, log: Log = _quiet) -> ControlPlane:
