@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Run the whole test suite. On a fresh machine this sets up .venv and builds the local
-# control plane's binaries once (cached; see README "Local control plane").
+# control plane's binaries once (cached; docs/dev.md).
 # Extra arguments go to pytest, e.g. scripts/test.sh -k policy
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ -z "${KUBEBUILDER_ASSETS:-}" ] && [ -z "${KUBECONFIG:-}" ]; then
-  .venv/bin/hardened dev build-assets
+  # Without Go (and no cache) the control-plane tests skip locally; in CI they must run.
+  if ! .venv/bin/hardened dev build-assets; then
+    if [ "${HARDENED_REQUIRE_CONTROL_PLANE:-}" = 1 ] || [ "${CI:-}" = true ]; then exit 1; fi
+    echo "warning: no control-plane binaries (see docs/dev.md); those tests will be skipped" >&2
+  fi
 fi
 if [ -z "${PSA_FIXTURES:-}" ] && [ -d ../shared/conformance/pod-security ]; then
   PSA_FIXTURES="$(cd ../shared/conformance/pod-security && pwd)"
