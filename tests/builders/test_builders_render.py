@@ -152,3 +152,25 @@ def test_a_list_with_a_foreign_item_is_refused() -> None:
     code, out, err = run("-", stdin=listing)
     assert (code, out) == (2, "")
     assert "items[0]" in err and "not a HardenedService" in err
+
+
+def test_output_is_byte_identical_across_processes() -> None:
+    """No set or hash ordering leaks into the output: two interpreters with different hash
+    seeds render the same bytes (server-side apply of unchanged input stays a no-op)."""
+    import os
+    import subprocess
+    import sys
+
+    files = sorted(str(p) for p in EXAMPLES.glob("*.yaml") if not p.name.startswith("invalid-"))
+    outputs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-m", "hardened_operator.cli", "render", *files],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count(b"kind: Deployment") >= 5
