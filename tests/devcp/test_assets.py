@@ -204,3 +204,8 @@ def test_go_module_ships_with_the_package() -> None:
     pyproject = (REPO / "pyproject.toml").read_text()
     for name in ("go.mod", "go.sum", "tools.go"):
         assert f"dev/envtest/{name}" in pyproject, f"{name} must be package data"
+
+
+def test_user_goflags_are_kept_but_cannot_unpin_the_module() -> None:
+    flags = assets._goflags({"GOFLAGS": "-mod=mod -p=1 -buildvcs=true"}).split()
+    assert flags == ["-p=1", "-mod=readonly", "-buildvcs=false"]

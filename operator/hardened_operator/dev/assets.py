@@ -241,11 +241,9 @@ def _go_build(go: Path, module: Path, package: str, output: Path, env: dict[str,
 def _goflags(env: Mapping[str, str]) -> str:
     # The pinned go.sum is the contract: never let the build rewrite it, and don't stamp VCS
     # info from whatever directory we happen to be in.
-    flags = env.get("GOFLAGS", "").split()
-    for flag in ("-mod=readonly", "-buildvcs=false"):
-        if flag not in flags:
-            flags.append(flag)
-    return " ".join(flags)
+    ours = ("-mod=", "-buildvcs=")
+    flags = [f for f in env.get("GOFLAGS", "").split() if not f.startswith(ours)]
+    return " ".join([*flags, "-mod=readonly", "-buildvcs=false"])
 
 
 def _go_version(go: Path, env: Mapping[str, str]) -> str:

@@ -9,6 +9,7 @@ crash half-way through ``start()``.
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -99,16 +100,19 @@ class ControlPlane:
             raise ControlPlaneError(f"no control plane state in {directory} ({path})") from None
         except ValueError as error:
             raise ControlPlaneError(f"{path} is not valid JSON: {error}") from error
-        return cls(
-            directory=directory,
-            server=str(state["server"]),
-            kubeconfig=Path(state["kubeconfig"]),
-            records=[ProcessRecord.from_json(p) for p in state["processes"]],
-            ports={str(k): int(v) for k, v in state["ports"].items()},
-            admission=str(state.get("admission", "none")),
-            notes=[str(n) for n in state.get("notes", [])],
-            installed_crds=[str(n) for n in state.get("installed_crds", [])],
-        )
+        try:
+            return cls(
+                directory=directory,
+                server=str(state["server"]),
+                kubeconfig=Path(state["kubeconfig"]),
+                records=[ProcessRecord.from_json(p) for p in state["processes"]],
+                ports={str(k): int(v) for k, v in state["ports"].items()},
+                admission=str(state.get("admission", "none")),
+                notes=[str(n) for n in state.get("notes", [])],
+                installed_crds=[str(n) for n in state.get("installed_crds", [])],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ControlPlaneError(f"{path} is not a control plane state: {error!r}") from error
 
     def running(self) -> list[ProcessRecord]:
         return [r for r in self.records if processes.is_running(r)]
@@ -319,8 +323,6 @@ def _start_apiserver(
 
 
 def _write_kubeconfig(path: Path, server: str, pki: _Pki) -> None:
-    import base64
-
     def b64(file: Path) -> str:
         return base64.b64encode(file.read_bytes()).decode("ascii")
 

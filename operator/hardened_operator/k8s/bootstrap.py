@@ -7,6 +7,7 @@ become ``errors.ApiError`` (or ``ControlPlaneError`` for timeouts while waiting)
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -52,8 +53,6 @@ def _call(what: str, func: Callable[[], T]) -> T:
 
 
 def _message(error: ApiException) -> str:
-    import json
-
     try:
         body = json.loads(error.body or "{}")
     except ValueError:
