@@ -135,7 +135,7 @@ WEBHOOK_CONFIG_NAME = "hardened-operator"
 WEBHOOK_SECRET_NAME = "hardened-operator-webhook-tls"
 
 CLUSTER_NEEDS = frozenset(
-    [("ai-system.io", "hardenedservices", verb) for verb in ("get", "list", "watch", "patch")]
+    [("ai-system.io", "hardenedservices", verb) for verb in ("get", "list", "watch")]
     + [("ai-system.io", "hardenedservices/status", "patch")]
     + [("ai-system.io", "hardenedservices/finalizers", "update")]
     + [
@@ -145,7 +145,7 @@ CLUSTER_NEEDS = frozenset(
             ("", "services"),
             ("", "persistentvolumeclaims"),
         )
-        for verb in ("get", "list", "watch", "create", "patch", "delete")
+        for verb in ("list", "watch", "create", "patch", "delete")
     ]
     + [("", "events", "create")]
     + [("kopf.dev", "clusterkopfpeerings", verb) for verb in ("get", "list", "watch", "patch")]
