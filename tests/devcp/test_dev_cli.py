@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,6 +112,23 @@ def _assert_all_gone(directory: Path, records: list[ProcessRecord]) -> None:
     assert _processes_mentioning(directory) == []
 
 
+def _etcd_health(plane_dir: Path, client_cert: bool) -> str:
+    port = json.loads((plane_dir / "state.json").read_text())["ports"]["etcd"]
+    context = ssl.create_default_context(cafile=str(plane_dir / "pki/etcd/ca.crt"))
+    if client_cert:
+        client_dir = plane_dir / "pki/etcd-client"
+        context.load_cert_chain(client_dir / "tls.crt", client_dir / "tls.key")
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}/health", context=context) as response:
+        return str(response.read().decode())
+
+
+def _assert_etcd_needs_the_apiserver_certificate(plane_dir: Path) -> None:
+    """etcd holds every Secret: on a shared machine, no certificate means no access."""
+    assert json.loads(_etcd_health(plane_dir, client_cert=True))["health"] == "true"
+    with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+        _etcd_health(plane_dir, client_cert=False)
+
+
 def test_up_status_down_leaves_no_process_behind(plane_dir: Path) -> None:
     up = hardened("dev", "up", "--dir", str(plane_dir), "--no-operator", "--no-build")
     assert up.returncode == 0, up.stderr
@@ -124,6 +144,8 @@ def test_up_status_down_leaves_no_process_behind(plane_dir: Path) -> None:
         assert bootstrap.server_version(api) == assets.KUBERNETES_VERSION
     finally:
         api.close()
+
+    _assert_etcd_needs_the_apiserver_certificate(plane_dir)
 
     status = hardened("dev", "status", "--dir", str(plane_dir))
     assert status.returncode == 0, status.stdout + status.stderr

@@ -163,7 +163,7 @@ def start(options: Options, log: Log = _quiet) -> ControlPlane:
     )
     try:
         pki = _write_pki(directory / "pki")
-        _start_etcd(plane, found, ports)
+        _start_etcd(plane, found, pki, ports)
         api_process = _start_apiserver(plane, found, pki, ports, options)
         _write_kubeconfig(plane.kubeconfig, server, pki)
         poller = bootstrap.api_client(plane.kubeconfig, retries=False)
@@ -218,6 +218,12 @@ class _Pki:
     webhook_ca: Path
     webhook_cert: Path
     webhook_key: Path
+    etcd_ca: Path  # signs etcd's serving (and peer) certificate
+    etcd_cert: Path
+    etcd_key: Path
+    etcd_client_ca: Path  # the only CA etcd accepts client certificates from
+    etcd_client_cert: Path  # kube-apiserver's
+    etcd_client_key: Path
 
 
 def _write_pki(directory: Path) -> _Pki:
@@ -236,6 +242,12 @@ def _write_pki(directory: Path) -> _Pki:
     webhook_ca, webhook_cert, webhook_key = certs.generate(
         hosts, common_name="hardened-dev-webhook"
     ).write(directory / "webhook")
+    etcd_ca, etcd_cert, etcd_key = certs.generate(hosts, common_name="hardened-dev-etcd").write(
+        directory / "etcd"
+    )
+    etcd_client_ca, etcd_client_cert, etcd_client_key = certs.generate_client(
+        "kube-apiserver", []
+    ).write(directory / "etcd-client")
     return _Pki(
         directory,
         serving_ca,
@@ -248,6 +260,12 @@ def _write_pki(directory: Path) -> _Pki:
         webhook_ca,
         webhook_cert,
         webhook_key,
+        etcd_ca,
+        etcd_cert,
+        etcd_key,
+        etcd_client_ca,
+        etcd_client_cert,
+        etcd_client_key,
     )
 
 
@@ -263,9 +281,13 @@ def _launch(
     return popen
 
 
-def _start_etcd(plane: ControlPlane, found: assets_module.Assets, ports: dict[str, int]) -> None:
-    client_url = f"http://{LOOPBACK}:{ports['etcd']}"
-    peer_url = f"http://{LOOPBACK}:{ports['etcd_peer']}"
+def _start_etcd(
+    plane: ControlPlane, found: assets_module.Assets, pki: _Pki, ports: dict[str, int]
+) -> None:
+    # TLS with client-certificate auth even on loopback: etcd holds every Secret, and any
+    # local user could otherwise read or rewrite it past RBAC (machines are shared).
+    client_url = f"https://{LOOPBACK}:{ports['etcd']}"
+    peer_url = f"https://{LOOPBACK}:{ports['etcd_peer']}"
     _launch(
         plane,
         "etcd",
@@ -275,9 +297,17 @@ def _start_etcd(plane: ControlPlane, found: assets_module.Assets, ports: dict[st
             f"--data-dir={plane.directory / 'etcd'}",
             f"--listen-client-urls={client_url}",
             f"--advertise-client-urls={client_url}",
+            f"--cert-file={pki.etcd_cert}",
+            f"--key-file={pki.etcd_key}",
+            "--client-cert-auth=true",
+            f"--trusted-ca-file={pki.etcd_client_ca}",
             f"--listen-peer-urls={peer_url}",
             f"--initial-advertise-peer-urls={peer_url}",
             f"--initial-cluster=dev={peer_url}",
+            f"--peer-cert-file={pki.etcd_cert}",
+            f"--peer-key-file={pki.etcd_key}",
+            "--peer-client-cert-auth=true",
+            f"--peer-trusted-ca-file={pki.etcd_client_ca}",
             # Throwaway data: skipping fsync makes every write (and so every test) much faster.
             "--unsafe-no-fsync=true",
             "--log-level=warn",
@@ -294,7 +324,10 @@ def _start_apiserver(
 ) -> subprocess.Popen[bytes]:
     command = [
         str(found.kube_apiserver),
-        f"--etcd-servers=http://{LOOPBACK}:{ports['etcd']}",
+        f"--etcd-servers=https://{LOOPBACK}:{ports['etcd']}",
+        f"--etcd-cafile={pki.etcd_ca}",
+        f"--etcd-certfile={pki.etcd_client_cert}",
+        f"--etcd-keyfile={pki.etcd_client_key}",
         f"--bind-address={LOOPBACK}",
         f"--advertise-address={LOOPBACK}",
         # The endpoint reconciler refuses a loopback address; nothing here needs the
