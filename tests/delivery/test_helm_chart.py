@@ -367,6 +367,7 @@ def test_schema_rejects_bad_values_readably(
             "metrics.serviceMonitor.enabled needs metrics.enabled",
         ),
         ({"podDisruptionBudget": {"minAvailable": 2}}, "must be below replicas"),
+        ({"replicas": 1}, "must be below replicas (1)"),
     ],
     ids=combo_id,
 )

@@ -6,6 +6,7 @@ The same files are applied to a real API server in test_delivery_controlplane.py
 from __future__ import annotations
 
 import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -320,3 +321,21 @@ def test_sample_parses_with_the_model_and_builds_hardened_objects(path: Any) -> 
     assert any(o["kind"] == "Deployment" for o in built)
     for generated in built:
         validate_strict(generated)
+
+
+AUDIT = (sys.executable, "-m", "hardened_operator.cli", "audit")
+
+
+def test_hardened_audit_cli_passes_manifests_and_samples_restricted() -> None:
+    # What a user's CI runs on these files: the operator Deployment and every sample.
+    proc = subprocess.run(
+        [*AUDIT, "--profile", "restricted", str(MANIFESTS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("0 violations in ")
+    audited = int(proc.stdout.split(" objects")[0].rsplit(" ", 1)[1])
+    assert audited >= len(manifest_objects()) + len(list(SAMPLES.glob("*.yaml")))

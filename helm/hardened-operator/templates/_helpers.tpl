@@ -76,7 +76,7 @@ so a broken webhook can never block the operator's own recovery. */}}
 {{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) -}}
 {{- fail "metrics.serviceMonitor.enabled needs metrics.enabled (the ServiceMonitor scrapes its Service)" -}}
 {{- end -}}
-{{- if and .Values.podDisruptionBudget.enabled (ge (int .Values.podDisruptionBudget.minAvailable) (int .Values.replicas)) (gt (int .Values.replicas) 1) -}}
-{{- fail (printf "podDisruptionBudget.minAvailable (%v) must be below replicas (%v), or no node could ever be drained" .Values.podDisruptionBudget.minAvailable .Values.replicas) -}}
+{{- if and .Values.podDisruptionBudget.enabled (ge (int .Values.podDisruptionBudget.minAvailable) (int .Values.replicas)) -}}
+{{- fail (printf "podDisruptionBudget.minAvailable (%v) must be below replicas (%v), or no node could ever be drained (with 1 replica set podDisruptionBudget.enabled=false)" .Values.podDisruptionBudget.minAvailable .Values.replicas) -}}
 {{- end -}}
 {{- end -}}
