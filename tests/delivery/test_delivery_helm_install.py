@@ -441,6 +441,36 @@ def test_operator_runs_as_the_chart_service_account_and_reconciles_every_sample(
     assert "failure=None" in text and "failure=APPLY" not in text, text[-4000:]
 
 
+def test_helm_upgrade_changes_values_and_keeps_the_injected_ca(
+    release: dict[str, Any], k8s_api: Any, tmp_path: Path
+) -> None:
+    fullname = f"{release['name']}-hardened-operator"
+    admission = client.AdmissionregistrationV1Api(k8s_api)
+    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nupgrade-test\n").decode()
+    # What the operator does (certificates: self): put its CA into every entry.
+    admission.patch_validating_webhook_configuration(
+        fullname,
+        {"webhooks": [{"name": hook.name, "clientConfig": {"caBundle": ca}} for hook in
+                      admission.read_validating_webhook_configuration(fullname).webhooks]},
+    )  # fmt: skip
+    chart = chart_for(bootstrap.server_version(k8s_api), tmp_path)
+    upgraded = release["config"].upgrade(
+        chart,
+        release["name"],
+        {"replicas": 3, "webhook": {"timeoutSeconds": 3}},
+        namespace=release["namespace"],
+        timeout=120,
+    )
+    assert upgraded["revision"] == 2
+    deploy = client.AppsV1Api(k8s_api).read_namespaced_deployment(fullname, release["namespace"])
+    assert deploy.spec.replicas == 3
+    hooks = admission.read_validating_webhook_configuration(fullname).webhooks
+    assert [hook.timeout_seconds for hook in hooks] == [3, 3, 3]
+    assert [hook.failure_policy for hook in hooks] == ["Fail"] * 3
+    # The chart does not own caBundle, so an upgrade never breaks a working webhook's TLS.
+    assert [hook.client_config.ca_bundle for hook in hooks] == [ca] * 3
+
+
 def test_zz_helm_uninstall_keeps_crds_hardenedservices_and_pvcs(
     release: dict[str, Any], k8s_api: Any
 ) -> None:
