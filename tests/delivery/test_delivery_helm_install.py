@@ -448,11 +448,11 @@ def test_helm_upgrade_changes_values_and_keeps_the_injected_ca(
     admission = client.AdmissionregistrationV1Api(k8s_api)
     ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nupgrade-test\n").decode()
     # What the operator does (certificates: self): put its CA into every entry.
-    admission.patch_validating_webhook_configuration(
-        fullname,
-        {"webhooks": [{"name": hook.name, "clientConfig": {"caBundle": ca}} for hook in
-                      admission.read_validating_webhook_configuration(fullname).webhooks]},
-    )  # fmt: skip
+    names = [
+        hook.name for hook in admission.read_validating_webhook_configuration(fullname).webhooks
+    ]
+    entries = [{"name": name, "clientConfig": {"caBundle": ca}} for name in names]
+    admission.patch_validating_webhook_configuration(fullname, {"webhooks": entries})
     chart = chart_for(bootstrap.server_version(k8s_api), tmp_path)
     upgraded = release["config"].upgrade(
         chart,
