@@ -197,24 +197,6 @@ def test_the_webhook_refuses_a_uid0_hardened_service_the_schema_would_let_throug
         )
 
 
-def test_restricted_profile_refuses_what_no_schema_checks(
-    control_plane: Any,
-    k8s_api: Any,
-    namespace: str,
-    tmp_path: Path,
-    register_webhook: Callable[..., AbstractContextManager[dict[str, Any]]],
-) -> None:
-    with operator_with_webhook(
-        control_plane, namespace, tmp_path, register_webhook, "--profile", "restricted"
-    ):
-        wait_for_denial(k8s_api, namespace, 30)
-        annotations = {"container.apparmor.security.beta.kubernetes.io/app": "unconfined"}
-        error = refused(
-            lambda: create_hsvc(k8s_api, hsvc("aa", namespace, podAnnotations=annotations))
-        )
-        assert error.status == 403 and "AppArmor" in error.body
-
-
 def test_restart_reuses_the_stored_certificate(
     control_plane: Any,
     k8s_api: Any,

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from hardened_operator.builders import build_objects
-from hardened_operator.controller.reconciler import Reconciler, owner_of, with_owner
+from hardened_operator.controller.cache import Cache, owner_of
+from hardened_operator.controller.reconciler import Reconciler, with_owner
 from hardened_operator.errors import ApiError, InputError
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -67,19 +68,18 @@ class FakeClient:
         self.events.append((reason, message))
 
 
-class DictView:
-    def __init__(self, owner: dict[str, Any], owned: list[dict[str, Any]] | None = None) -> None:
-        self.owner, self.objects = owner, owned or []
-
-    def hardened_service(self, namespace: str, name: str) -> Mapping[str, Any] | None:
-        return self.owner
-
-    def owned(self, namespace: str, name: str) -> list[Mapping[str, Any]]:
-        return self.objects
-
-
-def reconciler(view: DictView, client: FakeClient) -> Reconciler:
-    return Reconciler(client, view, build_objects, clock=lambda: NOW)  # type: ignore[arg-type]
+def reconciler(
+    owner: dict[str, Any],
+    owned: list[dict[str, Any]] | None = None,
+    client: FakeClient | None = None,
+) -> tuple[Reconciler, FakeClient, Cache]:
+    cache = Cache()
+    cache.observe(owner)
+    for obj in owned or []:
+        cache.observe(obj)
+    client = client or FakeClient()
+    client.owner = owner
+    return Reconciler(client, cache, build_objects, clock=lambda: NOW), client, cache  # type: ignore[arg-type]
 
 
 def applied(client: FakeClient) -> list[str]:
@@ -88,27 +88,20 @@ def applied(client: FakeClient) -> list[str]:
 
 def test_first_reconcile_applies_everything_then_nothing() -> None:
     owner = hsvc(ports=[{"name": "http", "containerPort": 8080}])
-    client = FakeClient()
-    client.owner = owner
-    view = DictView(owner)
-    rec = reconciler(view, client)
+    rec, client, cache = reconciler(owner)
     outcome = asyncio.run(rec.reconcile("ns", "web"))
     kinds = [ref.split("/")[0] for ref in outcome.applied]
     # Claims before the Deployment that mounts them.
     assert kinds == ["PersistentVolumeClaim"] * 4 + ["Service", "Deployment"]
     assert outcome.status_written and outcome.failure is None and outcome.drifted == []
+    assert len(cache) == 7  # the answers went into the cache: the owner and its six objects
 
-    # The watch now shows what we applied and the status we wrote: nothing left to do.
-    view.objects = [copy.deepcopy(o) for o in with_owner(build_objects(owner), owner)]
-    view.owner = {**owner, "status": _written_status(client, rec)}
+    # Our writes coming back through the watch are not news, and nothing is left to do.
+    for obj in cache.owned("ns", "web"):
+        assert not cache.observe(copy.deepcopy(dict(obj)))
     client.calls.clear()
     outcome = asyncio.run(rec.reconcile("ns", "web"))
     assert client.calls == [] and outcome.applied == [] and not outcome.status_written
-
-
-def _written_status(client: FakeClient, rec: Reconciler) -> dict[str, Any]:
-    status: dict[str, Any] = rec._recent[("HardenedService", "ns", "web")]["status"]
-    return status
 
 
 def test_drift_is_applied_and_reported_once_the_spec_was_settled() -> None:
@@ -117,8 +110,8 @@ def test_drift_is_applied_and_reported_once_the_spec_was_settled() -> None:
     dep = next(o for o in owned if o["kind"] == "Deployment")
     dep["spec"]["template"]["spec"]["securityContext"]["runAsUser"] = 0
     owner["status"] = {"observedGeneration": 1}
-    client = FakeClient()
-    outcome = asyncio.run(reconciler(DictView(owner, owned), client).reconcile("ns", "web"))
+    rec, client, _ = reconciler(owner, owned)
+    outcome = asyncio.run(rec.reconcile("ns", "web"))
     assert applied(client) == ["Deployment/web"]
     assert outcome.drifted == ["Deployment/web"]
     assert client.events[0][0] == "DriftCorrected"
@@ -131,8 +124,8 @@ def test_a_spec_change_is_applied_without_a_drift_event() -> None:
     owner["spec"]["image"] = "ghcr.io/x/web:2"
     owner["metadata"]["generation"] = 2
     owner["status"] = {"observedGeneration": 1}
-    client = FakeClient()
-    outcome = asyncio.run(reconciler(DictView(owner, owned), client).reconcile("ns", "web"))
+    rec, client, _ = reconciler(owner, owned)
+    outcome = asyncio.run(rec.reconcile("ns", "web"))
     assert applied(client) == ["Deployment/web"]
     assert outcome.drifted == [] and client.events == []
 
@@ -155,19 +148,18 @@ def test_owner_references_follow_the_reclaim_policy(policy: str | None, owned_pv
 
 def test_apply_failure_degrades_keeps_going_and_schedules_a_retry() -> None:
     owner = hsvc()
-    client = FakeClient()
+    rec, client, cache = reconciler(owner)
     client.fail["PersistentVolumeClaim/web-data"] = ApiError(
         'persistentvolumeclaims "web-data" is forbidden: exceeded quota: q',
         status=403,
         reason="Forbidden",
     )
-    rec = reconciler(DictView(owner), client)
 
     async def run() -> Any:
         outcome = await rec.reconcile("ns", "web")
         state = rec._keys[("ns", "web")]
         assert state.retry is not None  # a retry is scheduled (2 s for the first failure)
-        written = rec._recent[("HardenedService", "ns", "web")]["status"]
+        written = cache.hardened_service("ns", "web")["status"]  # type: ignore[index]
         rec.forget("ns", "web")  # cancels it
         return outcome, written
 
@@ -187,8 +179,8 @@ def test_invalid_spec_is_degraded_and_nothing_is_applied_or_deleted() -> None:
     def broken(_: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise InputError("spec.image: must not be empty")
 
-    client = FakeClient()
-    rec = Reconciler(client, DictView(owner, owned), broken, clock=lambda: NOW)  # type: ignore[arg-type]
+    rec, client, cache = reconciler(owner, owned)
+    rec = Reconciler(client, cache, broken, clock=lambda: NOW)  # type: ignore[arg-type]
 
     async def run() -> Any:
         try:
@@ -212,10 +204,8 @@ def test_stale_objects_we_own_are_deleted_but_never_claims() -> None:
     stranger["metadata"]["ownerReferences"] = []  # same labels, not ours
     now = hsvc(volumeReclaimPolicy="Delete", volumes={"models": {"enabled": False}})
     now["status"] = {"observedGeneration": 1}
-    client = FakeClient()
-    outcome = asyncio.run(
-        reconciler(DictView(now, [*owned, stranger]), client).reconcile("ns", "web")
-    )
+    rec, client, _ = reconciler(now, [*owned, stranger])
+    outcome = asyncio.run(rec.reconcile("ns", "web"))
     assert sorted(outcome.deleted) == ["Deployment/web-debug", "Service/web"]
     assert ("delete", "Service/web-other") not in client.calls
     assert not any(ref.startswith("PersistentVolumeClaim") for _, ref in client.calls)
@@ -223,8 +213,7 @@ def test_stale_objects_we_own_are_deleted_but_never_claims() -> None:
 
 def test_trigger_coalesces_a_burst_into_few_reconciles() -> None:
     owner = hsvc()
-    client = FakeClient()
-    rec = reconciler(DictView(owner), client)
+    rec, _, _ = reconciler(owner)
     count = 0
     original = rec.reconcile
 
@@ -241,3 +230,24 @@ def test_trigger_coalesces_a_burst_into_few_reconciles() -> None:
 
     asyncio.run(burst())
     assert count == 2  # the one running, plus one more that sees everything after it
+
+
+def test_cache_newer_wins_and_tracks_owners() -> None:
+    cache = Cache()
+    owner = hsvc()
+    dep = with_owner(build_objects(owner), owner)[-1]
+    dep["metadata"]["resourceVersion"] = "20"
+    assert cache.observe(dep)
+    older = copy.deepcopy(dep)
+    older["metadata"]["resourceVersion"] = "19"
+    assert not cache.observe(older) and not cache.observe(copy.deepcopy(dep))
+    newer = copy.deepcopy(dep)
+    newer["metadata"]["resourceVersion"] = "21"
+    newer["metadata"]["managedFields"] = [{"manager": "x"}]
+    assert cache.observe(newer)
+    [stored] = cache.owned("ns", "web")
+    assert (
+        stored["metadata"]["resourceVersion"] == "21" and "managedFields" not in stored["metadata"]
+    )
+    cache.remove(newer)
+    assert cache.owned("ns", "web") == [] and len(cache) == 0

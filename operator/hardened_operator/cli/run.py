@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import tempfile
 import threading
@@ -109,6 +110,9 @@ def run(
     if resync_seconds and peering_name:
         raise click.UsageError("--resync-seconds works in standalone mode only (no --peering)")
     health = _listen(health_listen, "--health-listen")
+    if kubeconfig:
+        # kopf's own login (its watches) reads the environment: one cluster for both.
+        os.environ["KUBECONFIG"] = kubeconfig
     kopf.configure(
         verbose=verbose,
         log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,
@@ -144,7 +148,9 @@ def run(
             key_file=key_file,
         )
 
-    state = OperatorState(kubeconfig=kubeconfig, resync_seconds=resync_seconds)
+    state = OperatorState(
+        kubeconfig=kubeconfig, namespaces=namespaces, resync_seconds=resync_seconds
+    )
     ready = threading.Event()
     sidecar = Sidecar(state, ready, health=health, webhook=webhook, ca_injection=ca_injection)
     sidecar.start()

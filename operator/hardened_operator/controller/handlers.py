@@ -1,4 +1,4 @@
-"""kopf registration: indexes of what we watch, and event handlers that call the reconciler.
+"""kopf registration: event handlers that keep the cache current and call the reconciler.
 
 Why raw ``@kopf.on.event`` handlers (not ``on.create``/``on.update``/``on.resume``): kopf's
 change-detection handlers persist their progress on the object (an annotation per change, a
@@ -6,9 +6,12 @@ finalizer for timers), which is a write per object per change and would make "an
 issues zero writes" false. Event handlers persist nothing; the reconciler is level-triggered
 (desired vs live every time) and does its own retries with backoff, so nothing is lost.
 
-The initial listing kopf does at start-up (event ``type`` None) is our resume: every
-HardenedService is compared against kopf's indexes, which kopf fills before any handler runs,
-so a restart with nothing changed issues no write.
+Start-up: the startup handler LISTs HardenedServices and the owned kinds into the cache before
+kopf starts watching (see :mod:`.cache` for why not kopf's indexes). kopf's initial listing of
+HardenedServices (event ``type`` None) is then our resume: each one is compared against the
+cache, so a restart with nothing changed issues no write. Owned-object events that carry
+nothing new (same resourceVersion as cached: the listing again, or our own write coming back)
+trigger nothing.
 """
 
 from __future__ import annotations
@@ -17,61 +20,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
-from hardened_operator import API_GROUP, API_VERSION, FIELD_MANAGER, PLURAL
+from hardened_operator import API_GROUP, API_VERSION, FIELD_MANAGER, KIND, PLURAL
 from hardened_operator.builders import build_objects
-from hardened_operator.controller.reconciler import (
-    MANAGED_BY_LABEL,
-    OWNER_LABEL,
-    Reconciler,
-    owner_of,
-)
+from hardened_operator.controller.cache import OWNER_LABEL, Cache, owner_of
+from hardened_operator.controller.reconciler import MANAGED_BY_LABEL, Reconciler
 from hardened_operator.k8s import KubeClient, load_connection
 from hardened_operator.k8s import metrics as m
+from hardened_operator.k8s.resources import DEPLOYMENTS, HARDENED_SERVICES, PVCS, SERVICES, Resource
 
 log = logging.getLogger(__name__)
 
-_OWNED = {"owned_deployments": ("apps", "v1", "deployments"),
-          "owned_services": ("", "v1", "services"),
-          "owned_pvcs": ("", "v1", "persistentvolumeclaims")}  # fmt: skip
+_OWNED: tuple[Resource, ...] = (DEPLOYMENTS, SERVICES, PVCS)
 _OURS = {MANAGED_BY_LABEL: FIELD_MANAGER}
-
-
-def slim(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A plain-dict copy of a watched object without managedFields (the bulk of its bytes)."""
-    obj = {key: body[key] for key in body}
-    meta = dict(obj.get("metadata") or {})
-    meta.pop("managedFields", None)
-    obj["metadata"] = meta
-    return obj
-
-
-class IndexView:
-    """The reconciler's :class:`LiveView` over kopf's indexes (bound on first use)."""
-
-    def __init__(self) -> None:
-        self.indices: Mapping[str, Any] = {}
-
-    def _index(self, name: str) -> Mapping[Any, Any]:
-        return self.indices.get(name) or {}
-
-    def hardened_service(self, namespace: str, name: str) -> Mapping[str, Any] | None:
-        store = self._index("hsvc_index").get((namespace, name))
-        return next(iter(store), None) if store else None
-
-    def owned(self, namespace: str, name: str) -> list[Mapping[str, Any]]:
-        out: list[Mapping[str, Any]] = []
-        for index_name in _OWNED:
-            out.extend(self._index(index_name).get((namespace, name)) or ())
-        return out
-
-    def all_hardened_services(self) -> list[tuple[str, str]]:
-        return list(self._index("hsvc_index"))
 
 
 @dataclass
@@ -79,13 +44,27 @@ class OperatorState:
     """Shared between kopf's loop (handlers) and the health server (another thread)."""
 
     kubeconfig: str | None = None
+    namespaces: tuple[str, ...] = ()  # empty: all
     resync_seconds: float = 0.0
-    view: IndexView = field(default_factory=IndexView)
+    cache: Cache = field(default_factory=Cache)
     client: KubeClient | None = None
     reconciler: Reconciler | None = None
     heartbeat: float = 0.0  # time.monotonic() of kopf's loop last tick
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     resyncs: int = 0
+
+
+async def prime(state: OperatorState, client: KubeClient) -> None:
+    """Fill the cache with one LIST per kind (and namespace) before the watches start."""
+    selector = ",".join(f"{k}={v}" for k, v in _OURS.items()) + f",{OWNER_LABEL}"
+    scopes: tuple[str | None, ...] = state.namespaces or (None,)
+    for namespace in scopes:
+        for resource, labels in ((HARDENED_SERVICES, ""), *((r, selector) for r in _OWNED)):
+            for item in await client.list(resource, namespace, label_selector=labels):
+                item.setdefault("kind", resource.kind)
+                item.setdefault("apiVersion", resource.api_version)
+                state.cache.observe(item)
+    log.info("cache primed with %d objects", len(state.cache))
 
 
 def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
@@ -106,7 +85,8 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         settings.watching.server_timeout = 600
         settings.networking.request_timeout = 60
         state.client = KubeClient(load_connection(state.kubeconfig))
-        state.reconciler = Reconciler(state.client, state.view, build_objects)
+        await prime(state, state.client)
+        state.reconciler = Reconciler(state.client, state.cache, build_objects)
         state.heartbeat = time.monotonic()
         state.tasks.append(asyncio.create_task(_heartbeat(state)))
         if state.resync_seconds > 0:
@@ -122,56 +102,58 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         if state.client is not None:
             await state.client.close()
 
-    @kopf.index(API_GROUP, API_VERSION, PLURAL, id="hsvc_index", registry=registry)
-    def hsvc_index(*, namespace: str | None, name: str, body: kopf.Body, **_: Any) -> object:
-        return {(namespace, name): slim(body)}
-
     @kopf.on.event(API_GROUP, API_VERSION, PLURAL, id="hsvc_event", registry=registry)
-    async def hsvc_event(*, type: str, namespace: str | None, name: str, **kw: Any) -> None:
-        reconciler = _ready(state, kw)
+    async def hsvc_event(
+        *, type: str, body: kopf.Body, namespace: str | None, name: str, **_: Any
+    ) -> None:
+        reconciler = _ready(state)
         if namespace is None:  # pragma: no cover - the CRD is namespaced
             return
         if type == "DELETED":
+            state.cache.remove(_with_kind(body, KIND))
             reconciler.forget(namespace, name)
             return
-        await reconciler.trigger(namespace, name)
+        news = state.cache.observe(_with_kind(body, KIND))
+        if news or type is None:  # the initial listing is our resume: compare everything
+            await reconciler.trigger(namespace, name)
 
-    for index_name, (group, version, plural) in _OWNED.items():
-        _register_owned(registry, state, index_name, group, version, plural)
+    for resource in _OWNED:
+        _register_owned(registry, state, resource)
     return registry
 
 
 def _register_owned(
-    registry: kopf.OperatorRegistry,
-    state: OperatorState,
-    index_name: str,
-    group: str,
-    version: str,
-    plural: str,
+    registry: kopf.OperatorRegistry, state: OperatorState, resource: Resource
 ) -> None:
-    def index(*, namespace: str | None, body: kopf.Body, **_: Any) -> object:
-        owner = owner_of(body)
-        return {(namespace, owner): slim(body)} if owner else {}
-
-    async def on_event(*, type: str, namespace: str | None, body: kopf.Body, **kw: Any) -> None:
-        reconciler = _ready(state, kw)
+    async def on_event(*, type: str, namespace: str | None, body: kopf.Body, **_: Any) -> None:
+        reconciler = _ready(state)
+        obj = _with_kind(body, resource.kind)
         if type == "DELETED":
-            reconciler.forget_owned(body)
-        owner = owner_of(body)
+            state.cache.remove(obj)
+        elif not state.cache.observe(obj):
+            return  # nothing new: the listing again, or our own write coming back
+        owner = owner_of(obj)
         if owner and namespace:  # drift, deletion or a status change (ready replicas, PVC phase)
             await reconciler.trigger(namespace, owner)
 
     labels: dict[str, Any] = {**_OURS, OWNER_LABEL: kopf.PRESENT}
-    kopf.index(group, version, plural, id=index_name, labels=labels, registry=registry)(index)
     kopf.on.event(
-        group, version, plural, id=f"{index_name}_event", labels=labels, registry=registry
+        resource.group,
+        resource.version,
+        resource.plural,
+        id=f"owned_{resource.plural}",
+        labels=labels,
+        registry=registry,
     )(on_event)
 
 
-def _ready(state: OperatorState, kwargs: Mapping[str, Any]) -> Reconciler:
-    # kopf passes every index to every handler by name; keep references for the reconciler.
-    if not state.view.indices:
-        state.view.indices = {name: kwargs[name] for name in ("hsvc_index", *_OWNED)}
+def _with_kind(body: kopf.Body, kind: str) -> dict[str, Any]:
+    obj = {key: body[key] for key in body}
+    obj.setdefault("kind", kind)
+    return obj
+
+
+def _ready(state: OperatorState) -> Reconciler:
     if state.reconciler is None:  # pragma: no cover - startup handlers always run first
         raise RuntimeError("handler called before the operator's startup handler")
     return state.reconciler
@@ -191,7 +173,7 @@ async def _resync(state: OperatorState) -> None:
         await asyncio.sleep(state.resync_seconds)
         if state.reconciler is None:
             continue
-        keys = state.view.all_hardened_services()
+        keys = state.cache.hardened_services()
         await asyncio.gather(*(state.reconciler.trigger(ns, name) for ns, name in keys))
         state.resyncs += 1
         m.RESYNCS.inc()

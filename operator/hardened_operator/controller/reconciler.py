@@ -1,10 +1,9 @@
 """One HardenedService -> its owned objects, applied only where they drifted, and its status.
 
-No kopf here (the handlers feed it): the live state comes from a :class:`LiveView` -- kopf's
-in-memory indexes of the watched objects, which kopf fills completely before any handler runs
--- so a reconcile reads nothing from the API and writes only what differs. Our own writes are
-remembered (``_recent``) until the watch catches up, so an event that races our apply does not
-cause a second, useless apply.
+No kopf here (the handlers feed it): the live state comes from the :class:`~.cache.Cache` the
+watches keep current (listed once at start-up), so a reconcile reads nothing from the API and
+writes only what differs. Our own writes go into the cache as soon as the API answers, so an
+event that races our apply does not cause a second, useless apply.
 """
 
 from __future__ import annotations
@@ -15,10 +14,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from hardened_operator import API_GROUP, API_VERSION, KIND
 from hardened_operator.controller import status as status_logic
+from hardened_operator.controller.cache import Cache
 from hardened_operator.errors import ApiError, InputError
 from hardened_operator.k8s import KubeClient, drift, owner_uids
 from hardened_operator.k8s import metrics as m
@@ -26,20 +26,11 @@ from hardened_operator.k8s.resources import HARDENED_SERVICES, for_object
 
 log = logging.getLogger(__name__)
 
-OWNER_LABEL = "app.kubernetes.io/instance"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 _APPLY_ORDER = {"PersistentVolumeClaim": 0, "Service": 1, "Deployment": 2}
 
 Key = tuple[str, str]  # (namespace, name)
 Builder = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
-
-
-class LiveView(Protocol):
-    """What the watches have seen (kopf indexes in production, dicts in tests)."""
-
-    def hardened_service(self, namespace: str, name: str) -> Mapping[str, Any] | None: ...
-
-    def owned(self, namespace: str, name: str) -> list[Mapping[str, Any]]: ...
 
 
 @dataclass
@@ -60,16 +51,6 @@ class _KeyState:
     failures: int = 0
     retry: asyncio.TimerHandle | None = None
     last_warning: str = ""
-
-
-def owner_of(obj: Mapping[str, Any]) -> str | None:
-    """The HardenedService name an owned object belongs to (ownerReference, else label)."""
-    meta = obj.get("metadata") or {}
-    for ref in meta.get("ownerReferences") or []:
-        if ref.get("kind") == KIND:
-            return str(ref.get("name"))
-    owner = (meta.get("labels") or {}).get(OWNER_LABEL)
-    return str(owner) if owner else None
 
 
 def with_owner(
@@ -97,13 +78,6 @@ def with_owner(
     return sorted(out, key=lambda o: _APPLY_ORDER.get(o["kind"], 9))
 
 
-def _rv(obj: Mapping[str, Any] | None) -> int:
-    try:
-        return int((obj or {}).get("metadata", {}).get("resourceVersion") or -1)
-    except ValueError:  # opaque on some servers: then trust the watch, never our copy
-        return -1
-
-
 def _ref(obj: Mapping[str, Any]) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
 
@@ -114,37 +88,27 @@ class Reconciler:
     def __init__(
         self,
         client: KubeClient,
-        view: LiveView,
+        cache: Cache,
         build: Builder,
         *,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_backoff_seconds: float = 300.0,
     ) -> None:
         self.client = client
-        self.view = view
+        self.cache = cache
         self._build = build
         self._clock = clock
         self._max_backoff = max_backoff_seconds
         self._keys: dict[Key, _KeyState] = {}
-        self._recent: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- the watch side ------------------------------------------------------------------
-
-    def forget_owned(self, obj: Mapping[str, Any]) -> None:
-        """An owned object was deleted: drop our remembered copy so we re-create it."""
-        meta = obj.get("metadata") or {}
-        self._recent.pop(
-            (str(obj.get("kind")), meta.get("namespace", ""), meta.get("name", "")), None
-        )
 
     def forget(self, namespace: str, name: str) -> None:
         """The HardenedService is gone: drop its state (its owned objects go by GC)."""
         state = self._keys.pop((namespace, name), None)
         if state and state.retry:
             state.retry.cancel()
-        for key in [k for k in self._recent if k[1] == namespace and k[2] == name]:
-            self._recent.pop(key, None)
 
     async def trigger(self, namespace: str, name: str) -> Outcome | None:
         """Reconcile now, or -- if one is already waiting for this object -- let it do the job."""
@@ -158,19 +122,10 @@ class Reconciler:
 
     # -- one reconcile -------------------------------------------------------------------
 
-    def _newest(self, obj: Mapping[str, Any] | None, kind: str, ns: str, name: str) -> Any:
-        mine = self._recent.get((kind, ns, name))
-        if mine is None:
-            return obj
-        if obj is not None and _rv(obj) >= _rv(mine):
-            self._recent.pop((kind, ns, name), None)  # the watch caught up
-            return obj
-        return mine
-
     async def reconcile(self, namespace: str, name: str) -> Outcome:
         started = time.monotonic()
         outcome = Outcome()
-        hsvc = self._newest(self.view.hardened_service(namespace, name), KIND, namespace, name)
+        hsvc = self.cache.hardened_service(namespace, name)
         if hsvc is None or hsvc.get("metadata", {}).get("deletionTimestamp"):
             return outcome
         meta = hsvc["metadata"]
@@ -185,14 +140,10 @@ class Reconciler:
                 f"{KIND}/{name}", None, "InvalidSpec", str(exc)
             )
 
-        live: dict[tuple[str, str], Any] = {}
-        for obj in self.view.owned(namespace, name):
-            kind, obj_name = str(obj.get("kind")), obj["metadata"]["name"]
-            live[(kind, obj_name)] = self._newest(obj, kind, namespace, obj_name)
-        for obj in desired:
-            key = (obj["kind"], obj["metadata"]["name"])
-            if key not in live:
-                live[key] = self._newest(None, key[0], namespace, key[1])
+        live: dict[tuple[str, str], Any] = {
+            (str(obj.get("kind")), obj["metadata"]["name"]): obj
+            for obj in self.cache.owned(namespace, name)
+        }
 
         for obj in desired:
             key = (obj["kind"], obj["metadata"]["name"])
@@ -210,7 +161,7 @@ class Reconciler:
                     )
                 continue
             live[key] = result
-            self._recent[(key[0], namespace, key[1])] = result
+            self.cache.observe(result)
             outcome.applied.append(_ref(obj))
             if current is not None and settled:
                 # Spec unchanged since we last reported it, yet the object differs: someone
@@ -242,7 +193,7 @@ class Reconciler:
                         f"{KIND}/{name}", exc.status, exc.reason, str(exc)
                     )
             else:
-                self._recent[(KIND, namespace, name)] = written
+                self.cache.observe(written)
                 outcome.status_written = True
 
         await self._after(hsvc, outcome)
@@ -284,8 +235,8 @@ class Reconciler:
             except ApiError as exc:
                 log.warning("delete of stale %s/%s failed: %s", key[0], key[1], exc)
                 continue
+            self.cache.remove(obj)
             live[key] = None
-            self._recent.pop((key[0], hsvc["metadata"]["namespace"], key[1]), None)
             outcome.deleted.append(f"{key[0]}/{key[1]}")
 
     def _spawn(self, key: Key) -> None:
