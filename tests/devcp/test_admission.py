@@ -217,6 +217,7 @@ def test_api_server_refuses_query_parameters_in_a_webhook_url(k8s_api: Any) -> N
         "https://127.0.0.1:9/validate?mode=warn",
         certs.generate(["127.0.0.1"]).ca_pem,
         name="hardened-test-query",
+        namespace_selector={"matchLabels": {"kubernetes.io/metadata.name": "none"}},
     )
     with pytest.raises(ApiError) as refused:
         bootstrap.apply_validating_webhook_configuration(k8s_api, manifest)

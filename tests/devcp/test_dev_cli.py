@@ -212,11 +212,23 @@ def test_kubectl_from_the_assets_works_with_the_written_kubeconfig(plane_dir: Pa
 
 
 def _dry_run(api: Any, namespace: str, pod: dict[str, Any]) -> int:
+    return _dry_run_with_warnings(api, namespace, pod)[0]
+
+
+def _dry_run_with_warnings(api: Any, namespace: str, pod: dict[str, Any]) -> tuple[int, str]:
     try:
-        client.CoreV1Api(api).create_namespaced_pod(namespace, pod, dry_run="All")
+        _, status, headers = client.CoreV1Api(api).create_namespaced_pod_with_http_info(
+            namespace, pod, dry_run="All"
+        )
     except ApiException as error:
-        return int(error.status)
-    return 201
+        return int(error.status), ""
+    return int(status), str((headers or {}).get("Warning", ""))
+
+
+def _namespace(api: Any, name: str, mode: str | None) -> str:
+    bootstrap.create_namespace(api, name, {"ai-system.io/enforce": mode} if mode else None)
+    bootstrap.ensure_service_account(api, name)
+    return name
 
 
 @pytest.mark.parametrize("admission", ["webhook", "operator"])
@@ -231,16 +243,17 @@ def test_up_serves_admission_then_down_stops_it(plane_dir: Path, admission: str)
     try:
         assert _dry_run(api, "default", ROOT_POD) == 403
         assert _dry_run(api, "default", NON_ROOT_POD) == 201
-        # kube-system is outside the webhook's namespaceSelector.
+        # kube-system is never matched: a broken webhook cannot block its recovery.
         bootstrap.ensure_service_account(api, "kube-system")
         assert _dry_run(api, "kube-system", ROOT_POD) == 201
-        # So is a namespace whose enforcement is switched off by label.
-        bootstrap.create_namespace(api, "legacy", {"ai-system.io/enforce": "disabled"})
-        bootstrap.ensure_service_account(api, "legacy")
-        assert _dry_run(api, "legacy", ROOT_POD) == 201
-        bootstrap.create_namespace(api, "apps")
-        bootstrap.ensure_service_account(api, "apps")
-        assert _dry_run(api, "apps", ROOT_POD) == 403
+        # The namespace label picks the mode; unknown values enforce (fail closed).
+        assert _dry_run(api, _namespace(api, "apps", None), ROOT_POD) == 403
+        assert _dry_run(api, _namespace(api, "typo", "enforced"), ROOT_POD) == 403
+        assert _dry_run(api, _namespace(api, "legacy", "disabled"), ROOT_POD) == 201
+        assert _dry_run(api, _namespace(api, "audited", "audit"), ROOT_POD) == 201
+        status, warning = _dry_run_with_warnings(api, _namespace(api, "warned", "warn"), ROOT_POD)
+        assert status == 201
+        assert "runAsUser" in warning, warning
     finally:
         api.close()
 

@@ -15,57 +15,96 @@ from hardened_operator import certs
 from hardened_operator.dev import manifests
 
 URL = "https://127.0.0.1:9443/validate"
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "manifests" / "06-validatingwebhookconfiguration.yaml"
 
 
-def _webhook() -> dict[str, Any]:
-    (hook,) = manifests.validating_webhook_configuration(URL, b"CA PEM")["webhooks"]
-    return dict(hook)
+def _hooks() -> dict[str, dict[str, Any]]:
+    manifest = manifests.mode_routed_webhook_configuration(URL, b"CA PEM")
+    return {hook["name"].split(".")[0]: hook for hook in manifest["webhooks"]}
 
 
-def test_every_pod_bearing_kind_is_routed_to_the_webhook() -> None:
+def _resources(hook: dict[str, Any]) -> dict[str, set[str]]:
+    return {rule["apiGroups"][0]: set(rule["resources"]) for rule in hook["rules"]}
+
+
+def test_every_pod_bearing_kind_is_routed_to_every_mode() -> None:
     from hardened_operator.review import POD_BEARING_KINDS
 
-    hook = _webhook()
-    resources = {r for rule in hook["rules"] for r in rule["resources"]}
-    assert set(POD_BEARING_KINDS.values()) <= resources
-    assert "pods/ephemeralcontainers" in resources, "kubectl debug adds containers there"
-    for rule in hook["rules"]:
-        assert rule["operations"] == ["CREATE", "UPDATE"]
+    for mode, hook in _hooks().items():
+        resources = set().union(*_resources(hook).values())
+        assert set(POD_BEARING_KINDS.values()) <= resources, mode
+        assert "pods/ephemeralcontainers" in resources, "kubectl debug adds containers there"
+        assert all(rule["operations"] == ["CREATE", "UPDATE"] for rule in hook["rules"])
 
 
-def test_webhook_fails_closed_and_trusts_only_the_given_ca() -> None:
-    hook = _webhook()
-    assert hook["failurePolicy"] == "Fail"
-    assert hook["sideEffects"] == "None"
-    assert hook["admissionReviewVersions"] == ["v1"]
-    config = hook["clientConfig"]
-    assert config == {"url": URL, "caBundle": base64.b64encode(b"CA PEM").decode()}
+def test_the_namespace_label_picks_the_path() -> None:
+    hooks = _hooks()
+    assert sorted(hooks) == ["audit", "enforce", "warn"]
+    assert hooks["enforce"]["clientConfig"]["url"] == URL
+    assert hooks["warn"]["clientConfig"]["url"] == URL + "/warn"
+    assert hooks["audit"]["clientConfig"]["url"] == URL + "/audit"
+    label = "ai-system.io/enforce"
+    conditions = {
+        mode: next(e for e in hook["namespaceSelector"]["matchExpressions"] if e["key"] == label)
+        for mode, hook in hooks.items()
+    }
+    # Unknown values (typos) fall to enforce: fail closed.
+    assert conditions["enforce"] == {
+        "key": label,
+        "operator": "NotIn",
+        "values": ["warn", "audit", "disabled"],
+    }
+    assert conditions["warn"] == {"key": label, "operator": "In", "values": ["warn"]}
+    assert conditions["audit"] == {"key": label, "operator": "In", "values": ["audit"]}
 
 
-def test_kube_system_and_disabled_namespaces_are_excluded() -> None:
-    expressions = _webhook()["namespaceSelector"]["matchExpressions"]
-    assert {
+def test_every_mode_fails_closed_never_matches_system_namespaces_and_trusts_the_ca() -> None:
+    never = {
         "key": "kubernetes.io/metadata.name",
         "operator": "NotIn",
-        "values": ["kube-system"],
-    } in expressions
-    assert {
-        "key": "ai-system.io/enforce",
-        "operator": "NotIn",
-        "values": ["disabled"],
-    } in expressions
+        "values": ["kube-system", "hardened-system"],
+    }
+    for hook in _hooks().values():
+        assert hook["failurePolicy"] == "Fail"
+        assert hook["sideEffects"] == "None"
+        assert hook["admissionReviewVersions"] == ["v1"]
+        assert never in hook["namespaceSelector"]["matchExpressions"]
+        assert hook["clientConfig"]["caBundle"] == base64.b64encode(b"CA PEM").decode()
 
 
-def test_a_custom_selector_replaces_the_default() -> None:
+def test_dev_registration_matches_the_shipped_manifest() -> None:
+    if not SHIPPED.exists():
+        pytest.fail(f"{SHIPPED} is gone: update this parity test")
+    shipped = {
+        hook["name"].split(".")[0]: hook for hook in yaml.safe_load(SHIPPED.read_text())["webhooks"]
+    }
+    ours = _hooks()
+    assert sorted(shipped) == sorted(ours)
+    for mode, hook in ours.items():
+        theirs = shipped[mode]
+        path = theirs["clientConfig"]["service"]["path"]
+        assert hook["clientConfig"]["url"] == URL.removesuffix("/validate") + path, mode
+        assert hook["namespaceSelector"] == theirs["namespaceSelector"], mode
+        for field in ("failurePolicy", "sideEffects", "matchPolicy", "admissionReviewVersions"):
+            assert hook[field] == theirs[field], (mode, field)
+        assert _resources(hook) == _resources(theirs), mode
+
+
+def test_single_webhook_for_tests_uses_the_given_selector() -> None:
     selector = {"matchLabels": {"kubernetes.io/metadata.name": "t-1"}}
-    manifest = manifests.validating_webhook_configuration(URL, b"x", namespace_selector=selector)
-    assert manifest["webhooks"][0]["namespaceSelector"] == selector
+    manifest = manifests.validating_webhook_configuration(
+        URL, b"x", name="t", namespace_selector=selector
+    )
+    (hook,) = manifest["webhooks"]
+    assert hook["namespaceSelector"] == selector
+    assert hook["failurePolicy"] == "Fail"
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9443/validate", "127.0.0.1:9443"])
 def test_plain_http_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="https"):
-        manifests.validating_webhook_configuration(url, b"x")
+        manifests.mode_routed_webhook_configuration(url, b"x")
 
 
 def test_crds_come_from_the_crds_directory(tmp_path: Path) -> None:

@@ -1,14 +1,13 @@
 """The objects ``hardened dev`` installs: the webhook registration and the CRD (pure: dicts).
 
-The webhook registration matches the one the Helm chart ships in spirit: every pod-bearing
-kind and HardenedServices on CREATE and UPDATE, ``failurePolicy: Fail`` (fail closed: if
-the webhook is down, nothing unchecked is admitted), ``kube-system`` excluded so a broken
-webhook can never lock the control plane's own namespace, and namespaces labelled
-``ai-system.io/enforce=disabled`` excluded on purpose.
-
-The API server does not allow query parameters in a webhook URL, so the ``?mode=`` switch
-of ``/validate`` cannot be reached through a ValidatingWebhookConfiguration; this one calls
-plain ``/validate`` (enforce).
+The registration mirrors the shipped ``manifests/06-validatingwebhookconfiguration.yaml``
+(a test keeps them in step), with a URL instead of a Service: every pod-bearing kind and
+HardenedServices on CREATE and UPDATE, ``failurePolicy: Fail`` (if the webhook is down,
+nothing unchecked is admitted), ``kube-system`` and the operator's namespace never matched
+(a broken webhook cannot block its own recovery), and the namespace label
+``ai-system.io/enforce`` picking the mode: absent/``enforce``/anything unknown -> ``/validate``,
+``warn`` -> ``/validate/warn``, ``audit`` -> ``/validate/audit``, ``disabled`` -> not called.
+Modes are path segments because the API server refuses query parameters in webhook URLs.
 """
 
 from __future__ import annotations
@@ -20,9 +19,10 @@ from typing import Any
 import yaml
 
 from hardened_operator import API_GROUP, PLURAL
-from hardened_operator.conventions import ENFORCE_LABEL
+from hardened_operator.conventions import ENFORCE_LABEL, OPERATOR_NAMESPACE_DEFAULT
 
 WEBHOOK_CONFIGURATION_NAME = "hardened-operator-dev"
+NEVER_MATCHED_NAMESPACES = ("kube-system", OPERATOR_NAMESPACE_DEFAULT)
 
 # API group -> resources admitted through the webhook (subresources spelled out: a rule for
 # "pods" does not cover "pods/ephemeralcontainers", which is how `kubectl debug` adds one).
@@ -33,43 +33,59 @@ WEBHOOK_RESOURCES: dict[tuple[str, str], tuple[str, ...]] = {
     (API_GROUP, "*"): (PLURAL,),
 }
 
+# mode -> (path under the webhook's /validate, the label condition that selects it)
+_MODES: dict[str, tuple[str, dict[str, Any]]] = {
+    "enforce": (
+        "",
+        {"key": ENFORCE_LABEL, "operator": "NotIn", "values": ["warn", "audit", "disabled"]},
+    ),
+    "warn": ("/warn", {"key": ENFORCE_LABEL, "operator": "In", "values": ["warn"]}),
+    "audit": ("/audit", {"key": ENFORCE_LABEL, "operator": "In", "values": ["audit"]}),
+}
+
+
+def mode_routed_webhook_configuration(
+    validate_url: str, ca_bundle: bytes, *, name: str = WEBHOOK_CONFIGURATION_NAME
+) -> dict[str, Any]:
+    """What ``dev up`` registers: one webhook per mode, routed by the namespace label.
+
+    ``validate_url`` is the enforcing endpoint, ``https://HOST:PORT/validate``.
+    """
+    never = {
+        "key": "kubernetes.io/metadata.name",
+        "operator": "NotIn",
+        "values": list(NEVER_MATCHED_NAMESPACES),
+    }
+    webhooks = [
+        _webhook(
+            f"{mode}.{name}.{API_GROUP}",
+            validate_url + path,
+            ca_bundle,
+            {"matchExpressions": [never, label]},
+        )
+        for mode, (path, label) in _MODES.items()
+    ]
+    return _configuration(name, webhooks)
+
 
 def validating_webhook_configuration(
     url: str,
     ca_bundle: bytes,
     *,
-    name: str = WEBHOOK_CONFIGURATION_NAME,
-    namespace_selector: dict[str, Any] | None = None,
+    name: str,
+    namespace_selector: dict[str, Any],
     timeout_seconds: int = 10,
 ) -> dict[str, Any]:
-    """A ValidatingWebhookConfiguration calling ``url`` (https) trusted through ``ca_bundle``.
+    """One webhook calling ``url`` for the namespaces ``namespace_selector`` picks.
 
-    ``namespace_selector`` replaces the default (everything but kube-system and namespaces
-    labelled ``ai-system.io/enforce=disabled``); tests use it to confine a webhook to their
-    own namespace.
+    Tests use it to confine a webhook to their own namespace.
     """
-    if not url.startswith("https://"):
-        raise ValueError(f"the API server only calls webhooks over https, not {url!r}")
-    selector = namespace_selector or {
-        "matchExpressions": [
-            {
-                "key": "kubernetes.io/metadata.name",
-                "operator": "NotIn",
-                "values": ["kube-system"],
-            },
-            {"key": ENFORCE_LABEL, "operator": "NotIn", "values": ["disabled"]},
-        ]
-    }
-    rules = [
-        {
-            "apiGroups": [group],
-            "apiVersions": [version],
-            "resources": list(resources),
-            "operations": ["CREATE", "UPDATE"],
-            "scope": "*",
-        }
-        for (group, version), resources in WEBHOOK_RESOURCES.items()
-    ]
+    hook = _webhook(f"validate.{name}.{API_GROUP}", url, ca_bundle, namespace_selector)
+    hook["timeoutSeconds"] = timeout_seconds
+    return _configuration(name, [hook])
+
+
+def _configuration(name: str, webhooks: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingWebhookConfiguration",
@@ -77,22 +93,35 @@ def validating_webhook_configuration(
             "name": name,
             "labels": {"app.kubernetes.io/managed-by": "hardened-operator"},
         },
-        "webhooks": [
-            {
-                "name": f"validate.{name}.{API_GROUP}",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",  # required for dry-run requests to reach us
-                "failurePolicy": "Fail",
-                "matchPolicy": "Equivalent",
-                "timeoutSeconds": timeout_seconds,
-                "namespaceSelector": selector,
-                "clientConfig": {
-                    "url": url,
-                    "caBundle": base64.b64encode(ca_bundle).decode("ascii"),
-                },
-                "rules": rules,
-            }
-        ],
+        "webhooks": webhooks,
+    }
+
+
+def _webhook(
+    name: str, url: str, ca_bundle: bytes, namespace_selector: dict[str, Any]
+) -> dict[str, Any]:
+    if not url.startswith("https://"):
+        raise ValueError(f"the API server only calls webhooks over https, not {url!r}")
+    rules = [
+        {
+            "apiGroups": [group],
+            "apiVersions": [version],
+            "resources": list(resources),
+            "operations": ["CREATE", "UPDATE"],
+            "scope": "Namespaced",
+        }
+        for (group, version), resources in WEBHOOK_RESOURCES.items()
+    ]
+    return {
+        "name": name,
+        "admissionReviewVersions": ["v1"],
+        "sideEffects": "None",  # required for dry-run requests to reach us
+        "failurePolicy": "Fail",
+        "matchPolicy": "Equivalent",
+        "timeoutSeconds": 10,
+        "namespaceSelector": namespace_selector,
+        "clientConfig": {"url": url, "caBundle": base64.b64encode(ca_bundle).decode("ascii")},
+        "rules": rules,
     }
 
 

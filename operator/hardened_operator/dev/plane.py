@@ -451,7 +451,7 @@ def _start_admission(plane: ControlPlane, api: Any, pki: _Pki, options: Options,
     url = f"https://{listen}/validate"
     bootstrap.apply_validating_webhook_configuration(
         api,
-        manifests.validating_webhook_configuration(url, pki.webhook_ca.read_bytes()),
+        manifests.mode_routed_webhook_configuration(url, pki.webhook_ca.read_bytes()),
     )
     wait_for_denial(api, "default", options.ready_timeout)
     log(f"{plane.admission} serving admission at {url} (registered, verified with a root pod)")
