@@ -92,7 +92,8 @@ def test_walkthrough_runs_as_documented(tmp_path: Path) -> None:
     root_pod = next(
         text for command, text in by_command.items() if command.startswith("kubectl run root")
     )
-    assert "denied the request" in root_pod and "runAsUser" in root_pod
+    assert 'admission webhook "enforce.hardened-operator-dev.ai-system.io" denied' in root_pod
+    assert "runAsUser" in root_pod
     assert "api https://127.0.0.1:" in by_command[f"hardened dev status --dir {DOC_DIR}"]
     stopped = by_command[f"hardened dev down --dir {DOC_DIR}"]
     assert re.search(r"stopped operator \(pid \d+\), kube-apiserver \(pid \d+\), etcd", stopped)
