@@ -49,15 +49,16 @@ def local_webhook(
     ]
     record, popen = processes.start("webhook", command, log, tie_to_parent=True)
     try:
-        plane.wait_for_https(
-            f"https://127.0.0.1:{port}/healthz",
-            ca,
-            timeout,
-            still_running=lambda: popen.poll() is None,
-        )
+        try:
+            plane.wait_for_https(
+                f"https://127.0.0.1:{port}/healthz",
+                ca,
+                timeout,
+                still_running=lambda: popen.poll() is None,
+            )
+        except Exception as error:  # say why: the server's own log
+            raise RuntimeError(f"{error}\n--- {log} ---\n{processes.log_tail(log)}") from error
         yield LocalWebhook(f"https://127.0.0.1:{port}/validate", bundle.ca_pem, port, log)
-    except Exception as error:
-        raise RuntimeError(f"{error}\n--- {log} ---\n{processes.log_tail(log)}") from error
     finally:
         processes.stop([record], {record.pid: popen})
 
