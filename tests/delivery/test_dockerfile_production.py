@@ -254,3 +254,26 @@ def test_pattern_matcher_follows_docker_semantics() -> None:
     assert pattern_regex("**/*.key").fullmatch("tls.key")
     assert fnmatch.fnmatch("errors.pyc", "*.py[cod]")
     assert pattern_regex("**/*.py[cod]").fullmatch("a/b/errors.pyc")
+
+
+def test_build_context_is_enough_for_the_wheel_and_its_entrypoint() -> None:
+    # The build stage COPYs pyproject.toml, README.md and operator/ only: they must be all the
+    # wheel needs, and the wheel must provide the `hardened` command the ENTRYPOINT runs.
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert project["project"]["readme"] == "README.md"
+    assert project["tool"]["setuptools"]["packages"]["find"]["where"] == ["operator"]
+    assert project["project"]["scripts"]["hardened"] == "hardened_operator.cli:main"
+    copied = {
+        token
+        for line in DOCKERFILE.read_text().splitlines()
+        if line.startswith("COPY ") and "--from=" not in line
+        for token in line.split()[1:-1]
+    }
+    assert copied == {"pyproject.toml", "README.md", "operator"}
+    # The runtime finds the command on PATH through the virtualenv.
+    with DOCKERFILE.open("rb") as handle:
+        path = DockerfileParser(fileobj=handle).envs["PATH"]
+    assert path.startswith("/opt/venv/bin:")
+    assert "COPY --from=build --chown=0:0 /opt/venv /opt/venv" in DOCKERFILE.read_text()
