@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -260,3 +262,29 @@ def test_up_serves_admission_then_down_stops_it(plane_dir: Path, admission: str)
     down = hardened("dev", "down", "--dir", str(plane_dir))
     assert down.returncode == 0, down.stderr
     _assert_all_gone(plane_dir, records)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_up_stops_what_it_started(plane_dir: Path, signum: signal.Signals) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    up = subprocess.Popen(
+        [sys.executable, "-m", "hardened_operator.cli", "dev", "up", "--dir", str(plane_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    state = plane_dir / "state.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # interrupt once etcd and kube-apiserver run
+        if state.exists() and "kube-apiserver" in state.read_text():
+            break
+        time.sleep(0.05)
+    else:
+        up.kill()
+        pytest.fail(f"dev up never started kube-apiserver: {up.communicate()}")
+    up.send_signal(signum)
+    _, stderr = up.communicate(timeout=120)
+    assert up.returncode != 0, "an interrupted `dev up` must not report success"
+    _assert_all_gone(plane_dir, _records(plane_dir))
+    assert "control plane ready" not in stderr

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -13,6 +15,10 @@ from hardened_operator.errors import ControlPlaneError
 
 def _log(message: str) -> None:
     click.echo(message, err=True)
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 @click.group()
@@ -90,6 +96,10 @@ def up(
     """Start etcd, kube-apiserver and the operator; return once all are ready."""
     from hardened_operator.dev import assets, plane
 
+    # A SIGTERM/SIGHUP while starting must unwind like Ctrl-C does, so that start() stops
+    # what it already launched instead of dying with etcd and kube-apiserver orphaned.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on_signal)
     try:
         if build:
             assets.ensure_assets(log=_log)
