@@ -32,6 +32,7 @@ from delivery_support import (
     parse_operator_args,
     pod_templates,
     rbac_rules,
+    selector_matches,
     validate_strict,
 )
 
@@ -222,9 +223,25 @@ def check_rendering(objs: list[dict[str, Any]]) -> None:
     assert objs
     for obj in objs:
         validate_strict(obj)
-    kinds = {(o["apiVersion"], o["kind"]) for o in objs}
-    for key in kinds & THIRD_PARTY_KINDS:
-        assert key[1] in {"ClusterKopfPeering", "ServiceMonitor", "Issuer", "Certificate"}
+    # Kinds without a Kubernetes schema: checked against what they must point at.
+    for obj in objs:
+        key = (obj["apiVersion"], obj["kind"])
+        if key not in THIRD_PARTY_KINDS:
+            continue
+        if obj["kind"] == "ServiceMonitor":
+            service = find(objs, "Service", f"{RELEASE}-metrics")
+            assert selector_matches(obj["spec"]["selector"], service["metadata"]["labels"])
+            ports = {port["name"] for port in service["spec"]["ports"]}
+            assert {endpoint["port"] for endpoint in obj["spec"]["endpoints"]} <= ports
+        elif obj["kind"] == "Certificate":
+            assert obj["spec"]["issuerRef"]["kind"] in ("Issuer", "ClusterIssuer")
+            assert obj["spec"]["secretName"] == f"{RELEASE}-webhook-cert"
+        elif obj["kind"] == "Issuer":
+            assert obj["spec"] == {"selfSigned": {}}
+        elif obj["kind"] == "ClusterKopfPeering":
+            assert obj["metadata"]["name"] == RELEASE
+        else:
+            raise AssertionError(f"unexpected third-party kind {key}")
     for label, obj in pod_templates(objs):
         from hardened_operator.review import review_object
 
