@@ -174,6 +174,45 @@ def test_root_pod_is_refused_with_our_message(
         in proc.stderr
     )
     assert "runAsUser" in proc.stderr  # names the field to fix
+    assert "(fix: set " in proc.stderr  # and how
+
+
+@pytest.mark.parametrize(
+    ("kind", "api_version", "template_path"),
+    [
+        ("Deployment", "apps/v1", ("spec", "template")),
+        ("CronJob", "batch/v1", ("spec", "jobTemplate", "spec", "template")),
+    ],
+)
+def test_root_workloads_are_refused_through_the_workload_rules(
+    control_plane: Any,
+    admission: dict[str, str],
+    kind: str,
+    api_version: str,
+    template_path: tuple[str, ...],
+) -> None:
+    template: dict[str, Any] = {
+        "metadata": {"labels": {"app": "root"}},
+        "spec": {
+            **ROOT_POD["spec"],
+            "restartPolicy": "OnFailure" if kind == "CronJob" else "Always",
+        },
+    }
+    obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "root"}}
+    cursor = obj
+    for key in template_path[:-1]:
+        cursor = cursor.setdefault(key, {})
+    cursor[template_path[-1]] = template
+    if kind == "Deployment":
+        obj["spec"]["selector"] = {"matchLabels": {"app": "root"}}
+    else:
+        obj["spec"]["schedule"] = "0 * * * *"
+    proc = kubectl(
+        control_plane, "-n", admission["enforce"], "create", "-f", "-", stdin=yaml.safe_dump(obj)
+    )
+    assert proc.returncode != 0
+    assert "denied the request" in proc.stderr
+    assert "runAsUser" in proc.stderr
 
 
 def test_compliant_pod_is_admitted(control_plane: Any, admission: dict[str, str]) -> None:
