@@ -56,6 +56,11 @@ def rss_mb(pid: int, field: str = "VmHWM") -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def wait(what: str, probe: Callable[[], bool], timeout: float, interval: float = 0.5) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -255,7 +260,11 @@ def run_baseline(plane: Plane, api: Any, count: int, services: int, work: Path) 
             600,
             0.1,
         )
-        return {"seconds": done - start, "rss_mb": rss_mb(proc.popen.pid)}
+        return {
+            "seconds": done - start,
+            "rss_mb": rss_mb(proc.popen.pid),
+            "cpu_s": cpu_seconds(proc.popen.pid),
+        }
     finally:
         proc.stop()
 
@@ -280,6 +289,7 @@ def run_operator(plane: Plane, api: Any, count: int, services: int, work: Path) 
         done = wait("every object and status", converged, 900, 1.0)
         result["seconds"] = done - start
         result["rss_mb"] = rss_mb(proc.popen.pid)
+        result["cpu_s"] = cpu_seconds(proc.popen.pid)
         result["writes"] = metric(port, "hardened_operator_api_writes_total")
         log(f"converged in {result['seconds']:.1f}s: {last}")
     finally:
@@ -339,6 +349,8 @@ def main() -> int:
          f"{ours['seconds'] / base['seconds']:.1f}x", f"<= {TARGET_SECONDS:.0f}", ok_time),
         ("Peak RSS (MB)", f"{ours['rss_mb']:.0f}", f"{base['rss_mb']:.0f}",
          f"{ours['rss_mb'] / base['rss_mb']:.1f}x", f"<= {TARGET_RSS_MB:.0f}", ok_rss),
+        ("Operator CPU (s)", f"{ours['cpu_s']:.1f}", f"{base['cpu_s']:.1f}",
+         f"{ours['cpu_s'] / base['cpu_s']:.1f}x", "-", True),
         ("API writes per object", f"{ours['writes'] / count:.2f}", "0", "-", "-", True),
         ("Writes on idle resync (operator / API server)",
          f"{ours['idle_writes']:.0f} / {ours['idle_server_writes']:.0f}", "0", "-", "0", ok_idle),

@@ -162,3 +162,20 @@ def test_certificates_that_must_be_replaced() -> None:
     assert not is_usable(wrong_ca, HOSTS, now=NOW, min_valid_days=30)
     garbage = certs.CertBundle(b"nope", b"nope", b"nope")
     assert not is_usable(garbage, HOSTS, now=NOW, min_valid_days=30)
+
+
+def test_list_follows_continue_tokens() -> None:
+    seen: list[dict[str, str]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(dict(request.query))
+        page = int(request.query.get("continue") or 0)
+        token = str(page + 1) if page < 2 else ""
+        return web.json_response({"metadata": {"continue": token}, "items": [{"n": page}]})
+
+    async def scenario(client: KubeClient) -> Any:
+        return await client.list(DEPLOYMENTS, "ns", label_selector="a=b")
+
+    assert _serve(handler, scenario) == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert [q.get("continue") for q in seen] == [None, "1", "2"]
+    assert all(q["labelSelector"] == "a=b" and q["limit"] == "500" for q in seen)

@@ -60,10 +60,11 @@ async def prime(state: OperatorState, client: KubeClient) -> None:
     scopes: tuple[str | None, ...] = state.namespaces or (None,)
     for namespace in scopes:
         for resource, labels in ((HARDENED_SERVICES, ""), *((r, selector) for r in _OWNED)):
-            for item in await client.list(resource, namespace, label_selector=labels):
-                item.setdefault("kind", resource.kind)
-                item.setdefault("apiVersion", resource.api_version)
-                state.cache.observe(item)
+            async for page in client.pages(resource, namespace, label_selector=labels):
+                for item in page:
+                    item.setdefault("kind", resource.kind)
+                    item.setdefault("apiVersion", resource.api_version)
+                    state.cache.observe(item)
     log.info("cache primed with %d objects", len(state.cache))
 
 

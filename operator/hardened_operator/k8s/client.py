@@ -21,7 +21,7 @@ import random
 import socket
 import ssl
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,12 +197,34 @@ class KubeClient:
             raise
         return obj
 
+    async def pages(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str = "",
+        page_size: int = 500,
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The items, a page at a time (bounded responses, hence bounded peak memory)."""
+        token = ""
+        while True:
+            params = {"limit": str(page_size)}
+            if label_selector:
+                params["labelSelector"] = label_selector
+            if token:
+                params["continue"] = token
+            page = await self._request("GET", resource, resource.path(namespace), params=params)
+            yield page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
+
     async def list(
         self, resource: Resource, namespace: str | None = None, *, label_selector: str = ""
     ) -> list[dict[str, Any]]:
-        params = {"labelSelector": label_selector} if label_selector else None
-        result = await self._request("GET", resource, resource.path(namespace), params=params)
-        items: list[dict[str, Any]] = result.get("items", [])
+        items: list[dict[str, Any]] = []
+        async for page in self.pages(resource, namespace, label_selector=label_selector):
+            items.extend(page)
         return items
 
     # -- writes --------------------------------------------------------------------------
