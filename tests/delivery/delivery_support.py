@@ -140,13 +140,10 @@ CLUSTER_NEEDS = frozenset(
     + [("ai-system.io", "hardenedservices/finalizers", "update")]
     + [
         (group, resource, verb)
-        for group, resource in (
-            ("apps", "deployments"),
-            ("", "services"),
-            ("", "persistentvolumeclaims"),
-        )
+        for group, resource in (("apps", "deployments"), ("", "services"))
         for verb in ("list", "watch", "create", "patch", "delete")
     ]
+    + [("", "persistentvolumeclaims", verb) for verb in ("list", "watch", "create", "patch")]
     + [("", "events", "create")]
     + [("kopf.dev", "clusterkopfpeerings", verb) for verb in ("get", "list", "watch", "patch")]
     + [("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")]
@@ -167,6 +164,7 @@ MUST_NOT = (
     ("", "secrets", "get", OPERATOR_NAMESPACE),  # any Secret but its own, named one
     ("", "secrets", "delete", OPERATOR_NAMESPACE),
     ("", "configmaps", "get", "kube-system"),
+    ("", "persistentvolumeclaims", "delete", "default"),  # users' data is never its to delete
     ("", "secrets", "create", OPERATOR_NAMESPACE),
     ("rbac.authorization.k8s.io", "clusterroles", "create", None),
     ("rbac.authorization.k8s.io", "clusterrolebindings", "create", None),
