@@ -1,7 +1,7 @@
 """The admission path and manifests/ against a real kube-apiserver (``control_plane``).
 
-- The shipped ValidatingWebhookConfiguration (manifests/ = the chart's default rendering, a
-  test in test_helm_chart.py proves they agree), re-pointed at a local ``hardened webhook``:
+- The shipped ValidatingWebhookConfiguration (from manifests/ and from the chart's default
+  rendering, each in turn), re-pointed at a local ``hardened webhook``:
   refuses a root Pod with our message, admits a compliant one, refuses a ``kubectl debug``
   ephemeral container through the subresource, warns in a ``warn`` namespace.
 - Every file of manifests/ passes the API server's own validation (server-side dry run) and
@@ -18,15 +18,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import pytest
 import yaml
 from delivery_cluster import apply, create_namespace, kubectl, unique
 from delivery_support import (
+    CHART,
     ENFORCE_LABEL,
     MANIFESTS,
+    OPERATOR_NAMESPACE,
     SAMPLES,
     find,
     kustomization_resources,
+    load_docs,
     load_file,
 )
 from kubernetes import client
@@ -37,21 +41,25 @@ from hardened_operator.k8s import bootstrap
 pytestmark = pytest.mark.controlplane
 
 
+def shipped_objects(source: str) -> list[dict[str, Any]]:
+    """The objects as shipped: manifests/, or the chart rendered with default values."""
+    if source == "manifests":
+        return load_file(MANIFESTS / "06-validatingwebhookconfiguration.yaml")
+    with helm.Chart.load(CHART) as chart:
+        rendered = chart.render({}, name="hardened-operator", namespace=OPERATOR_NAMESPACE)
+    return load_docs(rendered["hardened-operator/templates/validatingwebhookconfiguration.yaml"])
+
+
 def shipped_webhook_configuration(
-    url_base: str, ca_pem: bytes, scope_label: dict[str, str]
+    url_base: str, ca_pem: bytes, scope_label: dict[str, str], source: str = "manifests"
 ) -> dict[str, Any]:
-    """manifests/'s ValidatingWebhookConfiguration with clientConfig re-pointed at a local URL.
+    """The shipped ValidatingWebhookConfiguration with clientConfig re-pointed at a local URL.
 
     Everything else (rules, modes, failurePolicy, timeouts, exemptions) is kept as shipped.
     One extra namespaceSelector term confines it to this test's namespaces: the plane is
     shared by the whole test session and a fail-closed webhook must not outlive its server.
     """
-    vwc = copy.deepcopy(
-        find(
-            load_file(MANIFESTS / "06-validatingwebhookconfiguration.yaml"),
-            "ValidatingWebhookConfiguration",
-        )
-    )
+    vwc = copy.deepcopy(find(shipped_objects(source), "ValidatingWebhookConfiguration"))
     vwc["metadata"] = {"name": unique("delivery-e2e")}
     for hook in vwc["webhooks"]:
         path = hook["clientConfig"]["service"]["path"]
@@ -113,12 +121,15 @@ COMPLIANT_POD: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def admission(control_plane: Any, k8s_api: Any, local_webhook: Any) -> Iterator[dict[str, str]]:
-    """The shipped configuration registered for a local webhook; namespaces per mode."""
+@pytest.fixture(params=["manifests", "chart"])
+def admission(
+    control_plane: Any, k8s_api: Any, local_webhook: Any, request: pytest.FixtureRequest
+) -> Iterator[dict[str, str]]:
+    """The shipped configuration (manifests/, then the chart's default rendering) registered
+    for a local webhook; one namespace per mode."""
     scope = {"delivery-e2e": uuid.uuid4().hex[:8]}
     base = local_webhook.url.removesuffix("/validate")
-    vwc = shipped_webhook_configuration(base, local_webhook.ca_pem, scope)
+    vwc = shipped_webhook_configuration(base, local_webhook.ca_pem, scope, request.param)
     namespaces = {
         "enforce": create_namespace(k8s_api, unique("enforce"), dict(scope)),
         "warn": create_namespace(k8s_api, unique("warn"), {**scope, ENFORCE_LABEL: "warn"}),
