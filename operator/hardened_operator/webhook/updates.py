@@ -14,7 +14,7 @@ changing its image is not. PSA never *enforces* on workloads; we do, hence this 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from hardened_operator import review
 
@@ -28,6 +28,26 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _sequence(value: Any) -> Sequence[Any]:
     return value if isinstance(value, list) else ()
+
+
+_CONTAINER_FIELDS: Final = ("containers", "initContainers", "ephemeralContainers")
+
+
+def _readable(spec: Any) -> TypeGuard[Mapping[str, Any]]:
+    """A pod spec whose container lists are lists of objects (absent is fine).
+
+    Anything else cannot be compared honestly: two identical garbage lists are "unchanged",
+    and skipping them would admit an object nobody evaluated. Unreadable means significant.
+    """
+    if not isinstance(spec, Mapping):
+        return False
+    for field in _CONTAINER_FIELDS:
+        value = spec.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(c, Mapping) for c in value):
+            return False
+    return True
 
 
 def _annotations(pod: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -50,7 +70,7 @@ def is_significant_pod_update(pod: Mapping[str, Any], old_pod: Mapping[str, Any]
     Anything we cannot read as a Pod counts as significant: unsure means evaluate.
     """
     spec, old_spec = pod.get("spec"), old_pod.get("spec")
-    if not isinstance(spec, Mapping) or not isinstance(old_spec, Mapping):
+    if not _readable(spec) or not _readable(old_spec):
         return True
     annotations, old_annotations = _annotations(pod), _annotations(old_pod)
     if annotations.get(_SECCOMP_POD_ANNOTATION) != old_annotations.get(_SECCOMP_POD_ANNOTATION):
@@ -93,6 +113,9 @@ def is_significant_workload_update(obj: Mapping[str, Any], old: Mapping[str, Any
     ``review.review_object`` reports what is wrong with it).
     """
     try:
-        return _templates(obj) != _templates(old)
+        new_templates = _templates(obj)
+        if not all(_readable(spec) for path, _, spec in new_templates if path.endswith("spec")):
+            return True
+        return new_templates != _templates(old)
     except Exception:  # unreadable templates or absurd nesting: do not guess, evaluate
         return True

@@ -1,0 +1,79 @@
+"""Gaps found in review (reviewer-A): promises of the enforcement issue that no test pinned.
+
+- "Bad input fails closed ... never allowed: true": an UPDATE whose object and oldObject carry
+  the same *unreadable* container list must not slip through the significant-update shortcut.
+- "Body size limit configurable (default >= 3 MiB, the API server's own object limit)": the
+  default must admit an honest 3 MiB object over real HTTP.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+import pytest
+import requests
+from webhook_support import COMPLIANT_POD_SPEC, pod, review, running_server, workload
+
+from hardened_operator.webhook import WebhookConfig, decide
+
+MIB = 1024 * 1024
+CONFIG = WebhookConfig()
+
+
+def _pod_with_spec_field(field: str, value: Any) -> dict[str, Any]:
+    spec = copy.deepcopy(COMPLIANT_POD_SPEC)
+    spec[field] = value
+    return pod(spec)
+
+
+# Each object is unreadable as a Pod in a way the policy reports (a CREATE of it is denied);
+# sent as an UPDATE with an identical oldObject it must be denied just the same.
+UNREADABLE_PODS = [
+    ("containers is a string", _pod_with_spec_field("containers", "root")),
+    ("containers is a mapping", _pod_with_spec_field("containers", {"app": {"image": "x"}})),
+    ("a container is a string", _pod_with_spec_field("containers", ["app"])),
+    ("a container is null", _pod_with_spec_field("containers", [None])),
+    ("initContainers is a string", _pod_with_spec_field("initContainers", "evil")),
+    ("ephemeralContainers is a string", _pod_with_spec_field("ephemeralContainers", "evil")),
+    ("an ephemeral container is a list", _pod_with_spec_field("ephemeralContainers", [[1]])),
+]
+
+
+@pytest.mark.parametrize(
+    ("obj"), [c[1] for c in UNREADABLE_PODS], ids=[c[0] for c in UNREADABLE_PODS]
+)
+def test_unreadable_pod_is_denied_on_create_and_on_identical_update(obj: dict[str, Any]) -> None:
+    created = decide(review(obj), CONFIG)["response"]
+    assert created["allowed"] is False, created
+    updated = decide(review(obj, operation="UPDATE", old=copy.deepcopy(obj)), CONFIG)["response"]
+    assert updated["allowed"] is False, updated
+    assert updated["status"]["code"] in (400, 403)
+
+
+def test_unreadable_workload_template_is_denied_on_identical_update() -> None:
+    deploy = workload("Deployment")
+    deploy["spec"]["template"]["spec"]["containers"] = "root"
+    answer = decide(review(deploy, operation="UPDATE", old=copy.deepcopy(deploy)), CONFIG)[
+        "response"
+    ]
+    assert answer["allowed"] is False, answer
+
+
+def test_default_body_limit_is_at_least_the_api_servers_object_limit() -> None:
+    assert CONFIG.max_body_bytes >= 3 * MIB
+    body = review(pod())
+    # A 3 MiB object (the API server's own limit) in an otherwise compliant Pod.
+    body["request"]["object"]["metadata"]["annotations"] = {"pad": "x" * (3 * MIB)}
+    data = orjson.dumps(body)
+    assert len(data) > 3 * MIB
+    with running_server() as server:
+        response = requests.post(
+            server.url + "/validate",
+            data=data,
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["response"]["allowed"] is True
