@@ -145,36 +145,23 @@ class Reconciler:
             for obj in self.cache.owned(namespace, name)
         }
 
-        for obj in desired:
-            key = (obj["kind"], obj["metadata"]["name"])
-            current = live.get(key)
-            paths = drift(obj, current)
-            if not paths:
-                continue
-            try:
-                result = await self.client.apply(obj)
-            except ApiError as exc:
-                log.warning("apply %s/%s failed: %s", namespace, _ref(obj), exc)
-                if outcome.failure is None:
-                    outcome.failure = status_logic.ApplyFailure(
-                        _ref(obj), exc.status, exc.reason, str(exc)
-                    )
-                continue
-            live[key] = result
-            self.cache.observe(result)
-            outcome.applied.append(_ref(obj))
-            if current is not None and settled:
-                # Spec unchanged since we last reported it, yet the object differs: someone
-                # else changed fields we manage. Put back (done above) and say so.
-                outcome.drifted.append(_ref(obj))
-                m.DRIFT_CORRECTIONS.labels(obj["kind"]).inc()
-                await self.client.post_event(
-                    hsvc,
-                    reason="DriftCorrected",
-                    message=f"{_ref(obj)} was changed outside the operator "
-                    f"({', '.join(paths[:5])}); restored the managed fields",
-                    type_="Warning",
-                )
+        # Claims and the Service first, all at once; then the Deployments that use them.
+        # Within a wave the applies are independent, so they go out concurrently.
+        for wave in (
+            [o for o in desired if o["kind"] != "Deployment"],
+            [o for o in desired if o["kind"] == "Deployment"],
+        ):
+            changed: list[tuple[Mapping[str, Any], Any, list[str]]] = []
+            for item in wave:
+                current = live.get((item["kind"], item["metadata"]["name"]))
+                paths = drift(item, current)
+                if paths:
+                    changed.append((item, current, paths))
+            results = await asyncio.gather(
+                *(self.client.apply(o) for o, _, _ in changed), return_exceptions=True
+            )
+            for (done, current, paths), result in zip(changed, results, strict=True):
+                await self._record(hsvc, done, current, paths, result, live, outcome, settled)
 
         await self._delete_stale(hsvc, desired, live, outcome)
 
@@ -211,6 +198,43 @@ class Reconciler:
                 outcome.failure and outcome.failure.message,
             )
         return outcome
+
+    async def _record(
+        self,
+        hsvc: Mapping[str, Any],
+        obj: Mapping[str, Any],
+        current: Any,
+        paths: list[str],
+        result: Any,
+        live: dict[tuple[str, str], Any],
+        outcome: Outcome,
+        settled: bool,
+    ) -> None:
+        """Book one apply's answer: cache it, or keep the first failure for Degraded."""
+        if isinstance(result, BaseException):
+            if not isinstance(result, ApiError):
+                raise result
+            log.warning("apply %s failed: %s", _ref(obj), result)
+            if outcome.failure is None:
+                outcome.failure = status_logic.ApplyFailure(
+                    _ref(obj), result.status, result.reason, str(result)
+                )
+            return
+        live[(obj["kind"], obj["metadata"]["name"])] = result
+        self.cache.observe(result)
+        outcome.applied.append(_ref(obj))
+        if current is not None and settled:
+            # Spec unchanged since we last reported it, yet the object differs: someone
+            # else changed fields we manage. Put back (done) and say so.
+            outcome.drifted.append(_ref(obj))
+            m.DRIFT_CORRECTIONS.labels(obj["kind"]).inc()
+            await self.client.post_event(
+                hsvc,
+                reason="DriftCorrected",
+                message=f"{_ref(obj)} was changed outside the operator "
+                f"({', '.join(paths[:5])}); restored the managed fields",
+                type_="Warning",
+            )
 
     async def _delete_stale(
         self,
