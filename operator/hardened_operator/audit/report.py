@@ -15,7 +15,11 @@ from hardened_operator.audit.documents import KubeObject, Note, parse_source
 from hardened_operator.audit.sources import Source
 from hardened_operator.errors import InputError, ManifestParseError
 from hardened_operator.policy.types import Profile, Violation
-from hardened_operator.review import review_object
+from hardened_operator.review import POD_BEARING_KINDS, review_object
+
+# "deployment" or "POD" is no kind the API server knows, but it is plainly meant as one that
+# carries pods: judging it "not pod-bearing" would pass a root pod silently.
+_KINDS_BY_LOWER = {kind.lower(): kind for kind in POD_BEARING_KINDS}
 
 EXIT_CLEAN = 0
 EXIT_VIOLATIONS = 1
@@ -133,6 +137,12 @@ def violation_entry(obj: KubeObject, violation: Violation) -> Entry:
 
 def audit_object(obj: KubeObject, profile: Profile) -> list[Entry]:
     """The entries for one object: its violations, or one error if it has the wrong shape."""
+    kind = obj.obj.get("kind")
+    meant = _KINDS_BY_LOWER.get(kind.lower()) if isinstance(kind, str) else None
+    if meant is not None and meant != kind:
+        namespace, name = _metadata(obj)
+        message = f"kind {kind!r} is not a Kubernetes kind (kinds are case-sensitive): {meant}?"
+        return [Entry("error", obj.file, obj.line, INVALID, message, kind, namespace, name)]
     try:
         violations = review_object(obj.obj, profile)
     except InputError as exc:
