@@ -194,6 +194,8 @@ def test_up_status_down_leaves_no_process_behind(plane_dir: Path) -> None:
 def test_kubectl_from_the_assets_works_with_the_written_kubeconfig(plane_dir: Path) -> None:
     kubectl = assets.require_assets().kubectl
     if kubectl is None:
+        if controlplane.required():  # CI builds kubectl with the assets: this must run there
+            pytest.fail("these assets carry no kubectl (KUBEBUILDER_ASSETS without it)")
         pytest.skip("these assets carry no kubectl (KUBEBUILDER_ASSETS without it)")
     up = hardened("dev", "up", "--dir", str(plane_dir), "--no-operator", "--no-build")
     assert up.returncode == 0, up.stderr
