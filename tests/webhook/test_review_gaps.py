@@ -77,3 +77,73 @@ def test_default_body_limit_is_at_least_the_api_servers_object_limit() -> None:
         )
     assert response.status_code == 200, response.text[:300]
     assert response.json()["response"]["allowed"] is True
+
+
+# Every field the nonroot profile reads, in the compliant pod spec (path from spec).
+POLICY_FIELDS: list[tuple[Any, ...]] = [
+    ("securityContext",),
+    ("securityContext", "runAsNonRoot"),
+    ("securityContext", "runAsUser"),
+    ("containers",),
+    ("containers", 0),
+    ("containers", 0, "securityContext"),
+    ("containers", 0, "securityContext", "allowPrivilegeEscalation"),
+    ("containers", 0, "securityContext", "capabilities"),
+    ("containers", 0, "securityContext", "capabilities", "drop"),
+    ("containers", 0, "securityContext", "capabilities", "drop", 0),
+]
+JUNK: list[Any] = [7, 1.5, True, "x", "", [1], ["x"], {"a": 1}, [None], [{}]]
+
+
+def _wrong_types(value: Any) -> list[Any]:
+    """Junk whose JSON type differs from ``value``'s (bool is not a number in JSON)."""
+
+    def json_type(v: Any) -> str:
+        if isinstance(v, bool):
+            return "bool"
+        if isinstance(v, int | float):
+            return "number"
+        return type(v).__name__
+
+    return [j for j in JUNK if json_type(j) != json_type(value)]
+
+
+def _replace(spec: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(spec)
+    node: Any = changed
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = copy.deepcopy(value)
+    return changed
+
+
+def _at(spec: dict[str, Any], path: tuple[Any, ...]) -> Any:
+    node: Any = spec
+    for key in path:
+        node = node[key]
+    return node
+
+
+MALFORMED_SPECS = [
+    (f"{'.'.join(map(str, path))}={junk!r}", _replace(COMPLIANT_POD_SPEC, path, junk))
+    for path in POLICY_FIELDS
+    for junk in _wrong_types(_at(COMPLIANT_POD_SPEC, path))
+]
+
+
+@pytest.mark.parametrize("kind", ["Pod", "Deployment", "CronJob"])
+@pytest.mark.parametrize(
+    "spec", [s for _, s in MALFORMED_SPECS], ids=[name for name, _ in MALFORMED_SPECS]
+)
+def test_a_wrong_typed_policy_field_is_never_allowed(kind: str, spec: dict[str, Any]) -> None:
+    """Fail closed: any policy-relevant field of the wrong JSON type is denied, on CREATE and,
+    for workloads, on an UPDATE from a compliant object (its pod template changed, so the
+    update is significant). A Pod's securityContext is immutable, so PSA's rule skips such
+    Pod updates; only the container lists are re-read there (tested above)."""
+    obj = pod(spec) if kind == "Pod" else workload(kind, spec)
+    bodies = [review(obj)]
+    if kind != "Pod":
+        bodies.append(review(obj, operation="UPDATE", old=workload(kind)))
+    for body in bodies:
+        answer = decide(body, CONFIG)["response"]
+        assert answer["allowed"] is False, answer
