@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import requests
-from webhook_support import COMPLIANT_POD_SPEC, pod, review, running_server, workload
+from webhook_support import COMPLIANT_POD_SPEC, pod, review, root_pod_spec, running_server, workload
 
 from hardened_operator.webhook import WebhookConfig, decide
 
@@ -147,3 +147,105 @@ def test_a_wrong_typed_policy_field_is_never_allowed(kind: str, spec: dict[str, 
     for body in bodies:
         answer = decide(body, CONFIG)["response"]
         assert answer["allowed"] is False, answer
+
+
+def _without(obj: dict[str, Any], *path: str) -> dict[str, Any]:
+    changed = copy.deepcopy(obj)
+    node = changed
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return changed
+
+
+def _with(obj: dict[str, Any], value: Any, *path: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(obj)
+    node = changed
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return changed
+
+
+ROOT_DEPLOY = workload("Deployment", root_pod_spec())
+NO_JOB_TEMPLATE = _without(workload("CronJob"), "spec", "jobTemplate")
+NULL_TEMPLATE = _with(workload("Deployment"), None, "spec", "template")
+NULL_POD_SPEC = _with(pod(), None, "spec")
+
+# (id, review, expected status code of the denial)
+ADVERSARIAL: list[tuple[str, dict[str, Any], int]] = [
+    ("pod spec null", review(NULL_POD_SPEC), 400),
+    ("pod spec null, update", review(NULL_POD_SPEC, operation="UPDATE", old=pod()), 400),
+    (
+        "pod spec null, identical update",
+        review(NULL_POD_SPEC, operation="UPDATE", old=copy.deepcopy(NULL_POD_SPEC)),
+        400,
+    ),
+    ("cronjob without jobTemplate", review(NO_JOB_TEMPLATE), 400),
+    (
+        "cronjob without jobTemplate, identical update",
+        review(NO_JOB_TEMPLATE, operation="UPDATE", old=copy.deepcopy(NO_JOB_TEMPLATE)),
+        400,
+    ),
+    (
+        "deployment template null, identical update",
+        review(NULL_TEMPLATE, operation="UPDATE", old=copy.deepcopy(NULL_TEMPLATE)),
+        400,
+    ),
+    ("root deployment update, oldObject missing", review(ROOT_DEPLOY, operation="UPDATE"), 403),
+    (
+        "root deployment update, oldObject of another kind",
+        review(ROOT_DEPLOY, operation="UPDATE", old=workload("StatefulSet", root_pod_spec())),
+        403,
+    ),
+    (
+        "object kind in odd case",
+        review(_with(pod(root_pod_spec()), "pod", "kind"), kind="Pod"),
+        400,
+    ),
+    (
+        "object apiVersion of another group",
+        review(_with(ROOT_DEPLOY, "extensions/v1beta1", "apiVersion"), kind="Deployment"),
+        400,
+    ),
+    ("dryRun root deployment", review(ROOT_DEPLOY, dry_run=True), 403),
+    (
+        "huge uid in a root pod",
+        review(pod(_with(root_pod_spec(), 2**70, "securityContext", "runAsUser"))),
+        403,
+    ),
+    (
+        "unicode ALL in drop",
+        review(
+            pod(
+                _with(
+                    COMPLIANT_POD_SPEC,
+                    ["\uff21\uff2c\uff2c"],
+                    "containers",
+                    0,
+                    "securityContext",
+                    "capabilities",
+                    "drop",
+                )
+            )
+        ),
+        403,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"), [a[1:] for a in ADVERSARIAL], ids=[a[0] for a in ADVERSARIAL]
+)
+@pytest.mark.parametrize("mode", ["enforce", "warn", "audit"])
+def test_adversarial_reviews_are_denied(body: dict[str, Any], code: int, mode: str) -> None:
+    """Malformed objects are denied (400) in every mode; root objects are denied (403) in
+    enforce mode and admitted only with a warning/audit annotation in the other modes."""
+    answer = decide(body, CONFIG, mode)["response"]
+    assert answer["uid"] == body["request"]["uid"]
+    if code == 403 and mode != "enforce":
+        assert answer["allowed"] is True
+        assert answer.get("warnings") or answer.get("auditAnnotations"), answer
+        return
+    assert answer["allowed"] is False, answer
+    assert answer["status"]["code"] == code, answer
