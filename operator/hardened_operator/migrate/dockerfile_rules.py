@@ -16,6 +16,7 @@ from hardened_operator.migrate.dockerfile_syntax import (
 )
 
 _ROOT = ("0", "root")
+_QUOTES = str.maketrans("", "", "\"'")
 _PYTHON_REPOS = (
     "python",
     "library/python",
@@ -33,11 +34,17 @@ CHMOD_PATHS = re.compile(r"(?:[ \t]+(?![&|;)])[^\s&|;()\\]+)+")
 
 
 def is_root_user(value: str | None) -> bool:
-    """root, 0, root:root, 0:0, 00, root:anything; None (cannot be resolved) counts as root."""
+    """root, 0, root:root, 0:0, 00, root:anything; None (cannot be resolved) counts as root.
+
+    BuildKit expands USER's argument as a shell word, removing quotes (``USER "0"`` and
+    ``USER 'root'`` are root), and the runtime parses a numeric id with Go's strconv.Atoi,
+    which accepts a sign (``USER +0`` is UID 0).
+    """
     if value is None:
         return True
-    user = value.strip().partition(":")[0]
-    return user in _ROOT or (user.isdigit() and int(user) == 0)
+    user = value.strip().translate(_QUOTES).partition(":")[0].strip()
+    digits = user[1:] if user[:1] in ("+", "-") else user
+    return user in _ROOT or (digits.isdigit() and int(digits) == 0)
 
 
 def is_world_writable(mode: str) -> bool:
