@@ -9,6 +9,11 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,6 +21,7 @@ import pytest
 import requests
 from webhook_support import COMPLIANT_POD_SPEC, pod, review, root_pod_spec, running_server, workload
 
+from hardened_operator.dev.processes import free_port
 from hardened_operator.webhook import WebhookConfig, decide
 
 MIB = 1024 * 1024
@@ -249,3 +255,68 @@ def test_adversarial_reviews_are_denied(body: dict[str, Any], code: int, mode: s
         return
     assert answer["allowed"] is False, answer
     assert answer["status"]["code"] == code, answer
+
+
+# Installed through PYTHONPATH: any import of the Kubernetes client or kopf fails loudly.
+_NO_CLUSTER_CLIENT = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("kubernetes", "kopf"):
+            raise ImportError(f"{name} must not be imported by the standalone webhook")
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def test_standalone_webhook_needs_no_cluster_client(tmp_path: Path) -> None:
+    """ "No cluster access needed": the server runs and decides (Pod, Deployment and a
+    HardenedService, which pulls in the builders) with kubernetes and kopf unimportable and
+    a KUBECONFIG that points nowhere."""
+    (tmp_path / "sitecustomize.py").write_text(_NO_CLUSTER_CLIENT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")}
+    env |= {
+        "PYTHONPATH": str(tmp_path),
+        "KUBECONFIG": str(tmp_path / "missing-kubeconfig"),
+        "HOME": str(tmp_path),
+    }
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "hardened_operator.cli", "webhook", "--insecure"]
+    proc = subprocess.Popen(
+        [*command, "--listen", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else b""
+            try:
+                requests.get(base + "/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the webhook did not start"
+                time.sleep(0.1)
+        hsvc = {
+            "apiVersion": "ai-system.io/v1alpha1",
+            "kind": "HardenedService",
+            "metadata": {"name": "svc", "namespace": "shop"},
+            "spec": {"image": "ai_system/base:1.0", "securityContext": {"runAsUser": 0}},
+        }
+        cases = [(pod(), True), (ROOT_DEPLOY, False), (hsvc, False)]
+        for obj, allowed in cases:
+            answer = requests.post(
+                base + "/validate",
+                data=orjson.dumps(review(obj)),
+                headers={"Content-Type": "application/json"},
+                timeout=30,
+            ).json()["response"]
+            assert answer["allowed"] is allowed, answer
+            if not allowed:  # denied by the policy, not by an import error (code 500)
+                assert answer["status"]["code"] == 403, answer
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=15)[0]
+    assert b"must not be imported" not in output, output.decode(errors="replace")
