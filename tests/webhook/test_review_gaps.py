@@ -320,3 +320,32 @@ def test_standalone_webhook_needs_no_cluster_client(tmp_path: Path) -> None:
         proc.terminate()
         output = proc.communicate(timeout=15)[0]
     assert b"must not be imported" not in output, output.decode(errors="replace")
+
+
+@pytest.mark.parametrize(
+    ("field", "label"),
+    [
+        ("containers", 'container "side"'),
+        ("initContainers", 'init container "side"'),
+        ("ephemeralContainers", 'ephemeral container "side"'),
+    ],
+)
+def test_denial_names_object_container_kind_field_and_fix(field: str, label: str) -> None:
+    """ "Every violation names the object, the container (and whether init/ephemeral), the
+    field path and the fix" - in the message the API server shows the user."""
+    spec = copy.deepcopy(COMPLIANT_POD_SPEC)
+    side = {**copy.deepcopy(spec["containers"][0]), "name": "side"}
+    side["securityContext"]["runAsUser"] = 0
+    spec.setdefault(field, []).append(side)
+    index = len(spec[field]) - 1
+    obj = pod(spec)
+    if field == "ephemeralContainers":  # kubectl debug: an UPDATE of the ephemeralcontainers
+        body = review(obj, operation="UPDATE", old=pod(), subresource="ephemeralcontainers")
+    else:
+        body = review(obj)
+    answer = decide(body, CONFIG)["response"]
+    assert answer["allowed"] is False and answer["status"]["code"] == 403
+    message = answer["status"]["message"]
+    assert f"Pod shop/web {label}" in message, message
+    assert f"spec.{field}[{index}].securityContext.runAsUser" in message, message
+    assert "fix: set " in message and "runAsUser: 1000" in message, message
