@@ -20,7 +20,7 @@ from typing import Any, Final
 from .errors import InputError, SpecValidationError
 from .policy import check_ids, evaluate
 from .policy.check import render_fix
-from .policy.types import Finding, Profile, Violation
+from .policy.types import PROFILES, CheckResult, Finding, Profile, Violation
 
 # kind -> resource plural (what a ValidatingWebhookConfiguration's rules name).
 POD_BEARING_KINDS: Final[Mapping[str, str]] = {
@@ -162,13 +162,30 @@ def review_object(obj: Mapping[str, Any], profile: Profile = "nonroot") -> list[
     An unknown ``profile`` raises ``PolicyError`` whatever the object, so a misconfigured
     front end fails on its first request instead of on its first pod.
     """
-    check_ids(profile)  # validates the profile
+    if type(profile) is not str or profile not in PROFILES:
+        check_ids(profile)  # raises PolicyError for an unknown profile
     kind = _kind(obj)
     if kind is None or kind not in POD_BEARING_KINDS:
         return []
-    metadata = _optional_mapping(obj, "metadata", "metadata", _describe(obj)) or {}
+    metadata = obj.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif type(metadata) is not dict and not isinstance(metadata, Mapping):
+        # Described only now: building the text on every call costs more than the check.
+        _optional_mapping(obj, "metadata", "metadata", _describe(obj))  # raises
     namespace = _optional_str(metadata, "namespace")
     name = _optional_str(metadata, "name")
+
+    if kind != "HardenedService":
+        parts = _plain_pod_spec(obj, kind)
+        if parts is not None:
+            # The usual admission: one well-shaped pod spec. Evaluate it straight away and
+            # build paths (PodSpecRef, _locate) only when something failed.
+            results = evaluate(parts[0], parts[1], profile)
+            for result in results:
+                if not result.allowed:
+                    return _located(pod_specs(obj), [results], kind, namespace, name, [])
+            return []
 
     violations: list[Violation] = []
     if kind == "HardenedService":
@@ -194,9 +211,46 @@ def review_object(obj: Mapping[str, Any], profile: Profile = "nonroot") -> list[
     else:
         refs = pod_specs(obj)
 
+    results_per_ref = [evaluate(ref.metadata, ref.spec, profile) for ref in refs]
+    return _located(refs, results_per_ref, kind, namespace, name, violations)
+
+
+def _plain_pod_spec(
+    obj: Mapping[str, Any], kind: str
+) -> tuple[Mapping[str, Any] | None, Mapping[str, Any]] | None:
+    """(pod metadata, pod spec) of a Pod or workload made of plain dicts, else None.
+
+    A fast path only: ``None`` sends the caller to :func:`pod_specs`, which accepts any
+    Mapping and raises the descriptive errors for wrong shapes.
+    """
+    keys = _TEMPLATE_PATHS.get(kind)
+    if keys is None:  # a Pod: the object is the pod
+        pod: Any = obj
+    else:
+        pod = obj
+        for key in keys:
+            pod = pod.get(key)
+            if type(pod) is not dict:
+                return None
+    spec = pod.get("spec")
+    metadata = pod.get("metadata")
+    if type(spec) is not dict or (metadata is not None and type(metadata) is not dict):
+        return None
+    return metadata, spec
+
+
+def _located(
+    refs: list[PodSpecRef],
+    results_per_ref: list[list[CheckResult]],
+    kind: str,
+    namespace: str | None,
+    name: str | None,
+    violations: list[Violation],
+) -> list[Violation]:
+    """``violations`` plus the failing results' findings, located in the object."""
     seen: set[tuple[str, str]] = set()
-    for ref in refs:
-        for result in evaluate(ref.metadata, ref.spec, profile):
+    for ref, results in zip(refs, results_per_ref, strict=True):
+        for result in results:
             if result.allowed:
                 continue
             for item in result.findings:

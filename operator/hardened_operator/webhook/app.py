@@ -54,11 +54,18 @@ class _Validate:
         metrics.watch_cache(self.cache)
 
     async def handle(self, request: web.Request) -> web.Response:
+        """POST /validate: the mode is in the query, or enforce."""
+        return await self._answer(request, [])
+
+    async def handle_mode(self, request: web.Request) -> web.Response:
+        """POST /validate/{mode}: what a ValidatingWebhookConfiguration can express."""
+        return await self._answer(request, [request.match_info["mode"]])
+
+    async def _answer(self, request: web.Request, modes: list[str]) -> web.Response:
         started = time.perf_counter()
         metrics, config = self.metrics, self.config
-        # The mode comes from the path (/validate/warn: what a ValidatingWebhookConfiguration
-        # can express) or the query (?mode=warn); both at once must agree.
-        modes = [request.match_info["mode"]] if "mode" in request.match_info else []
+        # The mode comes from the path (/validate/warn) or the query (?mode=warn); both at
+        # once must agree.
         if request.query_string:
             modes += request.query.getall("mode", ())
         if len(modes) > 1 and len(set(modes)) > 1:
@@ -71,9 +78,10 @@ class _Validate:
                 "content_type",
                 f"Content-Type must be {_JSON}, not {request.content_type}",
             )
-        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-        if encoding not in ("identity", ""):
+        encoding = request.headers.get("Content-Encoding")
+        if encoding is not None and encoding.strip().lower() not in ("identity", ""):
             # The API server never compresses; refusing spares us decompression bombs.
+            encoding = encoding.strip().lower()
             return _reject(metrics, 415, "content_encoding", f"Content-Encoding {encoding} refused")
         length = request.content_length
         if length is not None and length > config.max_body_bytes:
@@ -148,9 +156,9 @@ def create_app(config: WebhookConfig | None = None) -> web.Application:
     app = web.Application(client_max_size=config.max_body_bytes + 1)
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = metrics
-    validate = _Validate(config, metrics).handle
-    app.router.add_post(VALIDATE_PATH, validate)
-    app.router.add_post(VALIDATE_PATH + "/{mode}", validate)
+    validate = _Validate(config, metrics)
+    app.router.add_post(VALIDATE_PATH, validate.handle)
+    app.router.add_post(VALIDATE_PATH + "/{mode}", validate.handle_mode)
     app.router.add_get(HEALTHZ_PATH, _healthz)
     app.router.add_get(METRICS_PATH, _metrics)
     return app
