@@ -21,6 +21,12 @@ _VARIABLE = re.compile(
     r"|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\})"
 )
 
+# Bounds on a compose file once its aliases are expanded: far beyond any real file, far below
+# what a "billion laughs" alias bomb expands to (go-yaml, which compose uses, refuses those
+# too), and shallow enough that the recursive steps after loading cannot overflow the stack.
+MAX_VALUES = 200_000
+MAX_DEPTH = 64
+
 
 @dataclass
 class Service:
@@ -155,6 +161,10 @@ def _load_yaml(path: Path) -> tuple[Any, dict[str, int]]:
                         lines[str(service_key.value)] = service_key.start_mark.line + 1
         # Constructing resolves anchors, aliases and "<<" merge keys (YAML 1.1 merge).
         data = loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise ManifestParseError(
+            "invalid YAML: nested too deeply to read", file=str(path)
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -165,7 +175,34 @@ def _load_yaml(path: Path) -> tuple[Any, dict[str, int]]:
         raise ManifestParseError(f"invalid YAML: {exc}", file=str(path)) from None
     finally:
         loader.dispose()
+    _check_size(data, path)
     return data, lines
+
+
+def _check_size(data: Any, path: Path) -> None:
+    """Refuse alias bombs and absurd nesting before anything walks the data recursively.
+
+    Counts values as they would be after expanding aliases (a shared list counts each time
+    it is reached), iteratively, stopping at the first bound crossed.
+    """
+    budget = MAX_VALUES
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ManifestParseError(
+                f"the file expands to more than {MAX_VALUES} values (YAML aliases?): refused",
+                file=str(path),
+            )
+        if depth > MAX_DEPTH:
+            raise ManifestParseError(
+                f"values nested more than {MAX_DEPTH} levels deep: refused", file=str(path)
+            )
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
 
 
 def _normalise_env_files(value: Any, base: Path, where: str, line: int) -> list[dict[str, Any]]:
