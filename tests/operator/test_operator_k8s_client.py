@@ -144,24 +144,27 @@ def test_not_found_reads_as_none_and_deletes_quietly() -> None:
 
 
 HOSTS = webhook_hosts("hardened-operator-webhook", "hardened-system", ("127.0.0.1",))
-NOW = dt.datetime.now(dt.UTC)
 
 
 def test_a_fresh_certificate_is_reused() -> None:
-    assert is_usable(certs.generate(HOSTS), HOSTS, now=NOW, min_valid_days=30)
+    assert is_usable(certs.generate(HOSTS), HOSTS, now=dt.datetime.now(dt.UTC), min_valid_days=30)
 
 
 def test_certificates_that_must_be_replaced() -> None:
     good = certs.generate(HOSTS)
     other = certs.generate(HOSTS)
-    assert not is_usable(good, [*HOSTS, "new.example"], now=NOW, min_valid_days=30)
-    assert not is_usable(certs.generate(HOSTS, days=10), HOSTS, now=NOW, min_valid_days=30)
+    assert not is_usable(
+        good, [*HOSTS, "new.example"], now=dt.datetime.now(dt.UTC), min_valid_days=30
+    )
+    assert not is_usable(
+        certs.generate(HOSTS, days=10), HOSTS, now=dt.datetime.now(dt.UTC), min_valid_days=30
+    )
     mixed_key = certs.CertBundle(good.ca_pem, good.cert_pem, other.key_pem)
-    assert not is_usable(mixed_key, HOSTS, now=NOW, min_valid_days=30)
+    assert not is_usable(mixed_key, HOSTS, now=dt.datetime.now(dt.UTC), min_valid_days=30)
     wrong_ca = certs.CertBundle(other.ca_pem, good.cert_pem, good.key_pem)
-    assert not is_usable(wrong_ca, HOSTS, now=NOW, min_valid_days=30)
+    assert not is_usable(wrong_ca, HOSTS, now=dt.datetime.now(dt.UTC), min_valid_days=30)
     garbage = certs.CertBundle(b"nope", b"nope", b"nope")
-    assert not is_usable(garbage, HOSTS, now=NOW, min_valid_days=30)
+    assert not is_usable(garbage, HOSTS, now=dt.datetime.now(dt.UTC), min_valid_days=30)
 
 
 def test_list_follows_continue_tokens() -> None:
