@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from ..errors import MalformedFieldError
 from .fields import JsonObject, opt_bool, opt_mapping, opt_str
@@ -21,6 +20,31 @@ from .visitor import ContainerRef, visit_containers
 
 Level = Literal["baseline", "restricted"]
 _EMPTY: JsonObject = {}
+_T = TypeVar("_T")
+
+
+class cached_property(Generic[_T]):
+    """``functools.cached_property`` without its lock (Python 3.11 takes an RLock on every
+    first access, a measurable share of a 12 µs evaluation). A ``PodView`` lives inside one
+    evaluation on one thread, so there is nothing to lock against. Like the original, a
+    getter that raises caches nothing, so every check that reads the field sees the error.
+    """
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> cached_property[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.name] = value  # later reads never reach this descriptor
+        return value
 
 
 class PodView:
