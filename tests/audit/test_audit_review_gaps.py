@@ -56,3 +56,29 @@ def test_json_entries_carry_every_promised_key(tmp_path: Path) -> None:
         assert (entry["kind"], entry["namespace"], entry["name"]) == ("Deployment", "apps", "demo")
         assert entry["check"] and entry["message"]
     assert {(e["container"], e["containerType"]) for e in entries} == {("init", "initContainer")}
+
+
+@pytest.mark.parametrize("api_version", [None, 1, ["v1"]], ids=["missing", "int", "list"])
+def test_pod_bearing_kind_without_api_version_is_an_error_not_a_skip(
+    tmp_path: Path, api_version: object
+) -> None:
+    obj = wrap("Deployment", bad_specs()["pod-uid0"])
+    if api_version is None:
+        del obj["apiVersion"]
+    else:
+        obj["apiVersion"] = api_version
+    f = write_yaml(tmp_path / "noversion.yaml", obj)
+    result = invoke(str(f), "--format", "json")
+    assert result.exit_code == 2, result.output
+    [entry] = parse_json(result)
+    assert entry["type"] == "error" and (entry["file"], entry["line"]) == (str(f), 1)
+    assert "Deployment without a string apiVersion" in entry["message"]
+
+
+def test_other_documents_without_api_version_are_still_skipped_with_a_note(
+    tmp_path: Path,
+) -> None:
+    f = write_yaml(tmp_path / "values.yaml", {"kind": "Values", "replicas": 2}, {"image": "x"})
+    result = invoke(str(f))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("skipped a document that is not a Kubernetes object") == 2

@@ -21,6 +21,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardened_operator.audit.sources import Source
 from hardened_operator.errors import ManifestParseError
+from hardened_operator.review import POD_BEARING_KINDS
+
+_POD_BEARING_LOWER = frozenset(kind.lower() for kind in POD_BEARING_KINDS)
 
 try:  # the C parser is ~10x faster; fall back to pure Python where libyaml is missing
     from yaml import CSafeLoader as _Loader
@@ -303,6 +306,16 @@ def expand(
 ) -> Iterator[KubeObject | Note | ManifestParseError]:
     """Objects of one document: itself, or the items of a ``kind: List`` (recursively)."""
     if not is_kubernetes_object(data):
+        kind = data.get("kind") if isinstance(data, Mapping) else None
+        if isinstance(kind, str) and kind.lower() in _POD_BEARING_LOWER:
+            # Plainly meant as a workload (kubectl would refuse it): skipping it with a note
+            # would let a root pod pass; an input we cannot judge fails the run instead.
+            yield ManifestParseError(
+                f"a {kind} without a string apiVersion is not a valid object; it cannot be judged",
+                file=file,
+                line=line,
+            )
+            return
         what = "not a mapping" if not isinstance(data, Mapping) else "no apiVersion/kind"
         yield Note(file, line, f"skipped a document that is not a Kubernetes object ({what})")
         return
