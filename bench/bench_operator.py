@@ -342,13 +342,14 @@ def main() -> int:
         plane.stop()
 
     ok_time = ours["seconds"] <= TARGET_SECONDS
-    ok_rss = ours["rss_mb"] <= TARGET_RSS_MB
+    peak_rss = max(ours["rss_mb"], ours["idle_rss_mb"])  # converging, or listing on restart
+    ok_rss = peak_rss <= TARGET_RSS_MB
     ok_idle = ours["idle_writes"] == 0 and ours["idle_server_writes"] == 0
     rows = [
         ("Time to converge (s)", f"{ours['seconds']:.1f}", f"{base['seconds']:.1f}",
          f"{ours['seconds'] / base['seconds']:.1f}x", f"<= {TARGET_SECONDS:.0f}", ok_time),
-        ("Peak RSS (MB)", f"{ours['rss_mb']:.0f}", f"{base['rss_mb']:.0f}",
-         f"{ours['rss_mb'] / base['rss_mb']:.1f}x", f"<= {TARGET_RSS_MB:.0f}", ok_rss),
+        ("Peak RSS (MB)", f"{peak_rss:.0f}", f"{base['rss_mb']:.0f}",
+         f"{peak_rss / base['rss_mb']:.1f}x", f"<= {TARGET_RSS_MB:.0f}", ok_rss),
         ("Operator CPU (s)", f"{ours['cpu_s']:.1f}", f"{base['cpu_s']:.1f}",
          f"{ours['cpu_s'] / base['cpu_s']:.1f}x", "-", True),
         ("API writes per object", f"{ours['writes'] / count:.2f}", "0", "-", "-", True),
@@ -371,7 +372,9 @@ def main() -> int:
         "seen every object. Idle resync = a restarted operator comparing all objects; writes "
         "counted by the operator and by the API server's `apiserver_request_total` "
         "(deployments, services, PVCs, hardenedservices, events). "
-        f"RSS after the idle resync: {ours['idle_rss_mb']:.0f} MB."
+        f"Peak RSS is the larger of converging ({ours['rss_mb']:.0f} MB) and the restart's "
+        f"listing ({ours['idle_rss_mb']:.0f} MB). The API server shares the machine's cores, so "
+        "times vary with its load from run to run."
     )
     return 0 if ok_time and ok_rss and ok_idle else 1
 

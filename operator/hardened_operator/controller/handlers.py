@@ -85,6 +85,9 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         settings.posting.reporting_component = FIELD_MANAGER
         settings.watching.server_timeout = 600
         settings.networking.request_timeout = 60
+        # kopf keeps a worker task per object until it idles this long; at start-up it lists
+        # every owned object at once, so a short idle time keeps the peak memory down.
+        settings.batching.idle_timeout = 1.0
         state.client = KubeClient(load_connection(state.kubeconfig))
         await prime(state, state.client)
         state.reconciler = Reconciler(state.client, state.cache, build_objects)

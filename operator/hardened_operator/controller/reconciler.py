@@ -93,6 +93,7 @@ class Reconciler:
         *,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         max_backoff_seconds: float = 300.0,
+        max_concurrent: int = 128,
     ) -> None:
         self.client = client
         self.cache = cache
@@ -101,6 +102,9 @@ class Reconciler:
         self._max_backoff = max_backoff_seconds
         self._keys: dict[Key, _KeyState] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Bounded: a reconcile holds its desired objects in memory while its requests queue
+        # for the client's connections; twice the connections keeps them all busy.
+        self._slots = asyncio.Semaphore(max_concurrent)
 
     # -- the watch side ------------------------------------------------------------------
 
@@ -116,7 +120,7 @@ class Reconciler:
         if state.pending:
             return None
         state.pending = True
-        async with state.lock:
+        async with state.lock, self._slots:
             state.pending = False
             return await self.reconcile(namespace, name)
 

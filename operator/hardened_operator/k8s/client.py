@@ -110,7 +110,7 @@ class KubeClient:
         *,
         retry: RetryPolicy | None = None,
         timeout_seconds: float = 30.0,
-        max_connections: int = 128,
+        max_connections: int = 64,
     ) -> None:
         self._conn = connection
         self._retry = retry or RetryPolicy()
