@@ -81,7 +81,9 @@ def test_split_field(path: str, parts: list[object]) -> None:
 
 def test_locator_falls_back_to_the_deepest_existing_key() -> None:
     text = "spec:\n  containers:\n  - name: a\n    image: x\n  - name: b\n"
-    locate = node_locator(yaml.compose(text))
+    root = yaml.compose(text)
+    assert root is not None
+    locate = node_locator(root)
     assert locate("spec.containers[1].securityContext.runAsNonRoot") == 5
     assert locate("spec.containers[0].image") == 4
     assert locate("spec.missing.deeper") == 1
