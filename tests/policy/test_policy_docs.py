@@ -31,7 +31,7 @@ def test_example_outputs_match_the_code() -> None:
     assert len(examples) >= 5
     for name, profile, text in examples:
         obj = yaml.safe_load((FIXTURES / name).read_text())
-        lines = [v.describe() for v in review_object(obj, profile)]  # type: ignore[arg-type]
+        lines = [v.describe() for v in review_object(obj, profile)]
         assert text.splitlines() == lines, name
 
 

@@ -68,5 +68,5 @@ def test_round_trip_yaml_is_judged_like_plain_yaml(name: str) -> None:
     rt.preserve_quotes = True
     ruamel_obj = rt.load(text.replace(": RuntimeDefault", ': "RuntimeDefault"'))
     for profile in ("nonroot", "restricted"):
-        plain = review_object(load(name), profile)  # type: ignore[arg-type]
-        assert review_object(ruamel_obj, profile) == plain  # type: ignore[arg-type]
+        plain = review_object(load(name), profile)
+        assert review_object(ruamel_obj, profile) == plain

@@ -101,8 +101,8 @@ def test_malformed_container_is_named() -> None:
 @pytest.mark.parametrize("spec", [None, "spec", 3, ["containers"], True])
 def test_pod_spec_that_is_not_an_object_is_denied_by_every_check(spec: Any) -> None:
     for profile in ("nonroot", "restricted"):
-        results = evaluate(None, spec, profile)  # type: ignore[arg-type]
-        assert [r.check for r in results] == check_ids(profile)  # type: ignore[arg-type]
+        results = evaluate(None, spec, profile)
+        assert [r.check for r in results] == check_ids(profile)
         assert all(not r.allowed and r.reason == MALFORMED_REASON for r in results)
 
 
@@ -170,9 +170,9 @@ SECURITY_PATHS = [
 def test_any_json_never_raises(metadata: Any, spec: Any) -> None:
     before = repr((metadata, spec))  # repr, not ==: NaN != NaN
     for profile in ("nonroot", "restricted"):
-        results = evaluate(metadata, spec, profile)  # type: ignore[arg-type]
+        results = evaluate(metadata, spec, profile)
         assert repr((metadata, spec)) == before  # evaluation never mutates its input
-        assert [r.check for r in results] == check_ids(profile)  # type: ignore[arg-type]
+        assert [r.check for r in results] == check_ids(profile)
         for result in results:
             assert result.reason != "check failed", result  # no internal error paths hit
             json.dumps([f.message for f in result.findings])

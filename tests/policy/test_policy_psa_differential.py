@@ -195,7 +195,9 @@ def _usable(edits: list[tuple[str, Any]]) -> bool:
 def corpus() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     rows = [(name, edits) for name, edits, _, _ in ROWS if _usable(edits)]
     rows += [(name, edits) for name, meta, edits in EXTRA if not meta]
-    pods = [(name, {}, spec_with(*edits, base=_base())) for name, edits in rows]
+    pods: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        (name, {}, spec_with(*edits, base=_base())) for name, edits in rows
+    ]
     pods += [(name, meta, spec_with(*edits, base=_base())) for name, meta, edits in EXTRA if meta]
     pods += [(name, {}, spec_with(*edits, base=WINDOWS_SPEC)) for name, edits in WINDOWS_EXTRA]
     # Random mixes draw from rows that stay valid when combined, so most reach PSA.
@@ -242,9 +244,9 @@ def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: 
     from kubernetes import client
 
     core = client.CoreV1Api(k8s_api)
-    pods = []
+    pods: list[tuple[str, dict[str, Any]]] = []
     for index, (label, metadata, spec) in enumerate(corpus()):
-        pod = {
+        pod: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": f"pod-{index}", "namespace": namespace, **metadata},

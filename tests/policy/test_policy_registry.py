@@ -92,8 +92,8 @@ def test_evaluation_never_mutates_its_input(profile: str) -> None:
 
 def test_results_are_one_per_check_in_profile_order() -> None:
     for profile in ("nonroot", "restricted"):
-        results = evaluate({}, compliant_spec(), profile)  # type: ignore[arg-type]
-        assert [r.check for r in results] == check_ids(profile)  # type: ignore[arg-type]
+        results = evaluate({}, compliant_spec(), profile)
+        assert [r.check for r in results] == check_ids(profile)
         assert all(r.allowed and not r.findings for r in results)
 
 
