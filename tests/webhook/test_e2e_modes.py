@@ -37,7 +37,9 @@ def test_old_root_deployment_scales_but_cannot_change_image(
 ) -> None:
     apps = client.AppsV1Api(k8s_api)
     # Created before the webhook exists: the "old root Deployment" of the issue.
-    apps.create_namespaced_deployment(namespace, _deployment("legacy", root_pod_spec()))
+    legacy = _deployment("legacy", root_pod_spec())
+    # The client validates a plain dict into the model; its annotation names only the model.
+    apps.create_namespaced_deployment(namespace, legacy)  # type: ignore[arg-type]
     with register_webhook(local_webhook.url, local_webhook.ca_pem, namespace):
         apps.patch_namespaced_deployment("legacy", namespace, {"spec": {"replicas": 2}})
         apps.patch_namespaced_deployment(
@@ -50,11 +52,15 @@ def test_old_root_deployment_scales_but_cannot_change_image(
                 {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "x:2"}]}}}},
             )
         assert refused.value.status == 403
-        assert "spec.template.spec.containers[0].securityContext.runAsUser" in refused.value.body
+        assert "spec.template.spec.containers[0].securityContext.runAsUser" in (
+            refused.value.body or ""
+        )
         fixed = _deployment("legacy", COMPLIANT_POD_SPEC)["spec"]["template"]
         apps.patch_namespaced_deployment("legacy", namespace, {"spec": {"template": fixed}})
         live = apps.read_namespaced_deployment("legacy", namespace)
         assert live.spec.replicas == 2
+        assert live.spec.template.spec is not None
+        assert live.spec.template.spec.security_context is not None
         assert live.spec.template.spec.security_context.run_as_non_root is True
 
 
@@ -73,8 +79,11 @@ def test_warn_path_admits_with_warnings(
         deadline = time.monotonic() + 30
         warnings = ""
         while time.monotonic() < deadline and "runAsUser" not in warnings:
+            # The client validates a plain dict into V1Pod; its annotation names only the model.
             _, status, headers = core.create_namespaced_pod_with_http_info(
-                namespace, body, dry_run="All"
+                namespace,
+                body,  # type: ignore[arg-type]
+                dry_run="All",
             )
             assert status == 201  # admitted (dry run: nothing stored)
             warnings = headers.get("Warning", "")
