@@ -13,6 +13,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from support import webhooks
+from support.kube import name_of
 
 pytestmark = pytest.mark.controlplane
 
@@ -107,16 +108,18 @@ def test_root_pod_is_refused_and_compliant_pod_admitted(
             core.create_namespaced_pod(namespace, _pod("root", ROOT_POD_SPEC))
         webhook_name = registration["webhooks"][0]["name"]
         assert refused.value.status == 403, refused.value.body
+        assert refused.value.body is not None
         message = json.loads(refused.value.body)["message"]
         assert message.startswith(f'admission webhook "{webhook_name}" denied the request'), message
         assert "spec.securityContext.runAsUser" in message
 
         created = core.create_namespaced_pod(namespace, _pod("non-root", NON_ROOT_POD_SPEC))
-        assert created.metadata.uid
-    names = [p.metadata.name for p in core.list_namespaced_pod(namespace).items]
+        assert created.metadata is not None and created.metadata.uid
+    names = [name_of(p) for p in core.list_namespaced_pod(namespace).items]
     assert names == ["non-root"]
     # The webhook saw the pod as a real cluster sends it: after the ServiceAccount
     # admission plugin added the projected token volume.
+    assert created.spec is not None
     volumes = [v.name for v in created.spec.volumes or []]
     assert any(name.startswith("kube-api-access-") for name in volumes), volumes
 
@@ -165,6 +168,7 @@ def test_kubectl_debug_root_ephemeral_container_is_refused(
         assert refused.value.status == 403, refused.value.body
         assert "denied the request" in str(refused.value.body)
     pod = core.read_namespaced_pod("target", namespace)
+    assert pod.spec is not None
     assert not pod.spec.ephemeral_containers
 
 
@@ -184,7 +188,8 @@ def test_webhook_down_means_refused_not_admitted(
     finally:
         registration.__exit__(None, None, None)
     # Unregistered, the namespace admits compliant pods again.
-    assert core.create_namespaced_pod(namespace, _pod("later", NON_ROOT_POD_SPEC)).metadata.uid
+    later = core.create_namespaced_pod(namespace, _pod("later", NON_ROOT_POD_SPEC))
+    assert later.metadata is not None and later.metadata.uid
 
 
 def test_webhook_with_an_untrusted_certificate_is_not_trusted(

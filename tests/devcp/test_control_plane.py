@@ -42,8 +42,9 @@ def test_admin_is_a_client_certificate_in_system_masters(
         "kind": "SelfSubjectReview",
     }
     status = client.AuthenticationV1Api(k8s_api).create_self_subject_review(review).status
+    assert status is not None and status.user_info is not None
     assert status.user_info.username == "hardened-dev-admin"
-    assert "system:masters" in status.user_info.groups
+    assert "system:masters" in (status.user_info.groups or [])
 
 
 def _crd_file() -> Path:
@@ -65,7 +66,8 @@ def test_crd_is_installed_and_established(control_plane: ControlPlaneHandle, k8s
     assert control_plane.crd_error() is None, control_plane.crd_error()
     assert CRD_NAME in control_plane.installed_crds
     crd = client.ApiextensionsV1Api(k8s_api).read_custom_resource_definition(CRD_NAME)
-    established = {c.type: c.status for c in crd.status.conditions}
+    assert crd.status is not None
+    established = {c.type: c.status for c in crd.status.conditions or []}
     assert established.get("Established") == "True"
     assert crd.spec.names.kind == KIND
     served = [v.name for v in crd.spec.versions if v.served]

@@ -221,8 +221,11 @@ def _dry_run(api: Any, namespace: str, pod: dict[str, Any]) -> int:
 
 def _dry_run_with_warnings(api: Any, namespace: str, pod: dict[str, Any]) -> tuple[int, str]:
     try:
+        # The client validates a plain dict into the model; its annotation names only the model.
         _, status, headers = client.CoreV1Api(api).create_namespaced_pod_with_http_info(
-            namespace, pod, dry_run="All"
+            namespace,
+            pod,  # type: ignore[arg-type]
+            dry_run="All",
         )
     except ApiException as error:
         return int(error.status), ""

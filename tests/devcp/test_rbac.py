@@ -9,6 +9,8 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from support.kube import name_of
+
 pytestmark = pytest.mark.controlplane
 
 
@@ -17,8 +19,9 @@ def _token(api: Any, namespace: str, account: str, audiences: list[str] | None =
     response = client.CoreV1Api(api).create_namespaced_service_account_token(
         account, namespace, body
     )
+    assert response.status is not None
     token = response.status.token
-    assert token.count(".") == 2, "a TokenRequest answers with a signed JWT"
+    assert token is not None and token.count(".") == 2, "a TokenRequest answers with a signed JWT"
     return str(token)
 
 
@@ -74,9 +77,11 @@ def test_token_identity_is_the_service_account(
 ) -> None:
     api = as_token(_token(k8s_api, namespace, reader))
     review: Any = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
-    user = client.AuthenticationV1Api(api).create_self_subject_review(review).status.user_info
+    status = client.AuthenticationV1Api(api).create_self_subject_review(review).status
+    assert status is not None and status.user_info is not None
+    user = status.user_info
     assert user.username == f"system:serviceaccount:{namespace}:{reader}"
-    assert "system:serviceaccounts" in user.groups
+    assert "system:serviceaccounts" in (user.groups or [])
 
 
 def test_service_account_token_cannot_list_secrets(
@@ -88,24 +93,25 @@ def test_service_account_token_cannot_list_secrets(
     assert denied.value.status == 403
     assert f"system:serviceaccount:{namespace}:{reader}" in str(denied.value.body)
     # ... while the admin sees the secret: it is RBAC refusing, not an empty namespace.
-    names = [
-        s.metadata.name for s in client.CoreV1Api(k8s_api).list_namespaced_secret(namespace).items
-    ]
+    secrets = client.CoreV1Api(k8s_api).list_namespaced_secret(namespace).items
+    names = [name_of(s) for s in secrets]
     assert "do-not-read" in names
 
 
 def test_service_account_token_can_do_what_its_role_grants_and_no_more(
     k8s_api: Any, namespace: str, reader: str, as_token: Any
 ) -> None:
-    client.CoreV1Api(k8s_api).create_namespaced_config_map(
-        namespace, {"metadata": {"name": "settings"}, "data": {"k": "v"}}
-    )
+    settings = {"metadata": {"name": "settings"}, "data": {"k": "v"}}
+    # The client validates a plain dict into the model; its annotation names only the model.
+    client.CoreV1Api(k8s_api).create_namespaced_config_map(namespace, settings)  # type: ignore[arg-type]
     core = client.CoreV1Api(as_token(_token(k8s_api, namespace, reader)))
-    listed = [cm.metadata.name for cm in core.list_namespaced_config_map(namespace).items]
+    config_maps = core.list_namespaced_config_map(namespace).items
+    listed = [name_of(cm) for cm in config_maps]
     assert "settings" in listed
     assert core.read_namespaced_config_map("settings", namespace).data == {"k": "v"}
     with pytest.raises(ApiException) as create:  # the Role grants get/list, not create
-        core.create_namespaced_config_map(namespace, {"metadata": {"name": "x"}})
+        # A plain dict, as above (validated into V1ConfigMap by the client).
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": "x"}})  # type: ignore[arg-type]
     assert create.value.status == 403
     with pytest.raises(ApiException) as other_namespace:  # a Role, not a ClusterRole
         core.list_namespaced_config_map("default")
