@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import tempfile
 import threading
@@ -110,9 +109,9 @@ def run(
     if resync_seconds and peering_name:
         raise click.UsageError("--resync-seconds works in standalone mode only (no --peering)")
     health = _listen(health_listen, "--health-listen")
-    if kubeconfig:
-        # kopf's own login (its watches) reads the environment: one cluster for both.
-        os.environ["KUBECONFIG"] = kubeconfig
+    # --kubeconfig reaches every connection explicitly (kopf's login included, see
+    # controller.handlers.connection_info): setting os.environ here would be too late for
+    # `kubernetes`, which reads $KUBECONFIG once, at import.
     kopf.configure(
         verbose=verbose,
         log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,

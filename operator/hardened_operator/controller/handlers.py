@@ -29,7 +29,12 @@ from hardened_operator import API_GROUP, API_VERSION, FIELD_MANAGER, KIND, PLURA
 from hardened_operator.builders import build_objects
 from hardened_operator.controller.cache import OWNER_LABEL, Cache, owner_of
 from hardened_operator.controller.reconciler import MANAGED_BY_LABEL, Reconciler
-from hardened_operator.k8s import KubeClient, load_connection
+from hardened_operator.k8s import (
+    KubeClient,
+    bearer_header,
+    load_configuration,
+    load_connection,
+)
 from hardened_operator.k8s import metrics as m
 from hardened_operator.k8s.resources import DEPLOYMENTS, HARDENED_SERVICES, PVCS, SERVICES, Resource
 
@@ -50,6 +55,7 @@ class OperatorState:
     client: KubeClient | None = None
     reconciler: Reconciler | None = None
     heartbeat: float = 0.0  # time.monotonic() of kopf's loop last tick
+    logged_in: bool = False  # kopf's login handler produced credentials
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     resyncs: int = 0
 
@@ -73,9 +79,16 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        # kopf's own watches: in-cluster service account, else KUBECONFIG (as the k8s client).
-        info: kopf.ConnectionInfo | None = kopf.login_via_client(**kwargs)
+    def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo:
+        # kopf's own watches log in exactly as our client does (--kubeconfig, $KUBECONFIG,
+        # in-cluster, ~/.kube/config). kopf.login_via_client would read only the environment
+        # as it was when `kubernetes` was imported, and prefer in-cluster over --kubeconfig.
+        try:
+            info = connection_info(state.kubeconfig, trust_env=settings.networking.trust_env)
+        except Exception as exc:
+            state.logged_in = False
+            raise kopf.LoginError(f"cannot load the cluster's credentials: {exc}") from exc
+        state.logged_in = True
         return info
 
     @kopf.on.startup(registry=registry)
@@ -124,6 +137,26 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
     for resource in _OWNED:
         _register_owned(registry, state, resource)
     return registry
+
+
+def connection_info(kubeconfig: str | None, *, trust_env: bool = False) -> kopf.ConnectionInfo:
+    """kopf's credentials from the same configuration our :class:`KubeClient` uses."""
+    cfg = load_configuration(kubeconfig)
+    header = bearer_header(cfg)
+    parts = header.split(" ", 1) if header else []
+    scheme, token = (None, None) if not parts else (None, parts[0]) if len(parts) == 1 else parts
+    return kopf.ConnectionInfo(
+        server=cfg.host,
+        ca_path=cfg.ssl_ca_cert,
+        insecure=not cfg.verify_ssl,
+        username=cfg.username or None,
+        password=cfg.password or None,
+        scheme=scheme,
+        token=token,
+        certificate_path=cfg.cert_file,
+        private_key_path=cfg.key_file,
+        trust_env=trust_env,
+    )
 
 
 def _register_owned(

@@ -3,7 +3,10 @@
 Why a thread with its own event loop: kopf owns the main thread's loop and cancels every
 foreign task when it stops; admission must keep answering while kopf starts, lists, pauses
 for a peer or reconciles a thousand objects. The health server watches kopf from outside:
-``/healthz`` fails when kopf's loop stops ticking, ``/readyz`` until kopf is ready.
+``/healthz`` (liveness, deliberately simple) fails only when kopf's loop stops ticking;
+``/readyz`` answers 200 only while kopf has started and logged in, the API server answers the
+operator's own credentials (a one-item LIST of HardenedServices every few seconds: the read
+kopf's watch needs) and, when enabled, the webhook is serving.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import prometheus_client
 from aiohttp import web
 
 from hardened_operator.controller.handlers import OperatorState
-from hardened_operator.k8s import KubeClient, load_connection
+from hardened_operator.k8s import KubeClient, RetryPolicy, load_connection
 from hardened_operator.k8s import metrics as m
 from hardened_operator.k8s.certstore import inject_ca_bundle
+from hardened_operator.k8s.resources import HARDENED_SERVICES
 from hardened_operator.webhook.config import WebhookConfig
 from hardened_operator.webhook.server import WebhookServer, serve
 
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 
 STALL_SECONDS = 30.0  # kopf's loop ticks every 2 s; this long without a tick is a hang
 STARTUP_GRACE_SECONDS = 180.0  # before kopf's first tick (CRD checks, peering, listing)
+API_PROBE_SECONDS = 3.0  # how often readiness asks the API server
+API_FRESH_SECONDS = 10.0  # an answer older than this no longer counts as connected
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class Sidecar:
         self._born = time.monotonic()
         self.webhook_server: WebhookServer | None = None
         self.health_port: int | None = None
+        self._api_ok_at = 0.0  # time.monotonic() of the last successful API probe
+        self._api_error = "not probed yet"
 
     def start(self, timeout: float = 30.0) -> None:
         self._thread.start()
@@ -101,6 +109,7 @@ class Sidecar:
         self._stop = asyncio.Event()
         runner: web.AppRunner | None = None
         injector: asyncio.Task[None] | None = None
+        prober: asyncio.Task[None] | None = None
         try:
             if self._webhook is not None:
                 w = self._webhook
@@ -114,13 +123,16 @@ class Sidecar:
                 log.info("health and metrics on http://%s:%d", self._health[0], self.health_port)
             if self._ca is not None:
                 injector = asyncio.create_task(self._keep_ca_injected(self._ca))
+            if self._health is not None:
+                prober = asyncio.create_task(self._probe_api())
             self._started.set()
             await self._stop.wait()
         finally:
-            if injector is not None:
-                injector.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await injector
+            for task in (injector, prober):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if self.webhook_server is not None:
                 await self.webhook_server.stop()
             if runner is not None:
@@ -141,7 +153,42 @@ class Sidecar:
         finally:
             await client.close()
 
+    async def _probe_api(self) -> None:
+        # No retries and a short timeout: readiness must notice a lost API server quickly.
+        client: KubeClient | None = None
+        namespace = self._state.namespaces[0] if self._state.namespaces else None
+        try:
+            while True:
+                try:
+                    if client is None:
+                        client = KubeClient(
+                            load_connection(self._state.kubeconfig),
+                            retry=RetryPolicy(attempts=1),
+                            timeout_seconds=API_PROBE_SECONDS,
+                        )
+                    await client.probe(HARDENED_SERVICES, namespace)
+                except Exception as exc:
+                    self._api_error = f"{type(exc).__name__}: {exc}"
+                else:
+                    self._api_ok_at = time.monotonic()
+                await asyncio.sleep(API_PROBE_SECONDS)
+        finally:
+            if client is not None:
+                await client.close()
+
     # -- health ----------------------------------------------------------------------------
+
+    def ready(self) -> tuple[bool, str]:
+        if not self._ready.is_set():
+            return False, "operator not ready (starting, listing)"
+        if not self._state.logged_in:
+            return False, "operator has not logged in to the API server"
+        age = time.monotonic() - self._api_ok_at
+        if age > API_FRESH_SECONDS:
+            return False, f"API server not answering: {self._api_error}"
+        if self._webhook is not None and self.webhook_server is None:
+            return False, "webhook not serving"
+        return True, "ready"
 
     def alive(self) -> tuple[bool, str]:
         beat = self._state.heartbeat
@@ -160,11 +207,8 @@ class Sidecar:
             return web.Response(status=200 if ok else 503, text=why + "\n")
 
         async def readyz(_: web.Request) -> web.Response:
-            if not self._ready.is_set():
-                return web.Response(status=503, text="operator not ready (listing)\n")
-            if self._webhook is not None and self.webhook_server is None:
-                return web.Response(status=503, text="webhook not serving\n")
-            return web.Response(text="ready\n")
+            ok, why = self.ready()
+            return web.Response(status=200 if ok else 503, text=why + "\n")
 
         async def metrics(_: web.Request) -> web.Response:
             body = prometheus_client.generate_latest(

@@ -8,7 +8,21 @@ that decide *whether* to write (:mod:`.diff`) live here too, next to the calls t
 
 from __future__ import annotations
 
-from hardened_operator.k8s.client import KubeClient, RetryPolicy, load_connection
+from hardened_operator.k8s.client import (
+    KubeClient,
+    RetryPolicy,
+    bearer_header,
+    load_configuration,
+    load_connection,
+)
 from hardened_operator.k8s.diff import drift, owner_uids
 
-__all__ = ["KubeClient", "RetryPolicy", "drift", "load_connection", "owner_uids"]
+__all__ = [
+    "KubeClient",
+    "RetryPolicy",
+    "bearer_header",
+    "drift",
+    "load_configuration",
+    "load_connection",
+    "owner_uids",
+]

@@ -65,8 +65,13 @@ class Connection:
     auth_header: Any  # a callable returning the Authorization header value, or None
 
 
-def load_connection(kubeconfig: str | None = None, context: str | None = None) -> Connection:
-    """Resolve KUBECONFIG (explicit path, then env), else in-cluster, else ~/.kube/config."""
+def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Any:
+    """A ``kubernetes.client.Configuration``: the explicit kubeconfig, then $KUBECONFIG, else
+    in-cluster, else ~/.kube/config.
+
+    The one resolution order for every connection the operator opens -- our client and kopf's
+    login alike -- so ``--kubeconfig`` can never send the two to different clusters.
+    """
     from kubernetes import client as kclient
     from kubernetes import config as kconfig
 
@@ -79,6 +84,23 @@ def load_connection(kubeconfig: str | None = None, context: str | None = None) -
             kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
         except kconfig.ConfigException:
             kconfig.load_kube_config(context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
+    return cfg
+
+
+def bearer_header(cfg: Any) -> str | None:
+    """The Authorization header value (calls the refresh hook: a rotated token is re-read).
+
+    kubernetes >= 36 keeps the token under "BearerToken"; older ones under "authorization".
+    """
+    value: str | None = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix(
+        "authorization"
+    )
+    return value
+
+
+def load_connection(kubeconfig: str | None = None, context: str | None = None) -> Connection:
+    """Resolve like :func:`load_configuration`; see there."""
+    cfg = load_configuration(kubeconfig, context)
 
     ssl_context: ssl.SSLContext | bool
     if cfg.verify_ssl:
@@ -91,12 +113,7 @@ def load_connection(kubeconfig: str | None = None, context: str | None = None) -
         ssl_context.load_cert_chain(cfg.cert_file, cfg.key_file)
 
     def auth_header() -> str | None:
-        # Calls the refresh hook, so an expiring in-cluster token is re-read from disk.
-        # kubernetes >= 36 keeps the token under "BearerToken"; older ones under "authorization".
-        value: str | None = cfg.get_api_key_with_prefix(
-            "BearerToken"
-        ) or cfg.get_api_key_with_prefix("authorization")
-        return value
+        return bearer_header(cfg)
 
     return Connection(server=cfg.host.rstrip("/"), ssl_context=ssl_context, auth_header=auth_header)
 
@@ -218,6 +235,10 @@ class KubeClient:
             token = (page.get("metadata") or {}).get("continue") or ""
             if not token:
                 return
+
+    async def probe(self, resource: Resource, namespace: str | None = None) -> None:
+        """One LIST of at most one item: the API answers and lets us read ``resource``."""
+        await self._request("GET", resource, resource.path(namespace), params={"limit": "1"})
 
     async def list(
         self, resource: Resource, namespace: str | None = None, *, label_selector: str = ""

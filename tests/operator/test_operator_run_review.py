@@ -1,0 +1,184 @@
+"""Review fixes for ``hardened run``: the --kubeconfig flag and an honest /readyz.
+
+Both run the operator as a subprocess against the shared control plane, like a user would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from operator_support import (
+    create_hsvc,
+    free_port,
+    get_hsvc,
+    hsvc,
+    running_operator,
+    wait_for,
+)
+
+pytestmark = pytest.mark.controlplane
+
+
+def test_kubeconfig_flag_is_what_kopf_logs_in_with(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path
+) -> None:
+    # $KUBECONFIG points nowhere: only the flag can get kopf's watches to the plane.
+    env = {**control_plane.env(), "KUBECONFIG": str(tmp_path / "nowhere.yaml")}
+    flag = ("--kubeconfig", str(control_plane.kubeconfig))
+    with running_operator(env, namespace, tmp_path, *flag) as op:
+        create_hsvc(k8s_api, hsvc("kc", namespace))
+        wait_for(
+            "the HardenedService reconciled through kopf's watch",
+            lambda: (
+                (get_hsvc(k8s_api, namespace, "kc").get("status") or {}).get("observedGeneration")
+                == 1
+            ),
+            timeout=60,
+        )
+        assert "LoginError" not in op.logs()
+
+
+def _unreachable_kubeconfig(control_plane: Any, tmp_path: Path) -> Path:
+    config = yaml.safe_load(Path(control_plane.kubeconfig).read_text())
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{free_port()}"
+    path = tmp_path / "unreachable.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_readyz_stays_503_while_kopf_cannot_log_in(
+    control_plane: Any, namespace: str, tmp_path: Path
+) -> None:
+    """Our own client reaches the plane, kopf's login cannot: not ready, yet alive."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    health = free_port()
+    env = {**control_plane.env(), "PYTHONUNBUFFERED": "1"}
+    # kopf logs in with KUBECONFIG from its environment when --kubeconfig is absent; the
+    # unreachable copy keeps it from connecting while everything else is real.
+    env["KUBECONFIG"] = str(_unreachable_kubeconfig(control_plane, tmp_path))
+    log = tmp_path / "op.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hardened_operator.cli", "run", "--namespace", namespace,
+             "--no-webhook", "--health-listen", f"127.0.0.1:{health}"],
+            env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+    def get(path: str) -> int | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{health}{path}", timeout=5) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return None
+
+    try:
+        wait_for("the health server", lambda: get("/healthz") == 200, timeout=30)
+        seen = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and process.poll() is None:
+            seen.append(get("/readyz"))
+            time.sleep(0.5)
+        assert seen and 200 not in seen, (seen, log.read_text()[-3000:])
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, 15)
+            process.wait(timeout=20)
+
+
+class _Proxy:
+    """A TCP forwarder to the API server that the test can cut and restore."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        import socket
+        import threading
+
+        self.target, self.open = target, threading.Event()
+        self.open.set()
+        self._conns: list[Any] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self.open.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: Any, dst: Any) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self) -> None:
+        import socket
+
+        self.open.clear()
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._conns.clear()
+
+    def close(self) -> None:
+        self.cut()
+        self._listener.close()
+
+
+def test_readyz_follows_the_api_connection_and_healthz_does_not(
+    control_plane: Any, namespace: str, tmp_path: Path
+) -> None:
+    """Ready through a working link; 503 within seconds once the API is unreachable (kopf's
+    ready flag stays set: it must not be the only signal); ready again when it is back.
+    Liveness stays 200 throughout: restarting the pod would not bring the API back."""
+    from urllib.parse import urlsplit
+
+    config = yaml.safe_load(Path(control_plane.kubeconfig).read_text())
+    target = urlsplit(config["clusters"][0]["cluster"]["server"])
+    proxy = _Proxy((target.hostname or "127.0.0.1", target.port or 443))
+    for cluster in config["clusters"]:
+        cluster["cluster"]["server"] = f"https://{target.hostname}:{proxy.port}"
+    via_proxy = tmp_path / "via-proxy.yaml"
+    via_proxy.write_text(yaml.safe_dump(config))
+    env = {**control_plane.env(), "KUBECONFIG": str(via_proxy)}
+    try:
+        with running_operator(env, namespace, tmp_path) as op:
+            proxy.cut()
+            wait_for("/readyz 503 without the API", lambda: op.get("/readyz")[0] == 503, 30)
+            status, text = op.get("/readyz")
+            assert status == 503 and "API server" in text, text
+            assert op.get("/healthz")[0] == 200
+            proxy.open.set()
+            wait_for("/readyz 200 with the API back", lambda: op.get("/readyz")[0] == 200, 30)
+    finally:
+        proxy.close()
