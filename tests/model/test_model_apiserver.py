@@ -40,15 +40,17 @@ def crs(control_plane: Any, k8s_api: Any) -> client.CustomObjectsApi:
 
 
 def create(crs: client.CustomObjectsApi, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
-    created: dict[str, Any] = crs.create_namespaced_custom_object(
+    created = crs.create_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, obj, field_validation="Strict"
     )
+    assert isinstance(created, dict), created  # custom objects come back as decoded JSON
     return created
 
 
 def test_crd_is_established_and_structural(control_plane: Any, k8s_api: Any) -> None:
     assert control_plane.crd_error() is None
     crd = client.ApiextensionsV1Api(k8s_api).read_custom_resource_definition(CRD_NAME)
+    assert crd.status is not None
     conditions = {c.type: c.status for c in crd.status.conditions or []}
     assert conditions.get("Established") == "True"
     assert conditions.get("NamesAccepted") == "True"
@@ -64,6 +66,7 @@ def test_examples_are_admitted_and_defaulted_like_the_model(
         with pytest.raises(ApiException) as caught:
             create(crs, namespace, doc)
         assert caught.value.status == 422
+        assert caught.value.body is not None
         assert "spec.securityContext.runAsUser" in json.loads(caught.value.body)["message"]
         return
     stored = create(crs, namespace, copy.deepcopy(doc))
@@ -141,6 +144,7 @@ def test_api_server_and_model_refuse_the_same_specs(
     with pytest.raises(ApiException) as caught:
         create(crs, namespace, obj)
     assert caught.value.status in (400, 422)
+    assert caught.value.body is not None
     message = json.loads(caught.value.body)["message"]
     assert field in message, message
 
@@ -151,6 +155,7 @@ def test_metadata_name_rule(crs: client.CustomObjectsApi, namespace: str) -> Non
         parse(service(long_name))
     with pytest.raises(ApiException) as caught:
         create(crs, namespace, service(long_name))
+    assert caught.value.body is not None
     assert "DNS-1035" in json.loads(caught.value.body)["message"]
 
 
@@ -183,6 +188,7 @@ def test_status_subresource_accepts_the_status_model(
     patched = crs.patch_namespaced_custom_object_status(
         GROUP, VERSION, namespace, PLURAL, "with-status", body
     )
+    assert isinstance(patched, dict), patched
     assert patched["status"] == body["status"]
     with pytest.raises(ApiException):
         crs.patch_namespaced_custom_object_status(

@@ -250,7 +250,7 @@ def test_status_and_server_metadata_do_not_block_parsing() -> None:
 def test_models_are_immutable() -> None:
     hs = parse(service())
     with pytest.raises(ValidationError):
-        hs.spec.securityContext.runAsUser = 0  # type: ignore[misc]
+        hs.spec.securityContext.runAsUser = 0
     assert isinstance(hs, HardenedService)
 
 
