@@ -99,7 +99,7 @@ def ports(draw: st.DrawFn) -> list[dict[str, Any]]:
     return result
 
 
-PROBE_HANDLER = st.one_of(
+PROBE_HANDLER: st.SearchStrategy[dict[str, Any]] = st.one_of(
     st.just({}),
     st.fixed_dictionaries({"exec": st.fixed_dictionaries({"command": st.just(["true"])})}),
     st.fixed_dictionaries(
@@ -166,9 +166,10 @@ def resources(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             requests["example.com/fpga"] = str(count)
     result: dict[str, Any] = {}
-    if limits or draw(st.booleans()):
+    # bool(): with a dict on the left, mypy would type the draw as a dict strategy.
+    if bool(limits) or draw(st.booleans()):
         result["limits"] = limits
-    if requests or draw(st.booleans()):
+    if bool(requests) or draw(st.booleans()):
         result["requests"] = requests
     return result
 

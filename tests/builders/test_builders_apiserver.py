@@ -41,23 +41,34 @@ def dry_run_namespace(control_plane: Any) -> Iterator[tuple[Any, str]]:
 def dry_run_create(api: Any, namespace: str, obj: dict[str, Any]) -> None:
     obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
     kind = obj["kind"]
+    # The type: ignores below: the client validates a plain dict into the model; its
+    # annotations name only the model.
     try:
         if kind == "Deployment":
             client.AppsV1Api(api).create_namespaced_deployment(
-                namespace, obj, dry_run="All", field_validation="Strict"
+                namespace,
+                obj,  # type: ignore[arg-type]
+                dry_run="All",
+                field_validation="Strict",
             )
         elif kind == "Service":
             client.CoreV1Api(api).create_namespaced_service(
-                namespace, obj, dry_run="All", field_validation="Strict"
+                namespace,
+                obj,  # type: ignore[arg-type]
+                dry_run="All",
+                field_validation="Strict",
             )
         elif kind == "PersistentVolumeClaim":
             client.CoreV1Api(api).create_namespaced_persistent_volume_claim(
-                namespace, obj, dry_run="All", field_validation="Strict"
+                namespace,
+                obj,  # type: ignore[arg-type]
+                dry_run="All",
+                field_validation="Strict",
             )
         else:  # pragma: no cover - the builders make nothing else
             pytest.fail(f"unexpected kind {kind}")
     except ApiException as error:
-        message = json.loads(error.body).get("message", error.body)
+        message = json.loads(error.body or "{}").get("message", error.body)
         pytest.fail(f"{kind}/{obj['metadata']['name']} refused ({error.status}): {message}")
 
 

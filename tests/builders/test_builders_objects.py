@@ -28,7 +28,8 @@ def workload(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def container(obj: dict[str, Any]) -> dict[str, Any]:
-    [main] = workload(obj)["spec"]["template"]["spec"]["containers"]
+    containers: list[dict[str, Any]] = workload(obj)["spec"]["template"]["spec"]["containers"]
+    [main] = containers
     return main
 
 
@@ -321,7 +322,9 @@ def test_debug_deployment_is_a_non_root_sleeping_shell_with_the_volumes() -> Non
 
 
 def test_debug_keeps_a_user_pod_affinity_as_is() -> None:
-    affinity = {"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}}
+    affinity: dict[str, Any] = {
+        "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}
+    }
     objects = by_name(build_objects(service(affinity=affinity, debug=True)))
     assert objects["Deployment/svc-debug"]["spec"]["template"]["spec"]["affinity"] == affinity
     assert objects["Deployment/svc"]["spec"]["template"]["spec"]["affinity"] == affinity
