@@ -28,6 +28,7 @@ from operator_support import (
 
 from hardened_operator import API_GROUP, certs
 from hardened_operator.dev.plane import wait_for_denial
+from support.kube import name_of
 
 pytestmark = pytest.mark.controlplane
 
@@ -119,24 +120,29 @@ def test_root_refused_compliant_admitted_by_the_api_server(
     with operator_with_webhook(control_plane, namespace, tmp_path, register_webhook) as (op, vwc):
         # The certificate the operator generated is in the Secret, its CA in the configuration.
         secret = core.read_namespaced_secret(secret_name(namespace), OPERATOR_NAMESPACE)
+        assert secret.data is not None
         assert set(secret.data) >= {"ca.crt", "tls.crt", "tls.key"}
         config = client.AdmissionregistrationV1Api(k8s_api).read_validating_webhook_configuration(
             vwc
         )
+        assert config.webhooks is not None
         assert config.webhooks[0].client_config.ca_bundle == secret.data["ca.crt"]
         wait_for_denial(k8s_api, namespace, 30)
 
-        error = refused(lambda: core.create_namespaced_pod(namespace, root_pod("root")))
+        # The type: ignores: the client validates a plain dict into V1Pod; its annotation
+        # names only the model.
+        error = refused(lambda: core.create_namespaced_pod(namespace, root_pod("root")))  # type: ignore[arg-type]
         assert error.status == 403
-        assert "denied the request" in error.body and "runAsUser" in error.body
-        created = core.create_namespaced_pod(namespace, compliant_pod("ok"))
-        assert created.metadata.name == "ok"
+        body = error.body or ""
+        assert "denied the request" in body and "runAsUser" in body
+        created = core.create_namespaced_pod(namespace, compliant_pod("ok"))  # type: ignore[arg-type]
+        assert name_of(created) == "ok"
 
         # uid 0 in a HardenedService: the CRD's schema refuses it before any webhook.
         bad = hsvc("rooty", namespace, securityContext={"runAsUser": 0})
         error = refused(lambda: create_hsvc(k8s_api, bad))
         assert error.status == 422
-        assert "spec.securityContext.runAsUser" in error.body
+        assert "spec.securityContext.runAsUser" in (error.body or "")
 
         # The operator's own Deployment cannot be tampered into root either: admission
         # refuses the edit (the reconciler would otherwise put it back; see drift tests).
@@ -146,7 +152,7 @@ def test_root_refused_compliant_admitted_by_the_api_server(
         patch = [{"op": "replace", "path": "/spec/template/spec/securityContext/runAsUser",
                   "value": 0}]  # fmt: skip
         error = refused(lambda: apps.patch_namespaced_deployment("web", namespace, patch))
-        assert error.status == 403 and "runAsUser" in error.body
+        assert error.status == 403 and "runAsUser" in (error.body or "")
         assert op.get("/readyz")[0] == 200
 
 
@@ -215,6 +221,9 @@ def test_restart_reuses_the_stored_certificate(
         config = client.AdmissionregistrationV1Api(k8s_api).read_validating_webhook_configuration(
             vwc
         )
+    assert second.metadata is not None and first.metadata is not None
     assert second.metadata.resource_version == first.metadata.resource_version
+    assert second.data is not None and first.data is not None
     assert base64.b64decode(second.data["ca.crt"]).startswith(b"-----BEGIN CERTIFICATE-----")
+    assert config.webhooks is not None
     assert config.webhooks[0].client_config.ca_bundle == first.data["ca.crt"]

@@ -9,6 +9,7 @@ through ownerReferences, not deletion.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from operator_support import (
 )
 
 from hardened_operator.builders import build_objects
+from support.kube import name_of
 
 pytestmark = pytest.mark.controlplane
 
@@ -285,15 +287,13 @@ def test_restart_mid_reconcile_converges_without_duplicates_and_idle_restart_wri
 
     with running_operator(control_plane.env(), namespace, tmp_path):
         for name in names:
-            wait_for(f"{name} converged", lambda n=name: converged(k8s_api, namespace, n))
+            wait_for(f"{name} converged", functools.partial(converged, k8s_api, namespace, name))
 
     apps, core = client.AppsV1Api(k8s_api), client.CoreV1Api(k8s_api)
     deployments = apps.list_namespaced_deployment(namespace).items
-    assert sorted(d.metadata.name for d in deployments) == sorted(names)
+    assert sorted(name_of(d) for d in deployments) == sorted(names)
     assert len(core.list_namespaced_service(namespace).items) == 0  # no ports, no Service
-    claims = [
-        p.metadata.name for p in core.list_namespaced_persistent_volume_claim(namespace).items
-    ]
+    claims = [name_of(p) for p in core.list_namespaced_persistent_volume_claim(namespace).items]
     assert sorted(claims) == sorted(f"{n}-{v}" for n in names for v in VOLUMES)
 
     # A restart with nothing changed: everything is compared, nothing is written.
@@ -308,8 +308,8 @@ def test_restart_mid_reconcile_converges_without_duplicates_and_idle_restart_wri
         time.sleep(2)  # let late watch events through, too
         assert third.writes() == 0
         for dep in deployments:
-            now = read(k8s_api, "Deployment", namespace, dep.metadata.name)
-            assert now is not None
+            now = read(k8s_api, "Deployment", namespace, name_of(dep))
+            assert now is not None and dep.metadata is not None
             assert now["metadata"]["resourceVersion"] == dep.metadata.resource_version
 
 
@@ -320,7 +320,7 @@ def test_periodic_resync_compares_everything_and_writes_nothing(
         for name in ("a", "b", "c"):
             create_hsvc(k8s_api, hsvc(name, namespace, ports=[{"containerPort": 80}]))
         for name in ("a", "b", "c"):
-            wait_for("convergence", lambda n=name: converged(k8s_api, namespace, n))
+            wait_for("convergence", functools.partial(converged, k8s_api, namespace, name))
         time.sleep(2)
         before = op.writes()
         resyncs = op.metrics().get("hardened_operator_resyncs_total", 0)
@@ -337,7 +337,8 @@ def test_apply_failure_is_degraded_with_the_reason_and_recovers(
     core = client.CoreV1Api(k8s_api)
     hard = {"persistentvolumeclaims": "0"}
     quota = {"metadata": {"name": "no-claims"}, "spec": {"hard": hard}}
-    core.create_namespaced_resource_quota(namespace, quota)
+    # The client validates a plain dict into the model; its annotation names only the model.
+    core.create_namespaced_resource_quota(namespace, quota)  # type: ignore[arg-type]
     # No controller-manager computes quota usage: do its job so admission judges "exceeded".
     core.patch_namespaced_resource_quota_status(
         "no-claims",

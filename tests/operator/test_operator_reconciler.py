@@ -12,7 +12,7 @@ import pytest
 
 from hardened_operator.builders import build_objects
 from hardened_operator.controller.cache import Cache, owner_of
-from hardened_operator.controller.reconciler import Reconciler, with_owner
+from hardened_operator.controller.reconciler import Outcome, Reconciler, with_owner
 from hardened_operator.errors import ApiError, InputError
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -217,11 +217,11 @@ def test_trigger_coalesces_a_burst_into_few_reconciles() -> None:
     count = 0
     original = rec.reconcile
 
-    async def counting(ns: str, name: str) -> Any:
+    async def counting(namespace: str, name: str) -> Outcome:
         nonlocal count
         count += 1
         await asyncio.sleep(0.01)
-        return await original(ns, name)
+        return await original(namespace, name)
 
     rec.reconcile = counting  # type: ignore[method-assign]
 
