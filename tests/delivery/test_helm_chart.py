@@ -311,7 +311,13 @@ def test_placement_and_cosmetic_values_render(chart: helm.Chart) -> None:
         assert params["verbose"] is True  # logLevel: debug
         assert params["log_format"] == "text"
         if not params["no_webhook"]:
-            assert set(params["exempt_namespaces"]) == {"kube-node-lease", "monitoring"}
+            assert params["no_default_exemptions"] is True  # exactly the VWC's exclusions
+            assert set(params["exempt_namespaces"]) == {
+                "kube-system",
+                "kube-node-lease",
+                "monitoring",
+                OPERATOR_NAMESPACE,
+            }
 
 
 def test_exempt_namespaces_always_include_the_release_namespace(chart: helm.Chart) -> None:

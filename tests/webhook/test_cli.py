@@ -172,7 +172,7 @@ def test_flags_reach_the_server() -> None:
             json=review(pod(root_pod_spec()), namespace="kube-system"),
             timeout=10,
         ).json()["response"]
-        assert elsewhere["allowed"] is False  # ... and kube-system no longer is (replaced)
+        assert elsewhere["allowed"] is True  # ... besides kube-system (the list adds)
         no_seccomp = pod()
         del no_seccomp["spec"]["securityContext"]["seccompProfile"]
         restricted = requests.post(

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hardened_operator.cli._exemptions import exempt_namespaces as exempt_namespaces_for
+from hardened_operator.cli._exemptions import exemption_options
 from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
 
 if TYPE_CHECKING:
@@ -55,9 +57,7 @@ def _listen(value: str | None, what: str) -> tuple[str, int] | None:
               help="ValidatingWebhookConfiguration to inject the CA into ('' = none).")  # fmt: skip
 @click.option("--profile", type=click.Choice(["nonroot", "restricted"]), default="nonroot",
               show_default=True, help="Admission policy profile.")  # fmt: skip
-@click.option("--exempt-namespace", "exempt_namespaces", multiple=True,
-              help="Admission never reviews this namespace (besides kube-system and the "
-              "operator's own).")  # fmt: skip
+@exemption_options
 @click.option("--health-listen", default="0.0.0.0:8080", show_default=True,
               help="GET /healthz (liveness), /readyz, /metrics.")  # fmt: skip
 @click.option("--log-format", type=click.Choice(["json", "text"]), default="text",
@@ -91,6 +91,7 @@ def run(
     webhook_config_name: str,
     profile: str,
     exempt_namespaces: tuple[str, ...],
+    no_default_exemptions: bool,
     health_listen: str,
     log_format: str,
     verbose: bool,
@@ -140,7 +141,10 @@ def run(
             if webhook_config_name:
                 ca_injection = CaInjection(kubeconfig, webhook_config_name, ca_pem)
         webhook = WebhookSettings(
-            config=_webhook_config(profile, operator_namespace, exempt_namespaces),
+            config=_webhook_config(
+                profile,
+                exempt_namespaces_for(operator_namespace, exempt_namespaces, no_default_exemptions),
+            ),
             host=host_port[0],
             port=host_port[1],
             cert_file=cert_file,
@@ -176,10 +180,9 @@ def run(
         sidecar.stop()
 
 
-def _webhook_config(profile: str, operator_namespace: str, extra: tuple[str, ...]) -> WebhookConfig:
-    from hardened_operator.webhook.config import WebhookConfig, default_exempt_namespaces
+def _webhook_config(profile: str, exempt: frozenset[str]) -> WebhookConfig:
+    from hardened_operator.webhook.config import WebhookConfig
 
-    exempt = default_exempt_namespaces(operator_namespace) | frozenset(extra)
     return WebhookConfig(profile=profile, exempt_namespaces=exempt)  # type: ignore[arg-type]
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
+from hardened_operator.cli._exemptions import exempt_namespaces as exempt_namespaces_for
+from hardened_operator.cli._exemptions import exemption_options
 from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.errors import HardenedError
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
 from hardened_operator.webhook import (
     DEFAULT_MAX_BODY_BYTES,
     WebhookConfig,
-    default_exempt_namespaces,
     parse_listen,
     serve,
 )
@@ -71,14 +72,7 @@ async def _serve_until_signalled(
     show_default=True,
     help="Policy profile to enforce.",
 )
-@click.option(
-    "--exempt-namespace",
-    "exempt_namespaces",
-    multiple=True,
-    metavar="NAME",
-    help="Namespace to admit unchecked (exact name; repeatable). Giving any replaces the "
-    "defaults: kube-system and the operator namespace.",
-)
+@exemption_options
 @click.option(
     "--exempt-username",
     "exempt_usernames",
@@ -112,6 +106,7 @@ def webhook(
     insecure: bool,
     profile: str,
     exempt_namespaces: tuple[str, ...],
+    no_default_exemptions: bool,
     exempt_usernames: tuple[str, ...],
     operator_namespace: str,
     max_body_bytes: int | None,
@@ -133,8 +128,9 @@ def webhook(
     try:
         config = WebhookConfig(
             profile=profile,  # type: ignore[arg-type]  # click.Choice guarantees a Profile
-            exempt_namespaces=frozenset(exempt_namespaces)
-            or default_exempt_namespaces(operator_namespace),
+            exempt_namespaces=exempt_namespaces_for(
+                operator_namespace, exempt_namespaces, no_default_exemptions
+            ),
             exempt_usernames=frozenset(exempt_usernames),
             max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
         )
