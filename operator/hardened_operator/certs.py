@@ -60,12 +60,19 @@ def _san(hosts: list[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(names)
 
 
+_CN_MAX = 64  # ub-common-name (RFC 5280)
+
+
 def generate(
     hosts: list[str], *, days: int = 365, common_name: str = "hardened-operator"
 ) -> CertBundle:
     """A fresh CA and a serving certificate valid for ``hosts`` (DNS names or IP addresses)."""
     if not hosts:
         raise ValueError("at least one host name or address is needed for the certificate")
+    # X.509 caps a CN at 64 characters and clients match names against the SANs only (RFC
+    # 6125), so the CN is a short label, never a host: `<service>.<namespace>.svc` of long
+    # names overflows 64 and `cryptography` would refuse to build the certificate.
+    common_name = common_name[: _CN_MAX - len("-ca")]
     now = dt.datetime.now(dt.UTC)
     not_before, not_after = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
 
@@ -90,7 +97,7 @@ def generate(
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

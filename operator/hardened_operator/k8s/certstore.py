@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 
 def webhook_hosts(service: str, namespace: str, extra: tuple[str, ...] = ()) -> list[str]:
     """The names the API server may use to reach the webhook Service, plus ``extra``."""
-    # The bare Service name first: certs.generate uses the first host as the subject CN,
-    # which may not exceed 64 characters (the namespaced names can).
     base = [service, f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local"]
     return base + [h for h in extra if h not in base]
 
