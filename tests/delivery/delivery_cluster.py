@@ -20,7 +20,8 @@ def unique(prefix: str) -> str:
 
 def apply(api: Any, obj: dict[str, Any], namespace: str | None = None) -> Any:
     """Server-side apply of any object (the way `kubectl apply --server-side` does it)."""
-    resource = dynamic.DynamicClient(api).resources.get(
+    # kubernetes.dynamic (unlike kubernetes.client) has no annotations.
+    resource = dynamic.DynamicClient(api).resources.get(  # type: ignore[no-untyped-call]
         api_version=obj["apiVersion"], kind=obj["kind"]
     )
     return resource.server_side_apply(

@@ -14,6 +14,7 @@ The plane has no scheduler, kubelet or controller-manager: objects are stored, p
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 import shutil
@@ -46,6 +47,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from hardened_operator.k8s import bootstrap
+from support.kube import name_of
 
 pytestmark = pytest.mark.controlplane
 
@@ -116,13 +118,34 @@ def test_helm_install_succeeds(release: dict[str, Any], k8s_api: Any) -> None:
     apps = client.AppsV1Api(k8s_api)
     deploy = apps.read_namespaced_deployment(fullname, release["namespace"])
     assert deploy.spec.replicas == 2
-    assert deploy.spec.template.spec.security_context.run_as_user == 1000
+    pod = deploy.spec.template.spec
+    assert pod is not None and pod.security_context is not None
+    assert pod.security_context.run_as_user == 1000
     admission = client.AdmissionregistrationV1Api(k8s_api)
-    vwc = admission.read_validating_webhook_configuration(fullname)
-    assert [hook.failure_policy for hook in vwc.webhooks] == ["Fail"] * 3
+    hooks = webhooks_of(admission, fullname)
+    assert [hook.failure_policy for hook in hooks] == ["Fail"] * 3
     crds = client.ApiextensionsV1Api(k8s_api)
     for crd in ("hardenedservices.ai-system.io", "clusterkopfpeerings.kopf.dev"):
-        assert crds.read_custom_resource_definition(crd).metadata.name == crd
+        assert name_of(crds.read_custom_resource_definition(crd)) == crd
+
+
+def webhooks_of(
+    admission: client.AdmissionregistrationV1Api, name: str
+) -> list[client.V1ValidatingWebhook]:
+    hooks = admission.read_validating_webhook_configuration(name).webhooks
+    assert hooks is not None, f"ValidatingWebhookConfiguration {name} has no webhooks"
+    return hooks
+
+
+def token_for(
+    k8s_api: Any, namespace: str, name: str, request: client.AuthenticationV1TokenRequest
+) -> str:
+    """A TokenRequest token of ServiceAccount ``name``."""
+    response = client.CoreV1Api(k8s_api).create_namespaced_service_account_token(
+        name, namespace, request
+    )
+    assert response.status is not None and response.status.token is not None, response
+    return response.status.token
 
 
 # ---- least privilege: the chart's ServiceAccount, through a TokenRequest token -------------------
@@ -132,11 +155,7 @@ def service_account_client(control_plane: Any, k8s_api: Any, namespace: str, nam
     token_request = client.AuthenticationV1TokenRequest(
         spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)
     )
-    token = (
-        client.CoreV1Api(k8s_api)
-        .create_namespaced_service_account_token(name, namespace, token_request)
-        .status.token
-    )
+    token = token_for(k8s_api, namespace, name, token_request)
     admin = k8s_api.configuration
     configuration = client.Configuration()
     configuration.host = admin.host
@@ -162,9 +181,9 @@ def allowed(
             )
         )
     )
-    return bool(
-        client.AuthorizationV1Api(api).create_self_subject_access_review(review).status.allowed
-    )
+    status = client.AuthorizationV1Api(api).create_self_subject_access_review(review).status
+    assert status is not None, "a SelfSubjectAccessReview answers with a status"
+    return bool(status.allowed)
 
 
 @pytest.fixture
@@ -184,6 +203,7 @@ def test_token_identity_is_the_chart_service_account(
     review = client.AuthenticationV1Api(operator_api).create_self_subject_review(
         client.V1SelfSubjectReview()
     )
+    assert review.status is not None and review.status.user_info is not None
     assert review.status.user_info.username == (
         f"system:serviceaccount:{release['namespace']}:{release['name']}-hardened-operator"
     )
@@ -211,9 +231,10 @@ def test_operator_identity_can_do_everything_it_needs(
     team = create_namespace(k8s_api, unique("team"), {ENFORCE_LABEL: "disabled"})
     custom = client.CustomObjectsApi(operator_api)
     listed = custom.list_cluster_custom_object("ai-system.io", "v1alpha1", "hardenedservices")
+    assert isinstance(listed, dict), listed  # custom objects come back as decoded JSON
     assert any(item["metadata"]["name"] == "keep-me" for item in listed["items"])
     apps = client.AppsV1Api(operator_api)
-    deployment = {
+    deployment: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "reconciled", "namespace": team},
@@ -228,13 +249,15 @@ def test_operator_identity_can_do_everything_it_needs(
             },
         },
     }
-    apps.create_namespaced_deployment(team, deployment)
+    # The type: ignores: the client validates a plain dict into the model; its annotation
+    # names only the model.
+    apps.create_namespaced_deployment(team, deployment)  # type: ignore[arg-type]
     apps.patch_namespaced_deployment("reconciled", team, {"spec": {"replicas": 2}})
     apps.delete_namespaced_deployment("reconciled", team)
     core = client.CoreV1Api(operator_api)
-    core.create_namespaced_persistent_volume_claim(team, pvc("reconciled-data"))
+    core.create_namespaced_persistent_volume_claim(team, pvc("reconciled-data"))  # type: ignore[arg-type]
     secret = core.read_namespaced_secret(f"{fullname}-webhook-tls", release["namespace"])
-    assert secret.metadata.name == f"{fullname}-webhook-tls"
+    assert name_of(secret) == f"{fullname}-webhook-tls"
     client.AdmissionregistrationV1Api(operator_api).patch_validating_webhook_configuration(
         fullname, {"metadata": {"annotations": {"example.com/ca-rotated": "now"}}}
     )
@@ -255,12 +278,13 @@ def test_operator_identity_is_refused_what_it_must_not_do(
     # A few refusals for real, as the API server answers them.
     core = client.CoreV1Api(operator_api)
     rbac = client.RbacAuthorizationV1Api(operator_api)
-    attempts = [
+    attempts: list[Callable[[], object]] = [
         lambda: core.list_secret_for_all_namespaces(),
         lambda: core.list_namespaced_secret(release["namespace"]),
         lambda: core.delete_namespace(release["users"]),
+        # The client validates a plain dict into the model; its annotation names only the model.
         lambda: rbac.create_cluster_role(
-            {
+            {  # type: ignore[arg-type]
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "ClusterRole",
                 "metadata": {"name": unique("escalate")},
@@ -285,11 +309,7 @@ def token_kubeconfig(k8s_api: Any, namespace: str, name: str, path: Path) -> Pat
     request = client.AuthenticationV1TokenRequest(
         spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
     )
-    token = (
-        client.CoreV1Api(k8s_api)
-        .create_namespaced_service_account_token(name, namespace, request)
-        .status.token
-    )
+    token = token_for(k8s_api, namespace, name, request)
     ca = Path(k8s_api.configuration.ssl_ca_cert).read_bytes()
     config = {
         "apiVersion": "v1",
@@ -327,6 +347,14 @@ def http_status(url: str) -> int:
         return int(error.code)
     except OSError:
         return 0
+
+
+def hsvc_status(custom: client.CustomObjectsApi, namespace: str, name: str) -> Any:
+    obj = custom.get_namespaced_custom_object(
+        "ai-system.io", "v1alpha1", namespace, "hardenedservices", name
+    )
+    assert isinstance(obj, dict), obj  # custom objects come back as decoded JSON
+    return obj.get("status")
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90.0) -> Any:
@@ -394,7 +422,8 @@ def test_operator_runs_as_the_chart_service_account_and_reconciles_every_sample(
         for obj in samples:
             name, spec = obj["metadata"]["name"], obj["spec"]
             deploy = wait_until(
-                f"Deployment {name}", lambda n=name: apps.read_namespaced_deployment(n, team)
+                f"Deployment {name}",
+                functools.partial(apps.read_namespaced_deployment, name, team),
             )
             pod = deploy.spec.template.spec
             assert pod.security_context.run_as_non_root is True
@@ -402,30 +431,27 @@ def test_operator_runs_as_the_chart_service_account_and_reconciles_every_sample(
             if spec.get("debug"):
                 wait_until(
                     f"Deployment {name}-debug",
-                    lambda n=name: apps.read_namespaced_deployment(f"{n}-debug", team),
+                    functools.partial(apps.read_namespaced_deployment, f"{name}-debug", team),
                 )
             if spec.get("ports"):
-                wait_until(f"Service {name}", lambda n=name: core.read_namespaced_service(n, team))
+                wait_until(
+                    f"Service {name}", functools.partial(core.read_namespaced_service, name, team)
+                )
             status = wait_until(
                 f"status of {name}",
-                lambda n=name: custom.get_namespaced_custom_object(
-                    "ai-system.io", "v1alpha1", team, "hardenedservices", n
-                ).get("status"),
+                functools.partial(hsvc_status, custom, team, name),
             )
             assert status
-        claims = {c.metadata.name for c in core.list_namespaced_persistent_volume_claim(team).items}
+        claims = {name_of(c) for c in core.list_namespaced_persistent_volume_claim(team).items}
         assert "model-server-models" in claims
         # Its certificate went into the named Secret, its CA into every webhook entry.
         secret = core.read_namespaced_secret(f"{fullname}-webhook-tls", release["namespace"])
         assert secret.data and {"tls.crt", "tls.key"} <= set(secret.data)
         wait_until(
             "the CA injected into the webhook configuration",
-            lambda: all(
-                hook.client_config.ca_bundle
-                for hook in admission.read_validating_webhook_configuration(fullname).webhooks
-            ),
+            lambda: all(hook.client_config.ca_bundle for hook in webhooks_of(admission, fullname)),
         )
-        assert len(admission.read_validating_webhook_configuration(fullname).webhooks) == 3
+        assert len(webhooks_of(admission, fullname)) == 3
         assert process.poll() is None, log.read_text()[-3000:]
     finally:
         if process.poll() is None:
@@ -448,9 +474,7 @@ def test_helm_upgrade_changes_values_and_keeps_the_injected_ca(
     admission = client.AdmissionregistrationV1Api(k8s_api)
     ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nupgrade-test\n").decode()
     # What the operator does (certificates: self): put its CA into every entry.
-    names = [
-        hook.name for hook in admission.read_validating_webhook_configuration(fullname).webhooks
-    ]
+    names = [hook.name for hook in webhooks_of(admission, fullname)]
     entries = [{"name": name, "clientConfig": {"caBundle": ca}} for name in names]
     admission.patch_validating_webhook_configuration(fullname, {"webhooks": entries})
     chart = chart_for(bootstrap.server_version(k8s_api), tmp_path)
@@ -464,7 +488,7 @@ def test_helm_upgrade_changes_values_and_keeps_the_injected_ca(
     assert upgraded["revision"] == 2
     deploy = client.AppsV1Api(k8s_api).read_namespaced_deployment(fullname, release["namespace"])
     assert deploy.spec.replicas == 3
-    hooks = admission.read_validating_webhook_configuration(fullname).webhooks
+    hooks = webhooks_of(admission, fullname)
     assert [hook.timeout_seconds for hook in hooks] == [3, 3, 3]
     assert [hook.failure_policy for hook in hooks] == ["Fail"] * 3
     # The chart does not own caBundle, so an upgrade never breaks a working webhook's TLS.
@@ -485,12 +509,14 @@ def test_zz_helm_uninstall_keeps_crds_hardenedservices_and_pvcs(
     assert gone.value.status == 404
     crds = client.ApiextensionsV1Api(k8s_api)
     for crd in ("hardenedservices.ai-system.io", "clusterkopfpeerings.kopf.dev"):
-        assert crds.read_custom_resource_definition(crd).metadata.deletion_timestamp is None
+        metadata = crds.read_custom_resource_definition(crd).metadata
+        assert metadata is not None and metadata.deletion_timestamp is None
     kept = client.CustomObjectsApi(k8s_api).get_namespaced_custom_object(
         "ai-system.io", "v1alpha1", release["users"], "hardenedservices", "keep-me"
     )
+    assert isinstance(kept, dict), kept
     assert kept["metadata"]["name"] == "keep-me"
     claim = client.CoreV1Api(k8s_api).read_namespaced_persistent_volume_claim(
         "user-scratch", release["users"]
     )
-    assert claim.metadata.deletion_timestamp is None
+    assert claim.metadata is not None and claim.metadata.deletion_timestamp is None
