@@ -324,12 +324,13 @@ def main() -> int:
     parser.add_argument(
         "--services",
         type=int,
-        default=200,
-        help="how many of them get a port, hence a ClusterIP Service (the local plane's "
-        "service CIDR is a /24: 254 addresses)",
+        default=None,
+        help="how many of them get a port, hence a ClusterIP Service (default: all; the "
+        "local plane's service range is a /16)",
     )
     args = parser.parse_args()
-    count, services = args.count, min(args.services, args.count)
+    count = args.count
+    services = count if args.services is None else min(args.services, count)
     plane = Plane()
     work = Path(tempfile.mkdtemp(prefix="bench-operator-work-"))
     try:
@@ -369,7 +370,7 @@ def main() -> int:
         print(f"| {name} | {value} | {baseline} | {ratio} | {target} | {'yes' if met else 'NO'} |")
     print(
         f"\nConverged = {count} Deployments, {4 * count} PVCs, {services} Services (the "
-        f"{services} objects with a port; the local plane's service CIDR is a /24) and {count} "
+        f"{services} objects with a port) and {count} "
         "statuses with `observedGeneration == generation`. The no-op's time is until it has "
         "seen every object. Idle resync = a restarted operator comparing all objects; writes "
         "counted by the operator and by the API server's `apiserver_request_total` "
