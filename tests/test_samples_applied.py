@@ -1,0 +1,96 @@
+"""Samples are tests: every Kubernetes object a user can copy from docs/ or manifests/samples/
+is sent to a real API server, which must store it — or, for an example named ``invalid-*``,
+refuse it.
+
+Objects are created for real (not dry-run) in a fresh namespace, so the CRD's schema,
+defaulting and every admission plugin of the control plane judge them as they would a user's.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+
+REPO = Path(__file__).resolve().parents[1]
+FILE_GLOBS = ("docs/examples/**/*.yaml", "docs/examples/**/*.yml", "manifests/samples/*.yaml")
+MARKDOWN = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def _objects(documents: Iterator[Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for doc in documents:
+        if not isinstance(doc, dict) or "apiVersion" not in doc or "kind" not in doc:
+            continue  # compose files, Helm values, kustomizations' fragments: not API objects
+        if doc["kind"].endswith("List") and isinstance(doc.get("items"), list):
+            found += _objects(iter(doc["items"]))
+        elif doc["kind"] not in ("AdmissionReview", "Kustomization"):
+            found.append(doc)
+    return found
+
+
+def _samples() -> list[tuple[str, list[dict[str, Any]]]]:
+    samples: list[tuple[str, list[dict[str, Any]]]] = []
+    for pattern in FILE_GLOBS:
+        for path in sorted(REPO.glob(pattern)):
+            objects = _objects(yaml.safe_load_all(path.read_text()))
+            if objects:
+                samples.append((str(path.relative_to(REPO)), objects))
+    for doc in MARKDOWN:
+        blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)
+        for index, block in enumerate(blocks):
+            objects = _objects(yaml.safe_load_all(block))
+            if objects:
+                samples.append((f"{doc.relative_to(REPO)}#yaml{index}", objects))
+    return samples
+
+
+SAMPLES = _samples()
+
+
+def test_the_samples_are_found() -> None:
+    # A broken glob must not turn this module into a test of nothing.
+    names = {name for name, _ in SAMPLES}
+    assert "manifests/samples/gpu-model-server.yaml" in names
+    assert "docs/examples/hardenedservice/minimal.yaml" in names
+    assert any(name.startswith("README.md#") for name in names)
+    assert len(SAMPLES) >= 12, sorted(names)
+
+
+def _create(client: DynamicClient, obj: dict[str, Any], namespace: str) -> None:
+    body = copy.deepcopy(obj)
+    resource = client.resources.get(api_version=body["apiVersion"], kind=body["kind"])
+    if resource.namespaced:
+        body.setdefault("metadata", {})["namespace"] = namespace
+        resource.create(body=body, namespace=namespace)
+    else:  # pragma: no cover - no sample is cluster-scoped today
+        raise AssertionError(f"cluster-scoped sample {body['kind']} would leak between tests")
+
+
+@pytest.mark.controlplane
+@pytest.mark.parametrize(("name", "objects"), SAMPLES, ids=[name for name, _ in SAMPLES])
+def test_sample_is_accepted_or_refused_as_documented(
+    name: str, objects: list[dict[str, Any]], k8s_api: Any, namespace: str
+) -> None:
+    client = DynamicClient(k8s_api)  # type: ignore[no-untyped-call]  # kubernetes.dynamic is untyped
+    refused_by_design = Path(name.split("#")[0]).name.startswith("invalid-")
+    errors: list[str] = []
+    for obj in objects:
+        try:
+            _create(client, obj, namespace)
+        except ApiException as error:
+            detail = json.loads(error.body).get("message", error.body) if error.body else error
+            errors.append(f"{obj['kind']}/{obj.get('metadata', {}).get('name')}: {detail}")
+    if refused_by_design:
+        assert len(errors) == len(objects), f"{name} should be refused, but the API stored it"
+        assert all("runAsUser" in message for message in errors), errors
+    else:
+        assert not errors, f"{name} was refused:\n" + "\n".join(errors)
