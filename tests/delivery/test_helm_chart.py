@@ -193,11 +193,18 @@ def test_chart_crds_are_identical_to_the_sources(chart: helm.Chart) -> None:
     assert (
         crd_dir / "clusterkopfpeerings.kopf.dev.yaml"
     ).read_bytes() == KOPF_PEERING_CRD.read_bytes()
+    assert (crd_dir / "kopfpeerings.kopf.dev.yaml").read_bytes() == (
+        KOPF_PEERING_CRD.parent / "01-kopf-namespaced-peering-crd.yaml"
+    ).read_bytes()
     assert sorted(path.name for path in crd_dir.iterdir()) == sorted(
-        [CRD_SOURCE.name, "clusterkopfpeerings.kopf.dev.yaml"]
+        [CRD_SOURCE.name, "clusterkopfpeerings.kopf.dev.yaml", "kopfpeerings.kopf.dev.yaml"]
     )
     names = {yaml.safe_load(c["data"])["metadata"]["name"] for c in chart.crds}
-    assert names == {"hardenedservices.ai-system.io", "clusterkopfpeerings.kopf.dev"}
+    assert names == {
+        "hardenedservices.ai-system.io",
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+    }
 
 
 def test_package_round_trips(tmp_path: Path) -> None:
@@ -207,6 +214,7 @@ def test_package_round_trips(tmp_path: Path) -> None:
         assert {c["name"] for c in packaged.crds} == {
             "crds/clusterkopfpeerings.kopf.dev.yaml",
             "crds/hardenedservices.ai-system.io.yaml",
+            "crds/kopfpeerings.kopf.dev.yaml",
         }
         assert render(packaged) == render_default()
 

@@ -8,29 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from operator_support import create_hsvc, get_hsvc, hsvc, running_operator, stop, wait_for
 
 pytestmark = pytest.mark.controlplane
 
-# kopf's namespaced peering resource (the install manifests ship the cluster-scoped
-# ClusterKopfPeering for --all-namespaces; a --namespace operator peers through this one).
-KOPF_PEERING_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "kopfpeerings.kopf.dev"},
-    "spec": {
-        "group": "kopf.dev",
-        "scope": "Namespaced",
-        "names": {"plural": "kopfpeerings", "singular": "kopfpeering", "kind": "KopfPeering"},
-        "versions": [{
-            "name": "v1", "served": True, "storage": True,
-            "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}},
-        }],
-    },
-}  # fmt: skip
+# kopf's namespaced peering resource for a --namespace operator: the very CRD the install
+# manifests (and the chart's crds/) ship, so that a broken shipped definition fails here.
+KOPF_PEERING_CRD: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parents[2] / "manifests" / "01-kopf-namespaced-peering-crd.yaml").read_text()
+)
 
 
 def ensure_peering(api: Any, namespace: str, name: str) -> None:

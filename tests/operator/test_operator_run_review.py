@@ -182,3 +182,28 @@ def test_readyz_follows_the_api_connection_and_healthz_does_not(
             wait_for("/readyz 200 with the API back", lambda: op.get("/readyz")[0] == 200, 30)
     finally:
         proxy.close()
+
+
+@pytest.mark.parametrize("scope", ["namespaced", "cluster"])
+def test_peering_without_its_object_is_refused_with_a_clear_message(
+    control_plane: Any, namespace: str, scope: str
+) -> None:
+    """kopf itself would pause every watch (no CRD) or let all replicas reconcile (no object)."""
+    import subprocess
+    import sys
+
+    where = ["--namespace", namespace] if scope == "namespaced" else ["--all-namespaces"]
+    result = subprocess.run(
+        [sys.executable, "-m", "hardened_operator.cli", "run", *where, "--no-webhook",
+         "--health-listen", f"127.0.0.1:{free_port()}", "--peering", "no-such-peering"],
+        env=control_plane.env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    kind = "KopfPeering" if scope == "namespaced" else "ClusterKopfPeering"
+    crd_file = (
+        "01-kopf-namespaced-peering-crd.yaml"
+        if scope == "namespaced"
+        else "01-kopf-peering-crd.yaml"
+    )
+    assert f"{kind} 'no-such-peering'" in result.stderr, result.stderr[-2000:]
+    assert crd_file in result.stderr and "Traceback" not in result.stderr

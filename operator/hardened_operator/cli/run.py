@@ -110,6 +110,8 @@ def run(
     if resync_seconds and peering_name:
         raise click.UsageError("--resync-seconds works in standalone mode only (no --peering)")
     health = _listen(health_listen, "--health-listen")
+    if peering_name:
+        _require_peering(kubeconfig, namespaces, peering_name)
     # --kubeconfig reaches every connection explicitly (kopf's login included, see
     # controller.handlers.connection_info): setting os.environ here would be too late for
     # `kubernetes`, which reads $KUBECONFIG once, at import.
@@ -184,6 +186,48 @@ def _webhook_config(profile: str, exempt: frozenset[str]) -> WebhookConfig:
     from hardened_operator.webhook.config import WebhookConfig
 
     return WebhookConfig(profile=profile, exempt_namespaces=exempt)  # type: ignore[arg-type]
+
+
+def _require_peering(kubeconfig: str | None, namespaces: tuple[str, ...], name: str) -> None:
+    """Refuse to start when the peering object (or its CRD) is missing.
+
+    kopf would not fail: without the CRD it pauses every watch (nothing is ever reconciled),
+    without the object each replica sees no peer and all of them reconcile at once.
+    """
+    from hardened_operator.errors import ApiError
+    from hardened_operator.k8s import KubeClient, load_connection
+    from hardened_operator.k8s.resources import CLUSTER_KOPF_PEERINGS, KOPF_PEERINGS
+
+    async def missing() -> list[str]:
+        client = KubeClient(load_connection(kubeconfig))
+        try:
+            if not namespaces:
+                found = await client.get(CLUSTER_KOPF_PEERINGS, None, name)
+                return [] if found else [f"ClusterKopfPeering {name!r} (cluster-scoped)"]
+            return [
+                f"KopfPeering {name!r} in namespace {namespace!r}"
+                for namespace in namespaces
+                if await client.get(KOPF_PEERINGS, namespace, name) is None
+            ]
+        finally:
+            await client.close()
+
+    try:
+        absent = asyncio.run(missing())
+    except ApiError as exc:
+        raise click.ClickException(
+            f"--peering {name}: cannot read the peering object: {exc}"
+        ) from exc
+    if absent:
+        crd = (
+            "manifests/01-kopf-namespaced-peering-crd.yaml (kopfpeerings.kopf.dev)"
+            if namespaces
+            else "manifests/01-kopf-peering-crd.yaml (clusterkopfpeerings.kopf.dev)"
+        )
+        raise click.ClickException(
+            f"--peering {name}: not found: {', '.join(absent)}. Apply the CRD {crd} and "
+            "create the object (docs/operator.md, Peering), or run without --peering."
+        )
 
 
 def _self_certificates(

@@ -51,6 +51,10 @@ VALIDATING_WEBHOOKS = Resource(
     "ValidatingWebhookConfiguration",
     namespaced=False,
 )
+KOPF_PEERINGS = Resource("kopf.dev", "v1", "kopfpeerings", "KopfPeering")
+CLUSTER_KOPF_PEERINGS = Resource(
+    "kopf.dev", "v1", "clusterkopfpeerings", "ClusterKopfPeering", namespaced=False
+)
 
 OWNED = (DEPLOYMENTS, SERVICES, PVCS)
 """The kinds the controller generates (watched, indexed, compared)."""
