@@ -42,6 +42,15 @@ class FakeClient:
         self.fail: dict[str, ApiError] = {}
         self.rv = 100
         self.owner: dict[str, Any] = hsvc()
+        self.existing: dict[str, dict[str, Any]] = {}  # "Kind/name" -> object on the server
+        self.gets: list[str] = []
+
+    async def find(self, resource: Any, ns: str, name: str) -> dict[str, Any] | None:
+        # The reconciler asks before creating what its cache does not know (never take over
+        # an object someone else made); the calls list keeps to writes and status.
+        ref = f"{resource.kind}/{name}"
+        self.gets.append(ref)
+        return copy.deepcopy(self.existing.get(ref))
 
     async def apply(self, obj: Mapping[str, Any], *, force: bool = True) -> dict[str, Any]:
         ref = f"{obj['kind']}/{obj['metadata']['name']}"
@@ -251,3 +260,60 @@ def test_cache_newer_wins_and_tracks_owners() -> None:
     )
     cache.remove(newer)
     assert cache.owned("ns", "web") == [] and len(cache) == 0
+
+
+@pytest.mark.parametrize(
+    ("existing", "adopted"),
+    [
+        ({"labels": {"team": "shop"}}, False),  # a user's claim
+        (  # another HardenedService's object (e.g. x's debug Deployment named x-debug)
+            {
+                "labels": {
+                    "app.kubernetes.io/managed-by": "hardened-operator",
+                    "app.kubernetes.io/instance": "other",
+                },
+                "ownerReferences": [{"kind": "HardenedService", "name": "other", "uid": "u-9"}],
+            },
+            False,
+        ),
+        (  # ours, labelled for "web" but owned by a different (older) uid
+            {
+                "labels": {
+                    "app.kubernetes.io/managed-by": "hardened-operator",
+                    "app.kubernetes.io/instance": "web",
+                },
+                "ownerReferences": [{"kind": "HardenedService", "name": "web", "uid": "u-0"}],
+            },
+            False,
+        ),
+        (  # kept under Retain from an earlier "web": the data comes back
+            {
+                "labels": {
+                    "app.kubernetes.io/managed-by": "hardened-operator",
+                    "app.kubernetes.io/instance": "web",
+                }
+            },
+            True,
+        ),
+    ],
+    ids=["users", "other-hsvc", "older-uid", "retained"],
+)
+def test_an_existing_object_missing_from_the_cache_is_applied_only_when_ours(
+    existing: dict[str, Any], adopted: bool
+) -> None:
+    owner = hsvc(volumeReclaimPolicy="Delete")
+    rec, client, _ = reconciler(owner)
+    client.existing["PersistentVolumeClaim/web-data"] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "web-data", "namespace": "ns", **existing},
+    }
+    outcome = asyncio.run(rec.reconcile("ns", "web"))
+    assert ("PersistentVolumeClaim/web-data" in applied(client)) is adopted
+    assert "Deployment/web" in applied(client)  # the rest still converges
+    if adopted:
+        assert outcome.failure is None
+    else:
+        assert outcome.failure is not None
+        assert outcome.failure.condition_reason == "NotOwned"
+        assert outcome.failure.object_ref == "PersistentVolumeClaim/web-data"

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hardened_operator import API_GROUP, API_VERSION, KIND
+from hardened_operator import API_GROUP, API_VERSION, FIELD_MANAGER, KIND
 from hardened_operator.controller import status as status_logic
-from hardened_operator.controller.cache import Cache
+from hardened_operator.controller.cache import OWNER_LABEL, Cache
 from hardened_operator.errors import ApiError, InputError
 from hardened_operator.k8s import KubeClient, drift, owner_uids
 from hardened_operator.k8s import metrics as m
@@ -80,6 +80,26 @@ def with_owner(
 
 def _ref(obj: Mapping[str, Any]) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def _adoptable(existing: Mapping[str, Any], hsvc: Mapping[str, Any]) -> bool:
+    """Ours to apply: labelled by us for this HardenedService, owned by nothing else (e.g. a
+    claim kept under ``Retain`` from an earlier HardenedService of the same name)."""
+    meta = existing.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    hmeta = hsvc["metadata"]
+    if labels.get(MANAGED_BY_LABEL) != FIELD_MANAGER or labels.get(OWNER_LABEL) != hmeta["name"]:
+        return False
+    return all(ref.get("uid") == hmeta["uid"] for ref in meta.get("ownerReferences") or [])
+
+
+def _owner_text(existing: Mapping[str, Any]) -> str:
+    meta = existing.get("metadata") or {}
+    owners = [f"{r.get('kind')}/{r.get('name')}" for r in meta.get("ownerReferences") or []]
+    if owners:
+        return "owned by " + ", ".join(owners)
+    managed_by = (meta.get("labels") or {}).get(MANAGED_BY_LABEL)
+    return f"managed by {managed_by}" if managed_by else "created outside the operator"
 
 
 class Reconciler:
@@ -156,7 +176,7 @@ class Reconciler:
             [o for o in desired if o["kind"] == "Deployment"],
         ):
             changed: list[tuple[Mapping[str, Any], Any, list[str]]] = []
-            for item in wave:
+            for item in await self._claimable(hsvc, wave, live, outcome):
                 current = live.get((item["kind"], item["metadata"]["name"]))
                 paths = drift(item, current)
                 if paths:
@@ -202,6 +222,53 @@ class Reconciler:
                 outcome.failure and outcome.failure.message,
             )
         return outcome
+
+    async def _claimable(
+        self,
+        hsvc: Mapping[str, Any],
+        wave: Sequence[Mapping[str, Any]],
+        live: Mapping[tuple[str, str], Any],
+        outcome: Outcome,
+    ) -> list[Mapping[str, Any]]:
+        """The objects of ``wave`` we may apply: ours already, or not existing.
+
+        An object missing from the cache (which holds only what we labelled) may still exist:
+        a user's Deployment or PVC of the same name, or another HardenedService's (``x``'s
+        debug Deployment is ``x-debug``, the name of a HardenedService ``x-debug`` too). A
+        forced apply would take it over -- and under ``Delete`` hand a user's claim to the
+        garbage collector -- or two HardenedServices would take it from each other forever.
+        One read per object we are about to create; objects we know cost nothing.
+        """
+        unknown = [o for o in wave if live.get((o["kind"], o["metadata"]["name"])) is None]
+        if not unknown:
+            return list(wave)
+        namespace = hsvc["metadata"]["namespace"]
+        found = await asyncio.gather(
+            *(self.client.find(for_object(o), namespace, o["metadata"]["name"]) for o in unknown),
+            return_exceptions=True,
+        )
+        refused: set[int] = set()
+        for item, existing in zip(unknown, found, strict=True):
+            if isinstance(existing, BaseException):
+                if not isinstance(existing, ApiError):
+                    raise existing
+                failure = status_logic.ApplyFailure(
+                    _ref(item), existing.status, existing.reason, str(existing)
+                )
+            elif existing is None or _adoptable(existing, hsvc):
+                continue
+            else:
+                failure = status_logic.ApplyFailure(
+                    _ref(item),
+                    409,
+                    "NotOwned",
+                    f"{_ref(item)} already exists and is not this HardenedService's "
+                    f"({_owner_text(existing)}); rename or remove it -- it is left untouched",
+                )
+            refused.add(id(item))
+            if outcome.failure is None:
+                outcome.failure = failure
+        return [o for o in wave if id(o) not in refused]
 
     async def _record(
         self,

@@ -27,8 +27,8 @@ class ApplyFailure:
 
     @property
     def condition_reason(self) -> str:
-        if self.reason == "InvalidSpec":
-            return "InvalidSpec"
+        if self.reason in ("InvalidSpec", "NotOwned"):
+            return self.reason
         text = self.message.lower()
         if "exceeded quota" in text or ("quota" in text and self.status == 403):
             return "QuotaExceeded"

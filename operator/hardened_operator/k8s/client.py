@@ -236,6 +236,23 @@ class KubeClient:
             if not token:
                 return
 
+    async def find(self, resource: Resource, namespace: str | None, name: str) -> Any:
+        """The object by name, or None -- through LIST with a field selector, because the
+        operator's RBAC grants list (for its watches), not get, on the kinds it owns."""
+        page = await self._request(
+            "GET",
+            resource,
+            resource.path(namespace),
+            params={"fieldSelector": f"metadata.name={name}"},
+        )
+        items = page.get("items") or []
+        if not items:
+            return None
+        obj: dict[str, Any] = items[0]
+        obj.setdefault("kind", resource.kind)  # LIST items carry no kind
+        obj.setdefault("apiVersion", resource.api_version)
+        return obj
+
     async def probe(self, resource: Resource, namespace: str | None = None) -> None:
         """One LIST of at most one item: the API answers and lets us read ``resource``."""
         await self._request("GET", resource, resource.path(namespace), params={"limit": "1"})
@@ -346,7 +363,16 @@ class KubeClient:
         try:
             await self.create(EVENTS, meta.get("namespace"), event)
         except ApiError as exc:
-            log.warning("could not record event %s on %s: %s", reason, meta.get("name"), exc)
+            # A namespace being deleted refuses new content with a 403 that is no RBAC
+            # problem: its HardenedServices are going away with it.
+            terminating = exc.status == 403 and "being terminated" in str(exc)
+            log.log(
+                logging.DEBUG if terminating else logging.WARNING,
+                "could not record event %s on %s: %s",
+                reason,
+                meta.get("name"),
+                exc,
+            )
 
 
 def map_status(code: int, text: str, what: str) -> ApiError:
