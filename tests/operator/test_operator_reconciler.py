@@ -317,3 +317,28 @@ def test_an_existing_object_missing_from_the_cache_is_applied_only_when_ours(
         assert outcome.failure is not None
         assert outcome.failure.condition_reason == "NotOwned"
         assert outcome.failure.object_ref == "PersistentVolumeClaim/web-data"
+
+
+def test_a_generated_object_our_policy_refuses_is_never_applied() -> None:
+    """The fail-closed net under the builders: a (hypothetical) builder bug that yields a root
+    Deployment degrades the HardenedService instead of reaching the API server."""
+
+    def root_builder(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+        objs = build_objects(obj)
+        dep = next(o for o in objs if o["kind"] == "Deployment")
+        dep["spec"]["template"]["spec"]["securityContext"]["runAsUser"] = 0
+        return objs
+
+    owner = hsvc()
+    cache = Cache()
+    cache.observe(owner)
+    client = FakeClient()
+    client.owner = owner
+    rec = Reconciler(client, cache, root_builder, clock=lambda: NOW)  # type: ignore[arg-type]
+    outcome = asyncio.run(rec.reconcile("ns", "web"))
+    assert "Deployment/web" not in applied(client)
+    assert "PersistentVolumeClaim/web-data" in applied(client)  # the rest is safe to apply
+    assert outcome.failure is not None
+    assert outcome.failure.condition_reason == "PolicyViolation"
+    assert "runAsUser" in outcome.failure.message
+    assert ("delete", "Deployment/web") not in client.calls

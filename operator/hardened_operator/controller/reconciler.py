@@ -23,6 +23,7 @@ from hardened_operator.errors import ApiError, InputError
 from hardened_operator.k8s import KubeClient, drift, owner_uids
 from hardened_operator.k8s import metrics as m
 from hardened_operator.k8s.resources import HARDENED_SERVICES, for_object
+from hardened_operator.review import review_object
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,25 @@ def with_owner(
 
 def _ref(obj: Mapping[str, Any]) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def _violating(desired: Sequence[Mapping[str, Any]]) -> dict[int, status_logic.ApplyFailure]:
+    """Generated objects our own policy would refuse (``restricted``, as the builders promise).
+
+    The builders are property-tested to pass it; this is the fail-closed net for a builder bug:
+    such an object is not applied (nor deleted: the live one stays as it was), and the
+    HardenedService is Degraded with the violation -- even where no webhook would stop it
+    (an exempt namespace, ``--no-webhook``).
+    """
+    out: dict[int, status_logic.ApplyFailure] = {}
+    for obj in desired:
+        violations = review_object(obj, "restricted")
+        if violations:
+            text = "; ".join(v.describe() for v in violations[:3])
+            out[id(obj)] = status_logic.ApplyFailure(
+                _ref(obj), None, "PolicyViolation", f"refused by our own policy: {text}"
+            )
+    return out
 
 
 def _adoptable(existing: Mapping[str, Any], hsvc: Mapping[str, Any]) -> bool:
@@ -168,6 +188,9 @@ class Reconciler:
             (str(obj.get("kind")), obj["metadata"]["name"]): obj
             for obj in self.cache.owned(namespace, name)
         }
+        unsafe = _violating(desired)
+        if unsafe and outcome.failure is None:
+            outcome.failure = next(iter(unsafe.values()))
 
         # Claims and the Service first, all at once; then the Deployments that use them.
         # Within a wave the applies are independent, so they go out concurrently.
@@ -176,7 +199,8 @@ class Reconciler:
             [o for o in desired if o["kind"] == "Deployment"],
         ):
             changed: list[tuple[Mapping[str, Any], Any, list[str]]] = []
-            for item in await self._claimable(hsvc, wave, live, outcome):
+            safe = [o for o in wave if id(o) not in unsafe]
+            for item in await self._claimable(hsvc, safe, live, outcome):
                 current = live.get((item["kind"], item["metadata"]["name"]))
                 paths = drift(item, current)
                 if paths:

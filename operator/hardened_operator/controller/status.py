@@ -27,7 +27,7 @@ class ApplyFailure:
 
     @property
     def condition_reason(self) -> str:
-        if self.reason in ("InvalidSpec", "NotOwned"):
+        if self.reason in ("InvalidSpec", "NotOwned", "PolicyViolation"):
             return self.reason
         text = self.message.lower()
         if "exceeded quota" in text or ("quota" in text and self.status == 403):
