@@ -153,3 +153,57 @@ def test_an_idle_restart_changes_no_object_at_all(
     assert versions() == before
     assert len(events.list_namespaced_event(namespace).items) == n_events
     assert obj["metadata"].get("finalizers") is None
+
+
+@pytest.mark.parametrize(
+    ("tamper", "gone"),
+    [
+        (
+            [{"op": "add", "path": "/spec/template/spec/containers/-",
+              "value": {"name": "sidecar", "image": "busybox:1",
+                        "securityContext": {"runAsUser": 0}}}],
+            lambda pod: [c["name"] for c in pod["containers"]] == ["app"],
+        ),
+        (
+            [{"op": "add", "path": "/spec/template/spec/hostPID", "value": True}],
+            lambda pod: not pod.get("hostPID"),
+        ),
+        (
+            [{"op": "add",
+              "path": "/spec/template/spec/containers/0/securityContext/capabilities/add",
+              "value": ["SYS_ADMIN"]}],
+            lambda pod: not pod["containers"][0]["securityContext"]["capabilities"].get("add"),
+        ),
+    ],
+    ids=["root-sidecar", "hostPID", "capabilities-add"],
+)  # fmt: skip
+def test_unsafe_fields_added_by_someone_else_are_removed(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path, tamper: Any, gone: Any
+) -> None:
+    """Server-side apply leaves fields of other managers alone, so drift on our own fields
+    never saw these; without a webhook (or in an exempt namespace) they made the 'hardened'
+    Deployment run a root container."""
+    with running_operator(control_plane.env(), namespace, tmp_path):
+        create_hsvc(k8s_api, hsvc("fields", namespace))
+        wait_for("the Deployment", lambda: read(k8s_api, "Deployment", namespace, "fields"))
+        time.sleep(1)
+        apps: Any = client.AppsV1Api(k8s_api)
+        tampered = k8s_api.sanitize_for_serialization(
+            apps.patch_namespaced_deployment("fields", namespace, tamper)
+        )
+        assert not gone(tampered["spec"]["template"]["spec"])  # accepted: no webhook here
+
+        def pod() -> Any:
+            dep = read(k8s_api, "Deployment", namespace, "fields")
+            assert dep is not None
+            return dep["spec"]["template"]["spec"]
+
+        wait_for("the unsafe fields removed", lambda: gone(pod()), timeout=15)
+        core: Any = client.CoreV1Api(k8s_api)
+        wait_for(
+            "a DriftCorrected event",
+            lambda: [
+                e for e in core.list_namespaced_event(namespace).items
+                if e.reason == "DriftCorrected" and "unsafe" in e.message
+            ],
+        )  # fmt: skip

@@ -22,6 +22,7 @@ from hardened_operator.controller.cache import OWNER_LABEL, Cache
 from hardened_operator.errors import ApiError, InputError
 from hardened_operator.k8s import KubeClient, drift, owner_uids
 from hardened_operator.k8s import metrics as m
+from hardened_operator.k8s.client import JSON_PATCH
 from hardened_operator.k8s.resources import HARDENED_SERVICES, for_object
 from hardened_operator.review import review_object
 
@@ -210,6 +211,8 @@ class Reconciler:
             )
             for (done, current, paths), result in zip(changed, results, strict=True):
                 await self._record(hsvc, done, current, paths, result, live, outcome, settled)
+            for item in safe:
+                await self._repair_foreign_fields(hsvc, item, live, outcome)
 
         await self._delete_stale(hsvc, desired, live, outcome)
 
@@ -293,6 +296,56 @@ class Reconciler:
             if outcome.failure is None:
                 outcome.failure = failure
         return [o for o in wave if id(o) not in refused]
+
+    async def _repair_foreign_fields(
+        self,
+        hsvc: Mapping[str, Any],
+        desired: Mapping[str, Any],
+        live: dict[tuple[str, str], Any],
+        outcome: Outcome,
+    ) -> None:
+        """Put back a pod template someone made unsafe with fields we do not manage.
+
+        Server-side apply (and so :func:`drift`) only sees our own fields: a root sidecar
+        container, ``hostPID`` or ``capabilities.add`` added by another manager would survive
+        every apply. When the live template fails the policy the desired one passes, it is
+        replaced whole (a JSON patch: RBAC grants patch, not update) and reported as drift.
+        """
+        if desired["kind"] != "Deployment":
+            return
+        key = (desired["kind"], desired["metadata"]["name"])
+        current = live.get(key)
+        if current is None:
+            return
+        violations = review_object(current, "restricted")
+        if not violations:
+            return
+        resource, name = for_object(desired), desired["metadata"]["name"]
+        patch = [{"op": "replace", "path": "/spec/template", "value": desired["spec"]["template"]}]
+        try:
+            result = await self.client.patch(
+                resource, hsvc["metadata"]["namespace"], name, patch, content_type=JSON_PATCH
+            )
+        except ApiError as exc:
+            log.warning("repair of %s failed: %s", _ref(desired), exc)
+            if outcome.failure is None:
+                outcome.failure = status_logic.ApplyFailure(
+                    _ref(desired), exc.status, exc.reason, str(exc)
+                )
+            return
+        result.setdefault("kind", desired["kind"])
+        live[key] = result
+        self.cache.observe(result)
+        outcome.applied.append(_ref(desired))
+        outcome.drifted.append(_ref(desired))
+        m.DRIFT_CORRECTIONS.labels(desired["kind"]).inc()
+        await self.client.post_event(
+            hsvc,
+            reason="DriftCorrected",
+            message=f"{_ref(desired)} was made unsafe outside the operator "
+            f"({'; '.join(v.describe() for v in violations[:3])}); restored its pod template",
+            type_="Warning",
+        )
 
     async def _record(
         self,
