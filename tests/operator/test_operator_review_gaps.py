@@ -207,3 +207,27 @@ def test_unsafe_fields_added_by_someone_else_are_removed(
                 if e.reason == "DriftCorrected" and "unsafe" in e.message
             ],
         )  # fmt: skip
+
+
+def test_the_longest_name_gets_every_object_including_long_derived_names(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path
+) -> None:
+    """63 characters (the model's limit): ``<name>-debug`` (69) and ``<name>-models`` (70)
+    exceed a label's 63 but are valid Deployment/PVC names; nothing may degrade."""
+    name = "m" * 63
+    spec = {"ports": [{"containerPort": 8080}], "debug": True}
+    with running_operator(control_plane.env(), namespace, tmp_path):
+        create_hsvc(k8s_api, hsvc(name, namespace, **spec))
+
+        def done() -> dict[str, Any] | None:
+            obj = get_hsvc(k8s_api, namespace, name)
+            if (obj.get("status") or {}).get("observedGeneration") != 1:
+                return None
+            return obj
+
+        obj = wait_for("status", done)
+        assert conditions(obj)["Degraded"]["status"] == "False", conditions(obj)
+        for want in build_objects(obj):
+            assert read(k8s_api, want["kind"], namespace, want["metadata"]["name"]), want["kind"]
+        assert read(k8s_api, "Deployment", namespace, f"{name}-debug") is not None
+        assert read(k8s_api, "PersistentVolumeClaim", namespace, f"{name}-models") is not None
