@@ -276,13 +276,23 @@ def test_cache_newer_wins_and_tracks_owners() -> None:
             },
             False,
         ),
-        (  # ours, labelled for "web" but owned by a different (older) uid
+        (  # an earlier "web" (deleted, re-created): adopted, as the cache path does
             {
                 "labels": {
                     "app.kubernetes.io/managed-by": "hardened-operator",
                     "app.kubernetes.io/instance": "web",
                 },
                 "ownerReferences": [{"kind": "HardenedService", "name": "web", "uid": "u-0"}],
+            },
+            True,
+        ),
+        (  # labelled like ours, but a foreign owner too
+            {
+                "labels": {
+                    "app.kubernetes.io/managed-by": "hardened-operator",
+                    "app.kubernetes.io/instance": "web",
+                },
+                "ownerReferences": [{"kind": "ReplicaSet", "name": "web", "uid": "u-7"}],
             },
             False,
         ),
@@ -296,7 +306,7 @@ def test_cache_newer_wins_and_tracks_owners() -> None:
             True,
         ),
     ],
-    ids=["users", "other-hsvc", "older-uid", "retained"],
+    ids=["users", "other-hsvc", "earlier-web", "foreign-owner", "retained"],
 )
 def test_an_existing_object_missing_from_the_cache_is_applied_only_when_ours(
     existing: dict[str, Any], adopted: bool

@@ -104,14 +104,19 @@ def _violating(desired: Sequence[Mapping[str, Any]]) -> dict[int, status_logic.A
 
 
 def _adoptable(existing: Mapping[str, Any], hsvc: Mapping[str, Any]) -> bool:
-    """Ours to apply: labelled by us for this HardenedService, owned by nothing else (e.g. a
-    claim kept under ``Retain`` from an earlier HardenedService of the same name)."""
+    """Ours to apply: labelled by us for this HardenedService's name and owned by nothing but
+    a HardenedService of that name -- this one, or an earlier one deleted and re-created (a
+    claim kept under ``Retain``, a Deployment the garbage collector has not reached yet):
+    the same objects the cache would hand us, so both paths adopt alike."""
     meta = existing.get("metadata") or {}
     labels = meta.get("labels") or {}
-    hmeta = hsvc["metadata"]
-    if labels.get(MANAGED_BY_LABEL) != FIELD_MANAGER or labels.get(OWNER_LABEL) != hmeta["name"]:
+    name = hsvc["metadata"]["name"]
+    if labels.get(MANAGED_BY_LABEL) != FIELD_MANAGER or labels.get(OWNER_LABEL) != name:
         return False
-    return all(ref.get("uid") == hmeta["uid"] for ref in meta.get("ownerReferences") or [])
+    return all(
+        ref.get("kind") == KIND and ref.get("name") == name
+        for ref in meta.get("ownerReferences") or []
+    )
 
 
 def _owner_text(existing: Mapping[str, Any]) -> str:
