@@ -354,7 +354,11 @@ def hsvc_status(custom: client.CustomObjectsApi, namespace: str, name: str) -> A
         "ai-system.io", "v1alpha1", namespace, "hardenedservices", name
     )
     assert isinstance(obj, dict), obj  # custom objects come back as decoded JSON
-    return obj.get("status")
+    status = obj.get("status") or {}
+    # Reconciled = the operator reported on this very generation, not merely some status.
+    if status.get("observedGeneration") != obj["metadata"]["generation"]:
+        return None
+    return status
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90.0) -> Any:
@@ -441,7 +445,8 @@ def test_operator_runs_as_the_chart_service_account_and_reconciles_every_sample(
                 f"status of {name}",
                 functools.partial(hsvc_status, custom, team, name),
             )
-            assert status
+            degraded = [c for c in status.get("conditions") or [] if c["type"] == "Degraded"]
+            assert [c["status"] for c in degraded] == ["False"], (name, degraded)
         claims = {name_of(c) for c in core.list_namespaced_persistent_volume_claim(team).items}
         assert "model-server-models" in claims
         # Its certificate went into the named Secret, its CA into every webhook entry.
