@@ -401,7 +401,8 @@ def test_operator_runs_as_the_chart_service_account_and_reconciles_every_sample(
         "--log-format=json",
     ]  # fmt: skip
     log = tmp_path / "operator.log"
-    # KUBECONFIG too: kopf's own login reads it, and nothing must fall back to the admin's.
+    # KUBECONFIG too (the flag alone suffices since kopf logs in with it): nothing may fall
+    # back to the admin's.
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     with log.open("wb") as sink:
         process = subprocess.Popen(
