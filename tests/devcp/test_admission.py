@@ -187,8 +187,17 @@ def test_webhook_down_means_refused_not_admitted(
         assert "failed calling webhook" in str(refused.value.body)
     finally:
         registration.__exit__(None, None, None)
-    # Unregistered, the namespace admits compliant pods again.
-    later = core.create_namespaced_pod(namespace, _pod("later", NON_ROOT_POD_SPEC))
+    # Unregistered, the namespace admits compliant pods again — once the API server's webhook
+    # cache has seen the deletion, which happens asynchronously (seconds on a loaded machine).
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            later = core.create_namespaced_pod(namespace, _pod("later", NON_ROOT_POD_SPEC))
+            break
+        except ApiException as error:
+            if "failed calling webhook" not in str(error.body) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     assert later.metadata is not None and later.metadata.uid
 
 
