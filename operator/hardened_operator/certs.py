@@ -63,76 +63,20 @@ def _san(hosts: list[str]) -> x509.SubjectAlternativeName:
 _CN_MAX = 64  # ub-common-name (RFC 5280)
 
 
-def generate(
-    hosts: list[str], *, days: int = 365, common_name: str = "hardened-operator"
+def _signed_pair(
+    ca_common_name: str,
+    subject: list[x509.NameAttribute[str]],
+    usage: x509.ObjectIdentifier,
+    days: int,
+    san: x509.SubjectAlternativeName | None = None,
 ) -> CertBundle:
-    """A fresh CA and a serving certificate valid for ``hosts`` (DNS names or IP addresses)."""
-    if not hosts:
-        raise ValueError("at least one host name or address is needed for the certificate")
-    # X.509 caps a CN at 64 characters and clients match names against the SANs only (RFC
-    # 6125), so the CN is a short label, never a host: `<service>.<namespace>.svc` of long
-    # names overflows 64 and `cryptography` would refuse to build the certificate.
-    common_name = common_name[: _CN_MAX - len("-ca")]
+    """A fresh CA (EC P-256) and one leaf certificate for ``usage``, signed by it."""
     now = dt.datetime.now(dt.UTC)
+    # Back-dated a little so a peer whose clock runs slightly behind still accepts it.
     not_before, not_after = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name}-ca")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            _CA_KEY_USAGE,
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(_san(hosts), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    return CertBundle(
-        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
-        cert_pem=cert.public_bytes(serialization.Encoding.PEM),
-        key_pem=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-
-
-def generate_client(common_name: str, groups: list[str], *, days: int = 365) -> CertBundle:
-    """A fresh client CA and a client certificate for ``common_name`` in ``groups``.
-
-    The API server maps a client certificate's CN to the user name and each O to a group
-    (``system:masters`` is the built-in superuser group); give it the CA with
-    ``--client-ca-file``.
-    """
-    if not common_name:
-        raise ValueError("a client certificate needs a common name (the user name)")
-    now = dt.datetime.now(dt.UTC)
-    not_before, not_after = now - dt.timedelta(minutes=5), now + dt.timedelta(days=days)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name}-client-ca")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_common_name)])
     ca_cert = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -145,10 +89,9 @@ def generate_client(common_name: str, groups: list[str], *, days: int = 365) -> 
         .add_extension(_CA_KEY_USAGE, critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
-    subject.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name(subject))
         .issuer_name(ca_name)
@@ -156,8 +99,12 @@ def generate_client(common_name: str, groups: list[str], *, days: int = 365) -> 
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+    )
+    if san is not None:
+        builder = builder.add_extension(san, critical=False)
+    cert = (
+        builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return CertBundle(
@@ -165,6 +112,39 @@ def generate_client(common_name: str, groups: list[str], *, days: int = 365) -> 
         cert_pem=cert.public_bytes(serialization.Encoding.PEM),
         key_pem=_pem(key),
     )
+
+
+def generate(
+    hosts: list[str], *, days: int = 365, common_name: str = "hardened-operator"
+) -> CertBundle:
+    """A fresh CA and a serving certificate valid for ``hosts`` (DNS names or IP addresses)."""
+    if not hosts:
+        raise ValueError("at least one host name or address is needed for the certificate")
+    # X.509 caps a CN at 64 characters and clients match names against the SANs only (RFC
+    # 6125), so the CN is a short label, never a host: `<service>.<namespace>.svc` of long
+    # names overflows 64 and `cryptography` would refuse to build the certificate.
+    common_name = common_name[: _CN_MAX - len("-ca")]
+    return _signed_pair(
+        f"{common_name}-ca",
+        [x509.NameAttribute(NameOID.COMMON_NAME, common_name)],
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        days,
+        san=_san(hosts),
+    )
+
+
+def generate_client(common_name: str, groups: list[str], *, days: int = 365) -> CertBundle:
+    """A fresh client CA and a client certificate for ``common_name`` in ``groups``.
+
+    The API server maps a client certificate's CN to the user name and each O to a group
+    (``system:masters`` is the built-in superuser group); give it the CA with
+    ``--client-ca-file``.
+    """
+    if not common_name:
+        raise ValueError("a client certificate needs a common name (the user name)")
+    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
+    subject.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    return _signed_pair(f"{common_name}-client-ca", subject, ExtendedKeyUsageOID.CLIENT_AUTH, days)
 
 
 def generate_signing_key() -> bytes:
