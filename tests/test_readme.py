@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +10,7 @@ import pytest
 import yaml
 
 from hardened_operator import builders, conventions
-from hardened_operator.dev import assets
-from hardened_operator.errors import AssetsNotFoundError
-from support import controlplane
+from support import walkthrough
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -76,57 +71,10 @@ def test_readme_hardened_service_becomes_what_the_readme_says() -> None:
 
 @pytest.mark.controlplane
 def test_laptop_walkthrough_runs_as_written(tmp_path: Path) -> None:
-    try:
-        found = assets.require_assets()
-    except AssetsNotFoundError as error:
-        if controlplane.required():
-            pytest.fail(str(error))
-        pytest.skip(str(error))
-    if found.kubectl is None:
-        pytest.skip("the walkthrough uses kubectl; these assets have none")
-    block = _blocks("bash", README.split(LAPTOP_MARKER, 1)[1])[0]
-    lines = [line for line in block.splitlines() if line.strip()]
-    directory = tmp_path / "dev"
-    script = ["exec 2>&1"]
-    for index, line in enumerate(lines):
-        command = line.replace("--dir .dev", f"--dir {directory}")
-        script += [f"echo '::begin {index}'", command, f'echo "::end {index} $?"']
-    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
-    try:
-        result = subprocess.run(
-            ["bash", "-c", "\n".join(script)],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-    finally:
-        if (directory / "state.json").exists():
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "hardened_operator.cli",
-                    "dev",
-                    "down",
-                    "--dir",
-                    str(directory),
-                ],
-                capture_output=True,
-                check=False,
-            )
-    outputs: dict[int, tuple[str, int]] = {
-        int(m.group(1)): (m.group(2), int(m.group(3)))
-        for m in re.finditer(r"::begin (\d+)\n(.*?)::end \1 (\d+)", result.stdout, re.DOTALL)
-    }
-    for index, line in enumerate(lines):
-        assert index in outputs, f"never ran: {line}\n{result.stdout}"
-        output, status = outputs[index]
-        assert (status != 0) == ("# refused" in line), f"{line}\nexit {status}\n{output}"
-    by_command = {line.split("#")[0].strip(): outputs[i][0] for i, line in enumerate(lines)}
+    walkthrough.require_kubectl_assets()
+    lines = walkthrough.bash_block_after(README, LAPTOP_MARKER)
+    steps = walkthrough.run(lines, ".dev", tmp_path / "dev")
+    by_command = walkthrough.outputs_by_command(steps)
     run_as = (
         "kubectl get deployment hello -o jsonpath='{.spec.template.spec.securityContext.runAsUser}'"
     )
