@@ -45,6 +45,14 @@ class Outcome:
     status_written: bool = False
     failure: status_logic.ApplyFailure | None = None
 
+    def keep_first(self, failure: status_logic.ApplyFailure) -> None:
+        """Degraded reports the first thing that went wrong; later failures only get logged."""
+        if self.failure is None:
+            self.failure = failure
+
+    def api_failed(self, ref: str, exc: ApiError) -> None:
+        self.keep_first(status_logic.ApplyFailure(ref, exc.status, exc.reason, str(exc)))
+
 
 @dataclass
 class _KeyState:
@@ -195,8 +203,8 @@ class Reconciler:
             for obj in self.cache.owned(namespace, name)
         }
         unsafe = _violating(desired)
-        if unsafe and outcome.failure is None:
-            outcome.failure = next(iter(unsafe.values()))
+        if unsafe:
+            outcome.keep_first(next(iter(unsafe.values())))
 
         # Claims and the Service first, all at once; then the Deployments that use them.
         # Within a wave the applies are independent, so they go out concurrently.
@@ -231,10 +239,8 @@ class Reconciler:
                 )
             except ApiError as exc:
                 log.warning("status of %s/%s not written: %s", namespace, name, exc)
-                if outcome.failure is None and exc.status != 404:
-                    outcome.failure = status_logic.ApplyFailure(
-                        f"{KIND}/{name}", exc.status, exc.reason, str(exc)
-                    )
+                if exc.status != 404:
+                    outcome.api_failed(f"{KIND}/{name}", exc)
             else:
                 self.cache.observe(written)
                 outcome.status_written = True
@@ -298,8 +304,7 @@ class Reconciler:
                     f"({_owner_text(existing)}); rename or remove it -- it is left untouched",
                 )
             refused.add(id(item))
-            if outcome.failure is None:
-                outcome.failure = failure
+            outcome.keep_first(failure)
         return [o for o in wave if id(o) not in refused]
 
     async def _repair_foreign_fields(
@@ -333,10 +338,7 @@ class Reconciler:
             )
         except ApiError as exc:
             log.warning("repair of %s failed: %s", _ref(desired), exc)
-            if outcome.failure is None:
-                outcome.failure = status_logic.ApplyFailure(
-                    _ref(desired), exc.status, exc.reason, str(exc)
-                )
+            outcome.api_failed(_ref(desired), exc)
             return
         result.setdefault("kind", desired["kind"])
         live[key] = result
@@ -368,10 +370,7 @@ class Reconciler:
             if not isinstance(result, ApiError):
                 raise result
             log.warning("apply %s failed: %s", _ref(obj), result)
-            if outcome.failure is None:
-                outcome.failure = status_logic.ApplyFailure(
-                    _ref(obj), result.status, result.reason, str(result)
-                )
+            outcome.api_failed(_ref(obj), result)
             return
         live[(obj["kind"], obj["metadata"]["name"])] = result
         self.cache.observe(result)
