@@ -85,10 +85,14 @@ def test_names_scope_subresources_and_columns() -> None:
     columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
     assert columns["Image"] == ".spec.image"
     assert columns["Desired"] == ".spec.replicas"
-    assert columns["Ready"] == ".status.readyReplicas"
+    assert columns["Ready-Replicas"] == ".status.readyReplicas"
     assert columns["GPU"] == ".spec.gpu.count"
-    assert columns["Status"] == '.status.conditions[?(@.type=="Ready")].status'
+    assert columns["Ready"] == '.status.conditions[?(@.type=="Ready")].status'
+    assert columns["Reason"] == '.status.conditions[?(@.type=="Ready")].reason'
     assert columns["Age"] == ".metadata.creationTimestamp"
+    # Ready and its reason show without -o wide; only the long message waits for it.
+    wide = {c["name"] for c in version["additionalPrinterColumns"] if c.get("priority", 0) > 0}
+    assert wide == {"Message"}
 
 
 def test_schema_is_structural() -> None:

@@ -31,10 +31,12 @@ _DROP: Final = frozenset({"title", "$defs", "examples"})
 PRINTER_COLUMNS: Final[list[dict[str, Any]]] = [
     {"name": "Image", "type": "string", "jsonPath": ".spec.image"},
     {"name": "Desired", "type": "integer", "jsonPath": ".spec.replicas"},
-    {"name": "Ready", "type": "integer", "jsonPath": ".status.readyReplicas"},
+    {"name": "Ready-Replicas", "type": "integer", "jsonPath": ".status.readyReplicas"},
     {"name": "GPU", "type": "integer", "jsonPath": ".spec.gpu.count"},
+    # Ready and its reason without -o wide: "False  ImagePullBackOff" says at a glance what a
+    # healthy-looking rollout would hide (see docs/operator.md#status-conditions).
     {
-        "name": "Status",
+        "name": "Ready",
         "type": "string",
         "description": "The Ready condition",
         "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
@@ -42,7 +44,7 @@ PRINTER_COLUMNS: Final[list[dict[str, Any]]] = [
     {
         "name": "Reason",
         "type": "string",
-        "priority": 1,
+        "description": "Why the Ready condition is what it is",
         "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
     },
     {"name": "Message", "type": "string", "priority": 1, "jsonPath": ".status.message"},
