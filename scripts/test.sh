@@ -12,8 +12,4 @@ if [ -z "${KUBEBUILDER_ASSETS:-}" ] && [ -z "${KUBECONFIG:-}" ]; then
     echo "warning: no control-plane binaries (see docs/dev.md); those tests will be skipped" >&2
   fi
 fi
-if [ -z "${PSA_FIXTURES:-}" ] && [ -d ../shared/conformance/pod-security ]; then
-  PSA_FIXTURES="$(cd ../shared/conformance/pod-security && pwd)"
-  export PSA_FIXTURES
-fi
 exec .venv/bin/python -m pytest "$@"

@@ -1,4 +1,5 @@
-"""--fix over Pod Security Admission's own fixtures (``$PSA_FIXTURES``, never copied here).
+"""--fix over Pod Security Admission's own v1.37 fixtures: the copy in this repository
+(``tests/policy/fixtures/pod-security``), or the one ``$PSA_FIXTURES`` names.
 
 Every ``restricted/fail`` pod, fixed for ``restricted``, must pass — except for the checks whose
 fix is not a securityContext change (host namespaces, host ports, volumes, probe hosts, unsafe
@@ -28,21 +29,20 @@ UNFIXABLE = {
 }
 
 
-def _fixtures() -> Path | None:
+# The in-repo copy (source and licence in its README); PSA_FIXTURES may name another.
+IN_REPO = Path(__file__).resolve().parents[1] / "policy" / "fixtures" / "pod-security"
+
+
+def _fixtures() -> Path:
     root = os.environ.get("PSA_FIXTURES")
-    if root and Path(root).is_dir():
-        return Path(root)
-    if root:  # the variable says fixtures are wanted: a missing directory is a failure
-        pytest.fail(f"PSA_FIXTURES={root} is not a directory")
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail("PSA_FIXTURES is not set in CI")
-    pytest.skip("PSA_FIXTURES not set: see README (../shared/conformance/pod-security)")
-    return None
+    path = Path(root) if root else IN_REPO
+    if not path.is_dir():  # wanted but missing: a failure, never a skip
+        pytest.fail(f"PSA fixtures: {path} is not a directory (PSA_FIXTURES={root!r})")
+    return path
 
 
 def _files(kind: str) -> list[Path]:
     root = _fixtures()
-    assert root is not None
     files = sorted((root / "restricted" / kind).glob("*.yaml"))
     assert files, f"no fixtures under {root}/restricted/{kind}"
     return files

@@ -1,4 +1,4 @@
-"""Conformance with Pod Security Admission's own fixtures (v1.37), read from $PSA_FIXTURES.
+"""Conformance with Pod Security Admission's own fixtures (v1.37), kept in this repository.
 
 - ``restricted`` allows every ``restricted/pass`` pod and denies every ``restricted/fail``
   pod — with the check the fixture is named after (or the restricted check overriding it);
@@ -7,8 +7,9 @@
 - PSA's baseline level (our baseline-level checks, as PSA composes them) allows every
   ``baseline/pass`` pod and denies every ``baseline/fail`` pod.
 
-Without fixtures the tests skip with the reason — except in CI (``CI=true``) or when
-``PSA_FIXTURES`` is set to a missing or empty directory: then they fail.
+The fixtures are ``fixtures/pod-security/`` next to this file (source, version and licence
+in its README). ``PSA_FIXTURES`` tests another copy instead; a missing or incomplete set, in
+either place, is a failure: these tests never skip.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from policy_summary import CONFORMANCE_COUNTS, CONFORMANCE_NOTES
 from hardened_operator.policy import CHECKS, check_ids, evaluate, run_checks
 
 ENV = "PSA_FIXTURES"
+IN_REPO = Path(__file__).parent / "fixtures" / "pod-security"
 NONROOT_CHECKS = {check_id.lower(): check_id for check_id in check_ids("nonroot")}
 BASELINE_CHECKS = [check for check in CHECKS.values() if check.level == "baseline"]
 # PSA's overrides: a baseline fixture's check may be replaced by a restricted one.
@@ -34,13 +36,8 @@ _INDEX = re.compile(r"\d+$")
 
 def _fixture_root() -> Path:
     value = os.environ.get(ENV)
-    in_ci = os.environ.get("CI", "").lower() in ("true", "1")
-    if not value:
-        message = f"${ENV} is not set (CI sets it to ../shared/conformance/pod-security)"
-        if in_ci:
-            pytest.fail(f"{message}; conformance is required in CI")
-        pytest.skip(message)
-    root = Path(value)
+    root = Path(value) if value else IN_REPO
+    source = f"${ENV}={value}" if value else str(IN_REPO)
     dirs = [
         root / level / outcome
         for level in ("restricted", "baseline")
@@ -48,8 +45,7 @@ def _fixture_root() -> Path:
     ]
     empty = [str(d) for d in dirs if not d.is_dir() or not any(d.glob("*.yaml"))]
     if empty:
-        # The variable says fixtures are wanted: a missing set is a failure, CI or not.
-        pytest.fail(f"${ENV}={value} but these fixture directories are missing or empty: {empty}")
+        pytest.fail(f"{source}: these fixture directories are missing or empty: {empty}")
     return root
 
 
@@ -78,10 +74,28 @@ def _record(label: str, matched: int, total: int, meaning: str, mismatches: list
 
 def test_fixture_source() -> None:
     root = _fixture_root()
-    CONFORMANCE_NOTES.append(f"{ENV}={root}")
+    CONFORMANCE_NOTES.append(f"fixtures: {root}")
     # PSA's fixture sets for v1.37 are not tiny: guard against a truncated copy.
     assert len(_pods(root / "restricted" / "fail")) >= 50
     assert len(_pods(root / "restricted" / "pass")) >= 10
+
+
+def test_in_repo_copy_is_complete_and_says_where_it_comes_from() -> None:
+    # Whatever PSA_FIXTURES says, the copy a fresh clone tests must be upstream's whole set.
+    counts = {
+        f"{level}/{outcome}": len(_pods(IN_REPO / level / outcome))
+        for level in ("restricted", "baseline")
+        for outcome in ("pass", "fail")
+    }
+    assert counts == {
+        "restricted/pass": 23,
+        "restricted/fail": 76,
+        "baseline/pass": 15,
+        "baseline/fail": 34,
+    }
+    notice = (IN_REPO / "README.md").read_text()
+    for needle in ("v1.37", "Apache License 2.0", "pod-security-admission/test/testdata"):
+        assert needle in notice, needle
 
 
 @pytest.mark.parametrize("profile", ["restricted", "nonroot"])
