@@ -153,3 +153,191 @@ def test_status_matches_the_crd_model() -> None:
     status = st.compute(hsvc(), DESIRED, live(None), now=T0)
     parsed = HardenedServiceStatus.model_validate(status)
     assert parsed.model_dump(exclude_none=True, mode="json") == status
+
+
+# ---- what the pods say -----------------------------------------------------------------------
+
+SELECTOR = {
+    "app.kubernetes.io/name": "web",
+    "app.kubernetes.io/instance": "web",
+    "app.kubernetes.io/component": "workload",
+}
+WITH_SELECTOR: list[dict[str, Any]] = [
+    {
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": SELECTOR}},
+    },
+    *DESIRED[1:],
+]
+
+
+def kubelet_pod(name: str, container_status: dict[str, Any], component: str = "workload") -> Any:
+    return {
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "labels": {**SELECTOR, "app.kubernetes.io/component": component},
+        },
+        "status": {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "containerStatuses": [
+                {"name": "app", "ready": False, "restartCount": 0, **container_status}
+            ],
+        },
+    }
+
+
+def pull(reason: str) -> dict[str, Any]:
+    message = (
+        'Back-off pulling image "nosuch:1"'
+        if reason == "ImagePullBackOff"
+        else 'failed to pull and unpack image "docker.io/library/nosuch:1": not found'
+    )
+    return {"state": {"waiting": {"reason": reason, "message": message}}}
+
+
+def unschedulable(name: str) -> dict[str, Any]:
+    return {
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": SELECTOR},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.",
+                }
+            ],
+        },
+    }
+
+
+def test_unschedulable_pod_is_ready_false_and_degraded_with_the_schedulers_words() -> None:
+    status = st.compute(
+        hsvc(), WITH_SELECTOR, live(deployment(0)), now=T0, pods=[unschedulable("web-1")]
+    )
+    c = conds(status)
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "Unschedulable")
+    assert (c["Degraded"]["status"], c["Degraded"]["reason"]) == ("True", "Unschedulable")
+    assert (c["Progressing"]["status"], c["Progressing"]["reason"]) == ("False", "Unschedulable")
+    assert "0/1 nodes are available: 1 Insufficient nvidia.com/gpu" in c["Ready"]["message"]
+    assert c["Ready"]["message"].startswith("0/2 replicas ready; pod web-1")
+    assert status["message"].startswith("Degraded (Unschedulable): 0/2 replicas ready")
+
+
+def test_soft_pod_problem_is_the_ready_reason_while_still_progressing() -> None:
+    pods = [kubelet_pod("web-1", pull("ErrImagePull"))]
+    c = conds(st.compute(hsvc(), WITH_SELECTOR, live(deployment(0)), now=T0, pods=pods))
+    assert (c["Ready"]["status"], c["Ready"]["reason"]) == ("False", "ErrImagePull")
+    assert 'container "app" of pod web-1' in c["Ready"]["message"]
+    assert (c["Progressing"]["status"], c["Progressing"]["reason"]) == (
+        "True",
+        "WaitingForReplicas",
+    )
+    assert c["Degraded"]["status"] == "False"
+
+
+def test_only_the_workload_pods_count_and_only_while_not_ready() -> None:
+    debug = kubelet_pod("web-debug-1", pull("ImagePullBackOff"), component="debug")
+    c = conds(st.compute(hsvc(), WITH_SELECTOR, live(deployment(0)), now=T0, pods=[debug]))
+    assert c["Ready"]["reason"] == "WaitingForReplicas"
+    # The Deployment says every replica is ready: a failing surplus pod changes nothing.
+    failing = kubelet_pod("web-9", pull("ImagePullBackOff"))
+    c = conds(st.compute(hsvc(), WITH_SELECTOR, live(deployment(2)), now=T0, pods=[failing]))
+    assert c["Ready"]["reason"] == "ReplicasReady"
+
+
+def test_image_pull_flapping_keeps_degraded_and_its_transition_time() -> None:
+    first = st.compute(
+        hsvc(),
+        WITH_SELECTOR,
+        live(deployment(0)),
+        now=T0,
+        pods=[kubelet_pod("web-1", pull("ErrImagePull"))],
+    )
+    back_off = st.compute(
+        hsvc(conditions=first["conditions"]),
+        WITH_SELECTOR,
+        live(deployment(0)),
+        now=T1,
+        pods=[kubelet_pod("web-1", pull("ImagePullBackOff"))],
+    )
+    c = conds(back_off)
+    assert (c["Degraded"]["status"], c["Ready"]["reason"]) == ("True", "ImagePullBackOff")
+    assert c["Degraded"]["lastTransitionTime"] == "2026-11-28T08:05:00Z"  # flipped
+    assert c["Ready"]["lastTransitionTime"] == "2026-11-28T08:00:00Z"  # False all along
+    # The kubelet retries: ErrImagePull again. Still Degraded, same reason, time kept.
+    t2 = T1 + dt.timedelta(minutes=5)
+    retry = st.compute(
+        hsvc(conditions=back_off["conditions"]),
+        WITH_SELECTOR,
+        live(deployment(0)),
+        now=t2,
+        pods=[kubelet_pod("web-1", pull("ErrImagePull"))],
+    )
+    r = conds(retry)
+    assert (r["Degraded"]["status"], r["Degraded"]["reason"]) == ("True", "ImagePullBackOff")
+    assert r["Degraded"]["lastTransitionTime"] == c["Degraded"]["lastTransitionTime"]
+    assert st.pod_event(back_off, retry) is None  # same reason: no second Event
+
+
+def test_pod_problem_recomputed_unchanged_is_identical_so_no_write() -> None:
+    pods = [unschedulable("web-1"), unschedulable("web-2")]
+    first = st.compute(hsvc(), WITH_SELECTOR, live(deployment(0)), now=T0, pods=pods)
+    again = st.compute(
+        hsvc(conditions=first["conditions"]), WITH_SELECTOR, live(deployment(0)), now=T1, pods=pods
+    )
+    assert again == first and st.same(first, again)
+    assert st.pod_event(first, again) is None
+
+
+def test_pod_event_once_per_reason_change() -> None:
+    waiting = st.compute(hsvc(), WITH_SELECTOR, live(deployment(0)), now=T0)
+    assert st.pod_event(None, waiting) is None  # WaitingForReplicas is no pod problem
+    stuck = st.compute(
+        hsvc(conditions=waiting["conditions"]),
+        WITH_SELECTOR,
+        live(deployment(0)),
+        now=T1,
+        pods=[unschedulable("web-1")],
+    )
+    event = st.pod_event(waiting, stuck)
+    assert event is not None
+    assert event[0] == "Unschedulable" and "Insufficient nvidia.com/gpu" in event[1]
+    # Another pod with the same reason: the message changes, the reason does not: no Event.
+    more = st.compute(
+        hsvc(conditions=stuck["conditions"]),
+        WITH_SELECTOR,
+        live(deployment(0)),
+        now=T1,
+        pods=[unschedulable("web-1"), unschedulable("web-2")],
+    )
+    assert more != stuck and st.pod_event(stuck, more) is None
+    # A different problem is a new reason: one Event.
+    pulled = st.compute(
+        hsvc(conditions=more["conditions"]),
+        WITH_SELECTOR,
+        live(deployment(0)),
+        now=T1,
+        pods=[kubelet_pod("web-1", pull("ImagePullBackOff"))],
+    )
+    assert st.pod_event(more, pulled) == ("ImagePullBackOff", conds(pulled)["Ready"]["message"])
+
+
+def test_apply_failure_outranks_what_the_pods_say() -> None:
+    failure = st.ApplyFailure("Deployment/web", 403, "Forbidden", "User cannot patch")
+    c = conds(
+        st.compute(
+            hsvc(),
+            WITH_SELECTOR,
+            live(deployment(0)),
+            now=T0,
+            failure=failure,
+            pods=[unschedulable("web-1")],
+        )
+    )
+    assert c["Degraded"]["reason"] == "Forbidden"

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hardened_operator.controller import pods as pod_logic
+
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 
 
@@ -52,10 +54,14 @@ def compute(
     *,
     now: dt.datetime,
     failure: ApplyFailure | None = None,
+    pods: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The status ``hsvc`` should carry, given its ``desired`` objects and what ``live`` holds.
 
-    ``live`` maps ``(kind, name)`` to the object as last seen (None: absent).
+    ``live`` maps ``(kind, name)`` to the object as last seen (None: absent); ``pods`` are the
+    pods seen with this HardenedService's labels (only the workload Deployment's count): while
+    the replicas are not ready, what they say (:mod:`.pods`) becomes the Ready reason, and a
+    hard problem (ImagePullBackOff, CrashLoopBackOff, Unschedulable, ...) makes it Degraded.
     """
     meta = hsvc.get("metadata", {})
     name, generation = meta.get("name", ""), meta.get("generation")
@@ -78,6 +84,14 @@ def compute(
     ]
     stuck = _deployment_stuck(dstatus)
     lost = [v["name"] for v in volumes if v["phase"] == "Lost"]
+    counts = f"{ready}/{wanted} replicas ready"
+    replicas_ready = not missing and rolled_out and ready >= wanted and updated >= wanted
+    problem = None
+    if not replicas_ready and rolled_out:
+        problem = pod_logic.pod_problem(
+            pod_logic.selected(pods, _workload_selector(desired, name)),
+            previous_reason=(previous.get("Ready") or {}).get("reason"),
+        )
 
     if failure is not None:
         degraded = (
@@ -85,6 +99,10 @@ def compute(
             failure.condition_reason,
             f"applying {failure.object_ref} failed: {failure.message}",
         )
+    elif problem is not None and problem.hard:
+        # Before RolloutStuck: the Deployment's progress deadline (10 min by default) passes
+        # because of this, and the pods' reason says what to fix.
+        degraded = (True, problem.reason, f"{counts}; {problem.message}")
     elif stuck:
         degraded = (True, "RolloutStuck", stuck)
     elif lost:
@@ -92,10 +110,7 @@ def compute(
     else:
         degraded = (False, "AsExpected", "all owned objects applied")
 
-    is_ready = (
-        not degraded[0] and not missing and rolled_out and ready >= wanted and updated >= wanted
-    )
-    counts = f"{ready}/{wanted} replicas ready"
+    is_ready = not degraded[0] and replicas_ready
     if is_ready:
         ready_c = (True, "ReplicasReady", counts)
         progressing = (False, "RolloutComplete", counts)
@@ -109,6 +124,9 @@ def compute(
         pending = f"{counts}; the Deployment controller has not observed the latest spec yet"
         ready_c = (False, "RolloutPending", pending)
         progressing = (True, "RolloutPending", counts)
+    elif problem is not None:  # a slow rollout: say what the pods are waiting for
+        ready_c = (False, problem.reason, f"{counts}; {problem.message}")
+        progressing = (True, "WaitingForReplicas", counts)
     else:
         ready_c = (False, "WaitingForReplicas", counts)
         progressing = (True, "WaitingForReplicas", counts)
@@ -134,6 +152,14 @@ def _wanted_replicas(desired: Sequence[Mapping[str, Any]], name: str) -> int:
             replicas = (obj.get("spec") or {}).get("replicas")
             return 1 if replicas is None else int(replicas)
     return 0
+
+
+def _workload_selector(desired: Sequence[Mapping[str, Any]], name: str) -> dict[str, str]:
+    for obj in desired:
+        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == name:
+            selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels")
+            return dict(selector or {})
+    return {}
 
 
 def _volumes(
@@ -205,3 +231,21 @@ def same(a: Mapping[str, Any] | None, b: Mapping[str, Any]) -> bool:
     if a is None:
         return False
     return all(a.get(key) == value for key, value in b.items())
+
+
+def pod_event(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(reason, message) of the Warning Event to record when ``after``'s Ready reason is a pod
+    problem that ``before`` did not report yet -- once per change, never on a resync (an
+    unchanged status gives None)."""
+    new = _ready_condition(after)
+    reason = str(new.get("reason") or "")
+    if reason not in pod_logic.REASONS or reason == _ready_condition(before).get("reason"):
+        return None
+    return reason, str(new.get("message") or "")
+
+
+def _ready_condition(status: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    for cond in (status or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return dict(cond)
+    return {}
