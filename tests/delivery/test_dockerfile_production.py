@@ -235,8 +235,8 @@ def test_dockerignore_keeps_every_build_input() -> None:
         if line.startswith("COPY ") and "--from=" not in line
     ]
     inputs = [src for group in sources for src in group]
-    assert set(inputs) == {"pyproject.toml", "README.md", "operator"}
-    for path in ("pyproject.toml", "README.md"):
+    assert set(inputs) == {"requirements", "pyproject.toml", "README.md", "operator"}
+    for path in ("pyproject.toml", "README.md", "requirements/production.txt"):
         assert not excluded(path)
     python_sources = sorted((REPO / "operator" / "hardened_operator").rglob("*.py"))
     assert python_sources
@@ -257,8 +257,9 @@ def test_pattern_matcher_follows_docker_semantics() -> None:
 
 
 def test_build_context_is_enough_for_the_wheel_and_its_entrypoint() -> None:
-    # The build stage COPYs pyproject.toml, README.md and operator/ only: they must be all the
-    # wheel needs, and the wheel must provide the `hardened` command the ENTRYPOINT runs.
+    # The build stage COPYs requirements/, pyproject.toml, README.md and operator/ only: they
+    # must be all the wheel needs, and the wheel must provide the `hardened` command the
+    # ENTRYPOINT runs.
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -271,7 +272,7 @@ def test_build_context_is_enough_for_the_wheel_and_its_entrypoint() -> None:
         if line.startswith("COPY ") and "--from=" not in line
         for token in line.split()[1:-1]
     }
-    assert copied == {"pyproject.toml", "README.md", "operator"}
+    assert copied == {"requirements", "pyproject.toml", "README.md", "operator"}
     # The runtime finds the command on PATH through the virtualenv.
     with DOCKERFILE.open("rb") as handle:
         path = DockerfileParser(fileobj=handle).envs["PATH"]
