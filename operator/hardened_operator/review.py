@@ -17,36 +17,68 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from . import API_GROUP, API_VERSION, KIND, PLURAL
 from .errors import InputError, SpecValidationError
 from .policy import check_ids, evaluate
 from .policy.check import render_fix
 from .policy.types import PROFILES, CheckResult, Finding, Profile, Violation
 
-# kind -> resource plural (what a ValidatingWebhookConfiguration's rules name).
-POD_BEARING_KINDS: Final[Mapping[str, str]] = {
-    "Pod": "pods",
-    "Deployment": "deployments",
-    "StatefulSet": "statefulsets",
-    "DaemonSet": "daemonsets",
-    "ReplicaSet": "replicasets",
-    "ReplicationController": "replicationcontrollers",
-    "Job": "jobs",
-    "CronJob": "cronjobs",
-    "PodTemplate": "podtemplates",
-    "HardenedService": "hardenedservices",
-}
+
+@dataclass(frozen=True)
+class PodBearingKind:
+    """A kind whose objects carry pod specs: where they are, and how the API serves it.
+
+    ``pod_path`` leads from the object's root to the pod (its ``metadata`` and ``spec``):
+    ``()`` when the object is the pod, ``None`` when the builders render its pods
+    (HardenedService). ``subresources`` are the ones that can change what runs and so must be
+    reviewed too (a webhook rule for ``pods`` does not cover ``pods/ephemeralcontainers``).
+    """
+
+    kind: str
+    group: str  # API group; "" is the core group
+    version: str
+    resource: str  # the plural a ValidatingWebhookConfiguration's rules name
+    pod_path: tuple[str, ...] | None
+    subresources: tuple[str, ...] = ()
+
+
+# The one list of pod-bearing kinds. The reviewer, the webhook's request routing, the webhook
+# registrations (``hardened dev``, manifests/, the Helm chart: tests compare them) all derive
+# from it, in this order.
+POD_BEARING: Final[tuple[PodBearingKind, ...]] = (
+    PodBearingKind("Pod", "", "v1", "pods", (), ("ephemeralcontainers",)),
+    PodBearingKind(
+        "ReplicationController", "", "v1", "replicationcontrollers", ("spec", "template")
+    ),
+    PodBearingKind("PodTemplate", "", "v1", "podtemplates", ("template",)),
+    PodBearingKind("Deployment", "apps", "v1", "deployments", ("spec", "template")),
+    PodBearingKind("StatefulSet", "apps", "v1", "statefulsets", ("spec", "template")),
+    PodBearingKind("DaemonSet", "apps", "v1", "daemonsets", ("spec", "template")),
+    PodBearingKind("ReplicaSet", "apps", "v1", "replicasets", ("spec", "template")),
+    PodBearingKind("Job", "batch", "v1", "jobs", ("spec", "template")),
+    PodBearingKind(
+        "CronJob", "batch", "v1", "cronjobs", ("spec", "jobTemplate", "spec", "template")
+    ),
+    PodBearingKind(KIND, API_GROUP, API_VERSION, PLURAL, None),
+)
+
+# kind -> resource plural.
+POD_BEARING_KINDS: Final[Mapping[str, str]] = {k.kind: k.resource for k in POD_BEARING}
 
 # Where the pod template sits in each kind (Pod itself is the pod: handled apart).
 _TEMPLATE_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "ReplicationController": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "PodTemplate": ("template",),
+    k.kind: k.pod_path for k in POD_BEARING if k.pod_path
 }
+
+
+def admission_resources() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(API group, version) -> the resources a webhook must review, subresources spelled out."""
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+    for k in POD_BEARING:
+        mine = (k.resource, *(f"{k.resource}/{sub}" for sub in k.subresources))
+        found[(k.group, k.version)] = found.get((k.group, k.version), ()) + mine
+    return found
+
 
 # HardenedService identity fields that must never be 0 (root user or group).
 _IDENTITY_FIELDS: Final = ("runAsUser", "runAsGroup", "fsGroup")

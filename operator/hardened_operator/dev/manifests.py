@@ -18,20 +18,33 @@ from typing import Any
 
 import yaml
 
-from hardened_operator import API_GROUP, PLURAL
+from hardened_operator import API_GROUP
 from hardened_operator.conventions import ENFORCE_LABEL, OPERATOR_NAMESPACE_DEFAULT
+from hardened_operator.review import admission_resources
 
 WEBHOOK_CONFIGURATION_NAME = "hardened-operator-dev"
 NEVER_MATCHED_NAMESPACES = ("kube-system", OPERATOR_NAMESPACE_DEFAULT)
 
-# API group -> resources admitted through the webhook (subresources spelled out: a rule for
-# "pods" does not cover "pods/ephemeralcontainers", which is how `kubectl debug` adds one).
-WEBHOOK_RESOURCES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("", "v1"): ("pods", "pods/ephemeralcontainers", "replicationcontrollers", "podtemplates"),
-    ("apps", "v1"): ("deployments", "statefulsets", "daemonsets", "replicasets"),
-    ("batch", "v1"): ("jobs", "cronjobs"),
-    (API_GROUP, "*"): (PLURAL,),
-}
+
+def webhook_rules() -> list[dict[str, Any]]:
+    """The rules of every registration: each pod-bearing kind (``review.POD_BEARING``) on
+    CREATE and UPDATE, subresources spelled out (a rule for "pods" does not cover
+    "pods/ephemeralcontainers", which is how `kubectl debug` adds one).
+
+    manifests/06-validatingwebhookconfiguration.yaml and the Helm chart carry the same rules
+    (tests/policy/test_policy_kinds.py compares them).
+    """
+    return [
+        {
+            "apiGroups": [group],
+            "apiVersions": [version],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": list(resources),
+            "scope": "Namespaced",
+        }
+        for (group, version), resources in admission_resources().items()
+    ]
+
 
 # mode -> (path under the webhook's /validate, the label condition that selects it)
 _MODES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -102,16 +115,6 @@ def _webhook(
 ) -> dict[str, Any]:
     if not url.startswith("https://"):
         raise ValueError(f"the API server only calls webhooks over https, not {url!r}")
-    rules = [
-        {
-            "apiGroups": [group],
-            "apiVersions": [version],
-            "resources": list(resources),
-            "operations": ["CREATE", "UPDATE"],
-            "scope": "Namespaced",
-        }
-        for (group, version), resources in WEBHOOK_RESOURCES.items()
-    ]
     return {
         "name": name,
         "admissionReviewVersions": ["v1"],
@@ -121,7 +124,7 @@ def _webhook(
         "timeoutSeconds": 10,
         "namespaceSelector": namespace_selector,
         "clientConfig": {"url": url, "caBundle": base64.b64encode(ca_bundle).decode("ascii")},
-        "rules": rules,
+        "rules": webhook_rules(),
     }
 
 

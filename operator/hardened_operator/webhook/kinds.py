@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from hardened_operator import API_GROUP, KIND, PLURAL
+from hardened_operator.review import POD_BEARING
 
 
 class Target(NamedTuple):
@@ -14,19 +14,11 @@ class Target(NamedTuple):
     kind: str
 
 
-# (API group, resource) -> the kind objects of that resource must be. Keyed by group too:
-# a CRD that happens to be called "deployments" in another group is not a Deployment.
+# (API group, resource) -> the kind objects of that resource must be, from review's table of
+# pod-bearing kinds. Keyed by group too: a CRD that happens to be called "deployments" in
+# another group is not a Deployment.
 TARGETS: Final[dict[tuple[str, str], Target]] = {
-    ("", "pods"): Target("", "Pod"),
-    ("", "replicationcontrollers"): Target("", "ReplicationController"),
-    ("", "podtemplates"): Target("", "PodTemplate"),
-    ("apps", "deployments"): Target("apps", "Deployment"),
-    ("apps", "statefulsets"): Target("apps", "StatefulSet"),
-    ("apps", "daemonsets"): Target("apps", "DaemonSet"),
-    ("apps", "replicasets"): Target("apps", "ReplicaSet"),
-    ("batch", "jobs"): Target("batch", "Job"),
-    ("batch", "cronjobs"): Target("batch", "CronJob"),
-    (API_GROUP, PLURAL): Target(API_GROUP, KIND),
+    (k.group, k.resource): Target(k.group, k.kind) for k in POD_BEARING
 }
 KIND_TO_RESOURCE: Final[dict[tuple[str, str], str]] = {
     (target.group, target.kind): resource for (_, resource), target in TARGETS.items()

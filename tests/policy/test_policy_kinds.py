@@ -1,0 +1,121 @@
+"""One table of pod-bearing kinds (``review.POD_BEARING``), and everything derived from it.
+
+The reviewer's kinds and pod paths, the webhook's request routing (``webhook.kinds.TARGETS``),
+``hardened dev``'s registration (``dev.manifests.webhook_rules``) come from the table in code;
+the shipped manifest and the Helm chart are YAML, so these tests compare them with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import pytest
+import yaml
+
+from hardened_operator import API_GROUP, API_VERSION, KIND, PLURAL
+from hardened_operator.dev import manifests
+from hardened_operator.review import (
+    POD_BEARING,
+    POD_BEARING_KINDS,
+    admission_resources,
+    review_object,
+)
+from hardened_operator.webhook.kinds import KIND_TO_RESOURCE, TARGETS
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "manifests" / "06-validatingwebhookconfiguration.yaml"
+CHART = REPO / "helm" / "hardened-operator"
+MODES = ["audit", "enforce", "warn"]
+
+
+def test_the_table_names_each_kind_and_resource_once() -> None:
+    kinds = [k.kind for k in POD_BEARING]
+    resources = [(k.group, k.resource) for k in POD_BEARING]
+    assert len(set(kinds)) == len(kinds)
+    assert len(set(resources)) == len(resources)
+    hardened = next(k for k in POD_BEARING if k.kind == KIND)
+    assert (hardened.group, hardened.version, hardened.resource) == (API_GROUP, API_VERSION, PLURAL)
+    assert hardened.pod_path is None  # its pods are rendered by the builders
+
+
+def test_admission_resources_spell_out_the_ephemeral_containers_subresource() -> None:
+    assert admission_resources() == {
+        ("", "v1"): ("pods", "pods/ephemeralcontainers", "replicationcontrollers", "podtemplates"),
+        ("apps", "v1"): ("deployments", "statefulsets", "daemonsets", "replicasets"),
+        ("batch", "v1"): ("jobs", "cronjobs"),
+        (API_GROUP, API_VERSION): (PLURAL,),
+    }
+
+
+def _root_pod() -> dict[str, Any]:
+    return {"spec": {"containers": [{"name": "app", "image": "x", "securityContext": {}}]}}
+
+
+@pytest.mark.parametrize(
+    "entry", [k for k in POD_BEARING if k.pod_path is not None], ids=lambda k: k.kind
+)
+def test_the_reviewer_finds_the_pod_where_the_table_says(entry: Any) -> None:
+    obj: dict[str, Any] = {"apiVersion": "x", "kind": entry.kind, "metadata": {"name": "n"}}
+    node = obj
+    for key in entry.pod_path:
+        node = node.setdefault(key, {})
+    node.update(_root_pod())
+    fields = {v.field for v in review_object(obj, "nonroot")}
+    prefix = ".".join((*entry.pod_path, "spec"))
+    assert f"{prefix}.containers[0].securityContext.runAsNonRoot" in fields, fields
+
+
+def test_the_webhook_routes_exactly_the_tables_resources() -> None:
+    assert {key: (t.group, t.kind) for key, t in TARGETS.items()} == {
+        (k.group, k.resource): (k.group, k.kind) for k in POD_BEARING
+    }
+    assert {kind: resource for (_, kind), resource in KIND_TO_RESOURCE.items()} == dict(
+        POD_BEARING_KINDS
+    )
+
+
+def test_dev_registration_uses_the_rules_for_every_mode() -> None:
+    config = manifests.mode_routed_webhook_configuration("https://127.0.0.1:1/validate", b"CA")
+    assert sorted(hook["name"].split(".")[0] for hook in config["webhooks"]) == MODES
+    for hook in config["webhooks"]:
+        assert hook["rules"] == manifests.webhook_rules(), hook["name"]
+    rules = manifests.webhook_rules()
+    assert [r["apiGroups"] for r in rules] == [[g] for g, _ in admission_resources()]
+    assert all(r["operations"] == ["CREATE", "UPDATE"] for r in rules)
+    assert all(r["scope"] == "Namespaced" for r in rules)
+
+
+def _assert_rules_are_the_tables(vwc: dict[str, Any], where: str) -> None:
+    hooks = vwc["webhooks"]
+    assert sorted(hook["name"].split(".")[0] for hook in hooks) == MODES, where
+    for hook in hooks:
+        assert hook["rules"] == manifests.webhook_rules(), (
+            f"{where}: {hook['name']} rules differ from hardened_operator.review.POD_BEARING"
+        )
+
+
+def test_shipped_manifest_rules_are_the_tables() -> None:
+    (vwc,) = [d for d in yaml.safe_load_all(SHIPPED.read_text()) if d]
+    _assert_rules_are_the_tables(vwc, str(SHIPPED.relative_to(REPO)))
+
+
+@pytest.fixture(scope="module")
+def chart() -> Iterator[helm.Chart]:
+    with helm.Chart.load(CHART) as loaded:
+        yield loaded
+
+
+def test_helm_chart_rules_are_the_tables(chart: helm.Chart) -> None:
+    rendered = chart.render({}, name="hardened-operator", namespace="hardened-system")
+    docs = [
+        doc
+        for path, text in rendered.items()
+        if not path.endswith("NOTES.txt")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+    (vwc,) = [d for d in docs if d.get("kind") == "ValidatingWebhookConfiguration"]
+    _assert_rules_are_the_tables(vwc, "the Helm chart")
