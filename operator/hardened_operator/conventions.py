@@ -31,6 +31,5 @@ SECURITY_LABELS: Final[dict[str, str]] = {
 
 # Namespace label that routes admission to a mode (see manifests' ValidatingWebhookConfiguration).
 ENFORCE_LABEL: Final = "ai-system.io/enforce"
-ENFORCE_MODES: Final = ("enforce", "warn", "audit", "disabled")
 
 OPERATOR_NAMESPACE_DEFAULT: Final = "hardened-system"

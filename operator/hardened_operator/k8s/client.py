@@ -309,14 +309,6 @@ class KubeClient:
         )
         return result
 
-    async def replace(
-        self, resource: Resource, namespace: str | None, name: str, obj: Any
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = await self._request(
-            "PUT", resource, resource.path(namespace, name), body=obj
-        )
-        return result
-
     async def delete(self, resource: Resource, namespace: str | None, name: str) -> None:
         try:
             await self._request("DELETE", resource, resource.path(namespace, name))

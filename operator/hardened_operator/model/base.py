@@ -28,8 +28,6 @@ QUANTITY_PATTERN = (
 Quantity = int | Annotated[str, Field(pattern=QUANTITY_PATTERN)]
 """A Kubernetes quantity: an integer or a string such as ``500m``, ``2Gi``."""
 
-# DNS-1123 label (container, port and volume names) and IANA service names (port names).
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # Object names (Secrets, ConfigMaps, ServiceAccounts, StorageClasses, RuntimeClasses).
 DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 # Environment variable names as every supported version accepts them (1.30 is the strictest).

@@ -42,9 +42,6 @@ class ContainerRef(NamedTuple):
         """Path of a field below this container, e.g. ``containers[1].securityContext.x``."""
         return ".".join((self.path, *parts))
 
-    def security_context(self) -> JsonObject | None:
-        return self.sc
-
 
 def visit_containers(pod_spec: Mapping[str, Any]) -> tuple[ContainerRef, ...]:
     """All containers of a pod spec, or :class:`MalformedFieldError` for a wrong shape
