@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 import click
@@ -15,6 +16,7 @@ import click
 from hardened_operator.audit.formats import FORMATS, render_json, render_sarif, render_table
 from hardened_operator.audit.report import Report, audit_sources
 from hardened_operator.audit.sources import Source, iter_sources, write_back
+from hardened_operator.cli._io import output_option, write_output
 from hardened_operator.errors import ManifestParseError
 from hardened_operator.policy import CHECKS, check_ids
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES, Profile
@@ -39,7 +41,12 @@ def _notes(report: Report) -> None:
 
 
 def _fix(
-    paths: Sequence[str], profile: Profile, output_format: str, in_place: bool, stdin: TextIO
+    paths: Sequence[str],
+    profile: Profile,
+    output_format: str,
+    in_place: bool,
+    stdin: TextIO,
+    output: Path | None,
 ) -> int:
     """Fix every source, print (or write) the results, then audit what was produced."""
     from hardened_operator.audit.rewrite import fix_source  # only --fix pays for it
@@ -61,6 +68,7 @@ def _fix(
         if result.edits:
             verb = "fixed" if in_place else "fixed (printed)"
             click.echo(f"{verb}: {source.name} ({result.edits} edit(s))", err=True)
+    parts: list[str] = []
     for index, (fixed, original) in enumerate(outputs):
         if in_place:
             if fixed.path is not None and fixed.text != original:
@@ -69,11 +77,13 @@ def _fix(
         if len(outputs) > 1:
             # Several inputs on stdout: one YAML stream, each part saying where it came from.
             if index:
-                click.echo("---")
-            click.echo(f"# Source: {fixed.name}")
-        click.echo(fixed.text, nl=False)
+                parts.append("---\n")
+            parts.append(f"# Source: {fixed.name}\n")
+        parts.append(fixed.text)
         if fixed.text and not fixed.text.endswith("\n"):
-            click.echo()
+            parts.append("\n")
+    if not in_place:
+        write_output("".join(parts), output)
     # What the fixed text still violates could not be fixed: report it on stderr.
     report = audit_sources(fixed_sources, profile)
     _notes(report)
@@ -106,11 +116,18 @@ def _fix(
     help="Print the manifests with the minimal securityContext changes that make them pass.",
 )
 @click.option("--in-place", is_flag=True, help="With --fix: rewrite the files instead.")
+@output_option
 def audit(
-    paths: tuple[str, ...], profile: Profile, output_format: str, fix: bool, in_place: bool
+    paths: tuple[str, ...],
+    profile: Profile,
+    output_format: str,
+    fix: bool,
+    in_place: bool,
+    output: Path | None,
 ) -> None:
     """Check Kubernetes manifests (files, directories, - for stdin) for pods that can run as root.
 
+    The report (or, with --fix, the fixed manifests) goes to stdout or -o FILE.
     Exit codes: 0 clean, 1 violations, 2 unreadable or invalid input.
     """
     stdin = sys.stdin
@@ -118,13 +135,15 @@ def audit(
         raise click.UsageError("--in-place needs --fix")
     if in_place and "-" in paths:
         raise click.UsageError("--in-place cannot rewrite stdin")
+    if in_place and output is not None:
+        raise click.UsageError("--in-place and --output exclude each other")
     if paths.count("-") > 1:
         raise click.UsageError("stdin (-) can be given only once")
     if fix:
-        sys.exit(_fix(paths, profile, output_format, in_place, stdin))
+        sys.exit(_fix(paths, profile, output_format, in_place, stdin, output))
     report = audit_sources(iter_sources(paths, stdin), profile)
     _notes(report)
-    click.echo(_render(report, output_format, profile), nl=False)
+    write_output(_render(report, output_format, profile), output)
     if report.errors and output_format != "table":
         # Machine formats go to stdout; still tell the human in the log what broke the run.
         for entry in report.errors:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 import yaml
 
+from hardened_operator.cli._io import display_name, output_option, read_input, write_output
 from hardened_operator.errors import InputError, ManifestParseError
 
 EXIT_INVALID = 2
@@ -41,16 +43,6 @@ def _items(where: str, document: Any) -> list[tuple[str, dict[str, Any]]]:
     raise InputError(f"{where}: not a HardenedService (kind: {kind!r})")
 
 
-def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as error:
-        raise InputError(f"{path}: cannot read: {error.strerror}") from None
-
-
 def render_text(sources: list[tuple[str, str]]) -> str:
     """YAML of every object the HardenedServices in ``sources`` (name, text) become.
 
@@ -74,20 +66,25 @@ def render_text(sources: list[tuple[str, str]]) -> str:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True)
-def render(files: tuple[str, ...]) -> None:
+@output_option
+def render(files: tuple[str, ...], output: Path | None) -> None:
     """Print the Kubernetes objects each HardenedService in FILES becomes.
 
     FILES are YAML files, possibly multi-document or a kind: List (kubectl get hsvc -o yaml);
     '-' reads standard input. Nothing is printed
     unless every document is a valid HardenedService; an invalid one exits 2 naming the field,
-    e.g. spec.securityContext.runAsUser.
+    e.g. spec.securityContext.runAsUser. Input without any HardenedService (an empty file, an
+    empty List) prints nothing and says so on stderr (exit 0).
 
     \b
     Example:  hardened render docs/examples/hardenedservice/minimal.yaml | kubectl diff -f -
     """
     try:
-        output = render_text([(path, _read(path)) for path in files])
+        text = render_text([(display_name(path), read_input(path)) for path in files])
     except InputError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_INVALID)
-    click.echo(output, nl=False)
+    if not text:
+        names = ", ".join(display_name(path) for path in files)
+        click.echo(f"warning: no HardenedService found in {names}; nothing rendered", err=True)
+    write_output(text, output)
