@@ -77,7 +77,7 @@ def test_stderr_lists_what_is_unmappable_per_service() -> None:
     assert run.exit_code == 0
     lines = run.stderr.splitlines()
     assert (
-        "worker: unmappable: cap_add: ['SYS_PTRACE']: every HardenedService drops ALL "
+        "worker: unmappable: cap_add: [SYS_PTRACE]: every HardenedService drops ALL "
         "capabilities" in lines
     )
     assert any(line.startswith("worker: warning: user: 'root' is root") for line in lines)

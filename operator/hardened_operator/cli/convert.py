@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import yaml
 
+from hardened_operator.cli._io import STDIN, output_option, read_input, write_output
 from hardened_operator.errors import ConversionError, InputError
 
 
@@ -20,7 +21,7 @@ def _namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 
 @click.command()
-@click.argument("compose_files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("compose_files", nargs=-1, required=True, metavar="COMPOSE_FILE...")
 @click.option(
     "--namespace",
     "-n",
@@ -34,24 +35,35 @@ def _namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     help="Image for build-only services: <prefix><service> (e.g. registry.example.com/team/).",
 )
 @click.option("--strict", is_flag=True, help="Fail (exit 1) if anything has no faithful mapping.")
+@output_option
 def convert(
-    compose_files: tuple[Path, ...], namespace: str | None, image_prefix: str | None, strict: bool
+    compose_files: tuple[str, ...],
+    namespace: str | None,
+    image_prefix: str | None,
+    strict: bool,
+    output: Path | None,
 ) -> None:
     """Print a HardenedService for every service of COMPOSE_FILE... (merged in order, like
-    `docker compose -f a -f b`). What has no faithful mapping is listed on stderr.
+    `docker compose -f a -f b`; '-' reads standard input). What has no faithful mapping is
+    listed on stderr; the YAML goes to stdout or -o FILE.
 
     Every object is validated against the HardenedService model before anything is printed.
     Exit codes: 0 converted; 1 a service cannot be converted, or something is unmappable
     under --strict; 2 unreadable input (file and line given).
     """
     from hardened_operator.migrate.compose import convert_files
+    from hardened_operator.migrate.compose_load import STDIN_PATH
 
+    if compose_files.count(STDIN) > 1:
+        raise click.UsageError("stdin (-) can be given only once")
     try:
+        stdin = read_input(STDIN) if STDIN in compose_files else None
         result = convert_files(
-            list(compose_files),
+            [STDIN_PATH if name == STDIN else Path(name) for name in compose_files],
             namespace=namespace,
             image_prefix=image_prefix,
             environ=dict(os.environ),
+            stdin=stdin,
         )
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -68,9 +80,9 @@ def convert(
             err=True,
         )
         sys.exit(1)
-    click.echo(
+    write_output(
         yaml.dump_all(result.documents, Dumper=_NoAliasDumper, sort_keys=False, width=100),
-        nl=False,
+        output,
     )
 
 

@@ -6,6 +6,7 @@ already implied by a HardenedService (e.g. ``cap_drop: [ALL]``), or reported as 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from hardened_operator.migrate import compose_fields as fields
 from hardened_operator.migrate import names
 from hardened_operator.migrate.compose_load import Project, Service, load_project
 from hardened_operator.migrate.compose_volumes import parse_mount, standard_volumes
-from hardened_operator.migrate.notes import Note
+from hardened_operator.migrate.notes import Note, show
 
 CONVERTED_FROM = f"{API_GROUP}/converted-from"
 DEBUG_PROFILE = "debug"
@@ -81,6 +82,22 @@ _WHY = {
     "extends": "not followed: what it inherits is missing; convert `docker compose config` output",
 }
 _DEPLOY_MAPPED = {"resources", "replicas"}
+# Every key the Compose Specification (and the v2 file format) defines for a service: a key
+# outside this set is a typo or from a newer spec, and is reported as unknown.
+_COMPOSE_KEYS = _MAPPED | set(_IMPLIED) | set(_WHY) | {
+    "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "cpu_count",
+    "cpu_percent", "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares",
+    "cpuset", "credential_spec", "develop", "device_cgroup_rules", "dns", "dns_opt",
+    "dns_search", "domainname", "driver_opts", "external_links", "group_add", "init", "ipc",
+    "isolation", "label_file", "mac_address", "mem_swappiness", "memswap_limit", "models",
+    "oom_kill_disable", "oom_score_adj", "pid", "pids_limit", "platform", "post_start",
+    "pre_stop", "provider", "pull_policy", "shm_size", "stop_signal", "storage_opt", "sysctls",
+    "ulimits", "use_api_socket", "userns_mode", "uts", "volume_driver", "volumes_from",
+}  # fmt: skip
+_DEPLOY_KEYS = _DEPLOY_MAPPED | {
+    "endpoint_mode", "labels", "mode", "placement", "restart_policy", "rollback_config",
+    "update_config",
+}  # fmt: skip
 
 
 @dataclass
@@ -99,13 +116,14 @@ def convert_files(
     namespace: str | None = None,
     image_prefix: str | None = None,
     environ: Mapping[str, str] | None = None,
+    stdin: str | None = None,
 ) -> ConversionResult:
     """Convert compose files (merged in order, like ``docker compose -f a -f b``).
 
     Raises ``ManifestParseError`` (unreadable input, with file and line) and ``ConversionError``
     (services that cannot be converted at all, e.g. build-only without ``image_prefix``).
     """
-    project = load_project(paths, environ or {})
+    project = load_project(paths, environ or {}, stdin)
     result = ConversionResult()
     for key, where in project.top_level_unmapped:
         result.notes.append(Note("(top level)", key, f"in {where}: has no equivalent"))
@@ -177,7 +195,7 @@ def _convert_service(
 ) -> tuple[dict[str, Any], list[Note]]:
     data = service.data
     ctx = fields.Context(service.name, service.file, service.line)
-    spec: dict[str, Any] = {"image": _image(ctx, data, image_prefix)}
+    spec: dict[str, Any] = {"image": _image(ctx, service, image_prefix)}
     if name != service.name:
         ctx.warn("name", f"renamed to {name!r} (Kubernetes names are DNS-1123 labels)")
 
@@ -227,7 +245,7 @@ def _convert_service(
         spec["debug"] = True
         spec.setdefault("replicas", 0)
     _security_opts(ctx, data)
-    _report_unmapped(ctx, data)
+    _report_unmapped(ctx, service)
 
     metadata: dict[str, Any] = {"name": name}
     if namespace:
@@ -242,14 +260,24 @@ def _convert_service(
     return document, ctx.notes
 
 
-def _image(ctx: fields.Context, data: dict[str, Any], prefix: str | None) -> str:
+def _image(ctx: fields.Context, service: Service, prefix: str | None) -> str:
+    data = service.data
     image = data.get("image")
     if image:
         if data.get("build") is not None:
-            ctx.warn("build", f"ignored: the service also names image {image!r}; build and push it")
+            ctx.warn("build", f"ignored: the service also names image {image}; build and push it")
         return str(image)
     if data.get("build") is None:
-        raise ConversionError(f"service {ctx.service!r} has neither image nor build")
+        hints = [
+            f"{service.key_locations.get(str(key), f'{service.file}:{service.line}')}: "
+            f"unknown key {key} — did you mean {guess}?"
+            for key in data
+            if (guess := _did_you_mean(str(key), _COMPOSE_KEYS)) in ("image", "build")
+        ]
+        raise ConversionError(
+            f"{service.file}:{service.line}: service {ctx.service!r} has neither image nor "
+            "build" + "".join(f" ({hint})" for hint in hints)
+        )
     if not prefix:
         raise ConversionError(
             f"service {ctx.service!r} only has `build:`; pass --image-prefix (e.g. "
@@ -325,27 +353,48 @@ def _security_opts(ctx: fields.Context, data: dict[str, Any]) -> None:
     for option in _list(ctx, data, "security_opt"):
         text = str(option).replace("=", ":")
         if text not in ("no-new-privileges:true", "no-new-privileges"):
-            ctx.note("security_opt", f"{option!r} has no equivalent")
+            ctx.note("security_opt", f"{show(option)} has no equivalent")
     for capability in _list(ctx, data, "cap_drop"):
         if str(capability).upper() not in ("ALL", "CAP_ALL"):
             ctx.warn("cap_drop", f"{capability}: every HardenedService drops ALL capabilities")
 
 
-def _report_unmapped(ctx: fields.Context, data: dict[str, Any]) -> None:
+def _report_unmapped(ctx: fields.Context, service: Service) -> None:
+    data = service.data
     for key, value in data.items():
         if key in _MAPPED or str(key).startswith("x-"):
             continue
         if key in _IMPLIED and (_IMPLIED[key] is None or value == _IMPLIED[key]):
             continue
+        if str(key) not in _COMPOSE_KEYS:
+            where = service.key_locations.get(str(key), f"{service.file}:{service.line}")
+            ctx.note(str(key), _unknown(str(key), _COMPOSE_KEYS, where))
+            continue
         ctx.note(str(key), f"{_short(value)}: {_WHY.get(key, 'has no equivalent')}")
     deploy = data.get("deploy") or {}
     for key, value in deploy.items():
-        if key not in _DEPLOY_MAPPED:
-            ctx.note(f"deploy.{key}", f"{_short(value)}: has no equivalent")
+        if key in _DEPLOY_MAPPED:
+            continue
+        if str(key) not in _DEPLOY_KEYS:
+            where = service.key_locations.get("deploy", f"{service.file}:{service.line}")
+            ctx.note(f"deploy.{key}", _unknown(str(key), _DEPLOY_KEYS, f"under deploy at {where}"))
+            continue
+        ctx.note(f"deploy.{key}", f"{_short(value)}: has no equivalent")
+
+
+def _did_you_mean(key: str, known: set[str]) -> str | None:
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
+def _unknown(key: str, known: set[str], where: str) -> str:
+    guess = _did_you_mean(key, known)
+    hint = f" — did you mean {guess}?" if guess else ", not in the compose specification"
+    return f"unknown key{hint} ({where})"
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = show(value)
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 

@@ -14,7 +14,7 @@ from hardened_operator import conventions
 from hardened_operator.errors import ManifestParseError
 from hardened_operator.migrate import names, units
 from hardened_operator.migrate.compose_load import read_dotenv
-from hardened_operator.migrate.notes import Note, NoteKind
+from hardened_operator.migrate.notes import Note, NoteKind, show
 
 _ROOT_NAMES = ("0", "root")
 _PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
@@ -186,7 +186,7 @@ def ports(ctx: Context, short_or_long: list[Any], expose: list[Any]) -> list[dic
                 _warn_published(ctx, str(published), target)
             for extra in ("mode", "host_ip", "app_protocol"):
                 if extra in item:
-                    ctx.note("ports", f"{extra}: {item[extra]!r} has no equivalent")
+                    ctx.note("ports", f"{extra}: {show(item[extra])} has no equivalent")
             name = item.get("name")
             add(_parse_port_number(ctx, target), protocol, str(name) if name else None)
             continue
@@ -333,7 +333,7 @@ def resources(ctx: Context, service: dict[str, Any]) -> Resources:
             elif key == "devices" and section == "reservations":
                 result.gpu_count += _gpu_devices(ctx, where, value)
             else:
-                ctx.note(where, f"{value!r} has no equivalent")
+                ctx.note(where, f"{show(value)} has no equivalent")
     _check_requests_within_limits(ctx, result)
     gpus = service.get("gpus")
     if gpus is not None:
@@ -349,6 +349,14 @@ def resources(ctx: Context, service: dict[str, Any]) -> Resources:
                     "nvidia exposes every GPU NVIDIA_VISIBLE_DEVICES allows (all by default); "
                     "requesting 1 (set spec.gpu.count)",
                 )
+        else:
+            # Never dropped silently: say that the devices, not the runtime, set the count.
+            ctx.warn(
+                "runtime",
+                f"nvidia: gpu.count {result.gpu_count} comes from the GPU requests "
+                "(deploy devices, gpus); no gpu.runtimeClassName is set (set it to nvidia "
+                "if your cluster needs that RuntimeClass)",
+            )
     elif runtime not in (None, "runc"):
         ctx.note("runtime", f"{runtime!r} has no equivalent (use a RuntimeClass)")
     return result
@@ -374,12 +382,13 @@ def _gpu_devices(ctx: Context, where: str, devices: Any) -> int:
         capabilities = [str(c) for c in device.get("capabilities") or []]
         driver = device.get("driver")
         if driver not in (None, "nvidia") or (capabilities and "gpu" not in capabilities):
-            ctx.note(where, f"device request {device!r} is not an NVIDIA GPU")
+            ctx.note(where, f"device request {show(device)} is not an NVIDIA GPU")
             continue
         if "device_ids" in device:
             ids = device["device_ids"] or []
             ctx.warn(
-                where, f"device_ids {ids!r}: specific GPUs cannot be chosen; requesting {len(ids)}"
+                where,
+                f"device_ids {show(ids)}: specific GPUs cannot be chosen; requesting {len(ids)}",
             )
             count += len(ids)
         elif device.get("count", "all") == "all":
@@ -395,7 +404,7 @@ def _gpu_devices(ctx: Context, where: str, devices: Any) -> int:
             count += number
         for extra in ("options",):
             if device.get(extra):
-                ctx.note(where, f"{extra} {device[extra]!r} has no equivalent")
+                ctx.note(where, f"{extra} {show(device[extra])} has no equivalent")
     return count
 
 
@@ -432,6 +441,6 @@ def grace_period(ctx: Context, value: Any) -> int:
     except ValueError as exc:
         ctx.fail("stop_grace_period", str(exc))
     if seconds > MAX_GRACE_SECONDS:
-        ctx.warn("stop_grace_period", f"{value!r} is above the maximum; using 3600 seconds")
+        ctx.warn("stop_grace_period", f"{show(value)} is above the maximum; using 3600 seconds")
         return MAX_GRACE_SECONDS
     return seconds

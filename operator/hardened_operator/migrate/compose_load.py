@@ -36,6 +36,7 @@ class Service:
     data: dict[str, Any]
     file: Path
     line: int
+    key_locations: dict[str, str] = field(default_factory=dict)  # key -> "file:line"
 
 
 @dataclass
@@ -142,23 +143,46 @@ for _tag, _pattern, _first in (
     )
 
 
-def _load_yaml(path: Path) -> tuple[Any, dict[str, int]]:
-    """The document and the line of each service key (for messages)."""
+STDIN_PATH = Path("<stdin>")
+
+
+def _read_text(path: Path, stdin: str | None) -> str:
+    if path == STDIN_PATH and stdin is not None:
+        return stdin
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ManifestParseError("no such file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestParseError(f"cannot read: {exc}", file=str(path)) from None
+    except IsADirectoryError:
+        raise ManifestParseError("is a directory, not a compose file", file=str(path)) from None
+    except OSError as exc:
+        raise ManifestParseError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ManifestParseError("not UTF-8 text", file=str(path), line=line) from None
+
+
+def _load_yaml(
+    path: Path, stdin: str | None = None
+) -> tuple[Any, dict[str, int], dict[str, dict[str, int]]]:
+    """The document, the line of each service key and of each key inside a service."""
+    text = _read_text(path, stdin)
     loader = ComposeLoader(text)
     try:
         node = loader.get_single_node()
         lines: dict[str, int] = {}
+        key_lines: dict[str, dict[str, int]] = {}
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if key_node.value == "services" and isinstance(value_node, yaml.MappingNode):
-                    for service_key, _ in value_node.value:
+                    for service_key, body in value_node.value:
                         lines[str(service_key.value)] = service_key.start_mark.line + 1
+                        if isinstance(body, yaml.MappingNode):
+                            key_lines[str(service_key.value)] = {
+                                str(k.value): k.start_mark.line + 1 for k, _ in body.value
+                            }
         # Constructing resolves anchors, aliases and "<<" merge keys (YAML 1.1 merge).
         data = loader.construct_document(node) if node is not None else None
     except RecursionError:
@@ -176,7 +200,7 @@ def _load_yaml(path: Path) -> tuple[Any, dict[str, int]]:
     finally:
         loader.dispose()
     _check_size(data, path)
-    return data, lines
+    return data, lines, key_lines
 
 
 def _check_size(data: Any, path: Path) -> None:
@@ -281,11 +305,17 @@ def _volume_target(item: Any) -> str:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def load_project(paths: list[Path], environ: Mapping[str, str]) -> Project:
-    """Load and merge compose files in order, like ``docker compose -f a -f b``."""
+def load_project(
+    paths: list[Path], environ: Mapping[str, str], stdin: str | None = None
+) -> Project:
+    """Load and merge compose files in order, like ``docker compose -f a -f b``.
+
+    The path ``<stdin>`` (``STDIN_PATH``) reads ``stdin``; its ``.env`` is the working
+    directory's, as with ``docker compose -f -``.
+    """
     project = Project()
     for path in paths:
-        data, lines = _load_yaml(path)
+        data, lines, key_lines = _load_yaml(path, stdin)
         where = str(path)
         if not isinstance(data, dict):
             raise ManifestParseError(
@@ -330,8 +360,10 @@ def load_project(paths: list[Path], environ: Mapping[str, str]) -> Project:
             if "env_file" in body:
                 body["env_file"] = _normalise_env_files(body["env_file"], path.parent, where, line)
             existing = project.services.get(str(name))
+            keys = {key: f"{where}:{n}" for key, n in key_lines.get(str(name), {}).items()}
             if existing is None:
-                project.services[str(name)] = Service(str(name), body, path, line)
+                project.services[str(name)] = Service(str(name), body, path, line, keys)
             else:
                 existing.data = _merge_service(existing.data, body)
+                existing.key_locations.update(keys)
     return project

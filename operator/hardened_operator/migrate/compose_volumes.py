@@ -8,6 +8,7 @@ from typing import Any
 
 from hardened_operator import conventions
 from hardened_operator.migrate.compose_fields import Context
+from hardened_operator.migrate.notes import show
 
 STANDARD_TARGETS = {f"{conventions.APP_ROOT}/{d}": d for d in conventions.APP_DIRS}
 
@@ -34,7 +35,7 @@ def parse_mount(ctx: Context, item: Any) -> Mount | None:
             ctx.fail("volumes", f"mount without a target: {item!r}")
         extras = sorted(set(item) - {"type", "source", "target", "read_only"})
         for extra in extras:
-            ctx.note("volumes", f"{target}: {extra} {item[extra]!r} has no equivalent")
+            ctx.note("volumes", f"{target}: {extra} {show(item[extra])} has no equivalent")
         mapped = kind if kind in ("volume", "bind", "tmpfs") else "other"
         return Mount(mapped, source, _clean(target), bool(item.get("read_only")), repr(item))
     text = str(item)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import yaml
 
 NoteKind = Literal["warning", "unmappable"]
 
@@ -24,3 +26,16 @@ class Note:
 
     def describe(self) -> str:
         return f"{self.service}: {self.kind}: {self.key}: {self.message}"
+
+
+def show(value: Any) -> str:
+    """A value as the compose file would spell it (YAML flow style), not as a Python repr:
+    ``{db: {condition: service_started}}``, ``true``, ``[ai_network]``."""
+    if isinstance(value, str):
+        return value
+    try:
+        text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000, sort_keys=False)
+    except yaml.YAMLError:
+        return str(value)
+    text = text.strip()
+    return text[: -len("...")].strip() if text.endswith("\n...") or text.endswith("...") else text
