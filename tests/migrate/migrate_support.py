@@ -10,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from hardened_operator.cli import main
+from hardened_operator.migrate.dockerfile import Finding, FixResult, fix_dockerfile, lint_dockerfile
 
 FIXTURES = Path(__file__).parent / "fixtures"
 COMPOSE = FIXTURES / "compose"
@@ -45,3 +46,17 @@ def is_subsequence(needles: list[str], haystack: list[str]) -> bool:
     """Whether ``needles`` appear in ``haystack`` in order (other lines may sit between)."""
     remaining = iter(haystack)
     return all(any(line == candidate for candidate in remaining) for line in needles)
+
+
+# The seed organisation's rule set: every rule, and its base image (what `hardened dockerfile
+# lint|fix --profile hardened --base ai_system/base:1.0` checks and does).
+ORG_BASE = "ai_system/base:1.0"
+ORG_ARGS = ("--profile", "hardened", "--base", ORG_BASE)
+
+
+def org_lint(source: str, *, file: str = "Dockerfile", base: str = ORG_BASE) -> list[Finding]:
+    return lint_dockerfile(source, file=file, base=base, profile="hardened")
+
+
+def org_fix(source: str, *, file: str = "Dockerfile", base: str = ORG_BASE) -> FixResult:
+    return fix_dockerfile(source, file=file, base=base, profile="hardened")

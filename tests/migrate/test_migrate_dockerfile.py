@@ -6,13 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-from migrate_support import DOCKERFILES, DOCS_EXAMPLES, FIXTURES, hardened, is_subsequence
-
-from hardened_operator.migrate.dockerfile import (
-    _without_world_write,
-    fix_dockerfile,
-    lint_dockerfile,
+from migrate_support import (
+    DOCKERFILES,
+    DOCS_EXAMPLES,
+    FIXTURES,
+    ORG_ARGS,
+    hardened,
+    is_subsequence,
+    org_fix,
+    org_lint,
 )
+
+from hardened_operator.migrate.dockerfile import _without_world_write
 from hardened_operator.migrate.dockerfile_rules import is_root_user, is_world_writable
 from hardened_operator.migrate.dockerfile_syntax import parse
 
@@ -24,7 +29,7 @@ def read(path: Path) -> str:
 
 
 def rules_of(source: str) -> set[str]:
-    return {finding.rule for finding in lint_dockerfile(source)}
+    return {finding.rule for finding in org_lint(source)}
 
 
 # What lint finds in each fixture, and what may legitimately remain after fix (and why).
@@ -52,15 +57,15 @@ def test_lint_finds_exactly_the_expected_rules(name: str) -> None:
     before, after = LINT_TABLE[name]
     source = read(DOCKERFILES / name)
     assert rules_of(source) == before
-    assert rules_of(fix_dockerfile(source).text) == after
+    assert rules_of(org_fix(source).text) == after
 
 
 def test_lint_line_numbers_point_at_the_offending_instruction() -> None:
-    findings = lint_dockerfile(read(DOCKERFILES / "seed.Dockerfile"), file="seed")
+    findings = org_lint(read(DOCKERFILES / "seed.Dockerfile"), file="seed")
     located = {(f.rule, f.line) for f in findings}
     assert {("HF001", 5), ("HF007", 10), ("HF004", 13), ("HF008", 2)} <= located
     assert ("HF003", 5) not in located  # the last USER is HF001's, not reported twice
-    heredoc = lint_dockerfile(read(DOCKERFILES / "heredoc.Dockerfile"))
+    heredoc = org_lint(read(DOCKERFILES / "heredoc.Dockerfile"))
     assert sorted(f.line for f in heredoc if f.rule == "HF004") == [6, 16]
 
 
@@ -126,14 +131,14 @@ def test_world_writable_modes(mode: str, writable: bool, safe: str | None) -> No
 )
 def test_chmod_777_becomes_ownership_by_the_app_user(run: str, fixed: str) -> None:
     source = f"FROM ai_system/base:1.0\nRUN {run}\nUSER 1000\n"
-    result = fix_dockerfile(source)
+    result = org_fix(source)
     assert f"RUN {fixed}\n" in result.text
     assert "HF004" not in rules_of(result.text)
 
 
 def test_chmod_inside_find_exec_is_reported_not_rewritten() -> None:
     source = "FROM ai_system/base:1.0\nRUN find /app -type d -exec chmod 777 {} +\nUSER 1000\n"
-    result = fix_dockerfile(source)
+    result = org_fix(source)
     assert "-exec chmod 777 {} +" in result.text
     assert any("chmod 777" in line and "by hand" in line for line in result.manual)
 
@@ -144,13 +149,13 @@ def test_builder_stages_are_never_touched() -> None:
         dockerfile = parse(source)
         assert dockerfile.final is not None
         cut = dockerfile.final.from_instruction.start
-        assert fix_dockerfile(source).text[:cut] == source[:cut], path.name
+        assert org_fix(source).text[:cut] == source[:cut], path.name
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
 def test_fix_is_idempotent(path: Path) -> None:
-    once = fix_dockerfile(read(path)).text
-    twice = fix_dockerfile(once)
+    once = org_fix(read(path)).text
+    twice = org_fix(once)
     assert twice.text == once
     assert not twice.changed
 
@@ -167,7 +172,7 @@ def test_fix_only_touches_the_lines_it_means_to(path: Path) -> None:
         if instruction.keyword in ("USER", "WORKDIR", "RUN"):
             targets.update(range(instruction.line, instruction.end_line + 1))
     kept = [line for n, line in enumerate(source.splitlines(), 1) if n not in targets]
-    fixed = fix_dockerfile(source).text.splitlines()
+    fixed = org_fix(source).text.splitlines()
     assert is_subsequence(kept, fixed), path.name
     # Every new line is a rebased FROM, a chmod turned chown, or an appended instruction.
     original = set(source.splitlines())
@@ -179,22 +184,22 @@ def test_fix_only_touches_the_lines_it_means_to(path: Path) -> None:
 
 
 def test_seed_dockerfile_matches_the_reviewed_expected_output() -> None:
-    fixed = fix_dockerfile(read(DOCKERFILES / "seed.Dockerfile"))
+    fixed = org_fix(read(DOCKERFILES / "seed.Dockerfile"))
     assert fixed.text == read(FIXTURES / "expected" / "seed.Dockerfile")
     assert any("kept USER root" in line for line in fixed.manual)
 
 
 def test_crlf_files_stay_crlf() -> None:
-    fixed = fix_dockerfile(read(DOCKERFILES / "escape-crlf.Dockerfile")).text
+    fixed = org_fix(read(DOCKERFILES / "escape-crlf.Dockerfile")).text
     assert fixed.count("\n") == fixed.count("\r\n") > 5
 
 
 def test_existing_non_root_user_is_kept_and_labelled_as_itself() -> None:
     source = read(DOCKERFILES / "nonroot.Dockerfile")
-    fixed = fix_dockerfile(source).text
+    fixed = org_fix(source).text
     assert "USER 1001:1001\n" in fixed and "USER 1000" not in fixed
     wrong = source.replace('run-as-user="1001"', 'run-as-user="1000"')
-    assert any('should be "1001"' in f.message for f in lint_dockerfile(wrong))
+    assert any('should be "1001"' in f.message for f in org_lint(wrong))
 
 
 def test_named_non_root_user_is_accepted() -> None:
@@ -205,13 +210,13 @@ def test_named_non_root_user_is_accepted() -> None:
         'HEALTHCHECK CMD ["true"]\nUSER ai\n'
     )
     assert rules_of(source) == set()
-    assert "USER 1000:1000" not in fix_dockerfile(source).text
+    assert "USER 1000:1000" not in org_fix(source).text
 
 
 def test_unresolvable_user_fails_closed() -> None:
     source = "FROM ai_system/base:1.0\nUSER ${APP_USER}\n"
     assert "HF001" in rules_of(source)
-    assert fix_dockerfile(source).text.endswith("USER 1000:1000\n")
+    assert org_fix(source).text.endswith("USER 1000:1000\n")
     resolved = "FROM ai_system/base:1.0\nARG APP_USER=1000\nUSER ${APP_USER}\n"
     assert not {"HF001", "HF002"} & rules_of(resolved)
 
@@ -221,21 +226,19 @@ def test_healthcheck_none_is_a_decision_not_a_finding() -> None:
 
 
 def test_other_base_is_flagged_but_not_rebased() -> None:
-    result = fix_dockerfile("FROM ubuntu:24.04\nUSER root\n")
+    result = org_fix("FROM ubuntu:24.04\nUSER root\n")
     assert result.text.startswith("FROM ubuntu:24.04\n")
     assert any("not python:*" in line for line in result.manual)
     # The standard HEALTHCHECK runs python: not added to an image that may lack it.
     assert "HEALTHCHECK" not in result.text
     assert any("HEALTHCHECK" in line for line in result.manual)
     assert rules_of(result.text) == {"HF005", "HF008"}
-    custom = lint_dockerfile(
-        "FROM ubuntu:24.04\nUSER 1000\n", base="docker.io/library/ubuntu:24.04"
-    )
+    custom = org_lint("FROM ubuntu:24.04\nUSER 1000\n", base="docker.io/library/ubuntu:24.04")
     assert "HF008" not in {f.rule for f in custom}
 
 
 def test_file_without_trailing_newline_gets_one_before_the_appended_lines() -> None:
-    fixed = fix_dockerfile('FROM python:3.11\nCMD ["python"]').text
+    fixed = org_fix('FROM python:3.11\nCMD ["python"]').text
     assert 'CMD ["python"]\nVOLUME' in fixed and fixed.endswith("USER 1000:1000\n")
 
 
@@ -245,16 +248,17 @@ def test_file_without_trailing_newline_gets_one_before_the_appended_lines() -> N
 def test_lint_cli_text_json_and_exit_codes(tmp_path: Path) -> None:
     seed = str(DOCKERFILES / "seed.Dockerfile")
     clean = str(DOCKERFILES / "nonroot.Dockerfile")
-    text = hardened("dockerfile", "lint", seed, clean)
+    text = hardened("dockerfile", "lint", *ORG_ARGS, seed, clean)
     assert text.exit_code == 1
     assert f"{seed}:5: HF001 final-user-root:" in text.stdout
-    as_json = hardened("dockerfile", "lint", "--format", "json", seed)
+    as_json = hardened("dockerfile", "lint", *ORG_ARGS, "--format", "json", seed)
     assert as_json.exit_code == 1
     entries = json.loads(as_json.stdout)
     assert {"file", "line", "rule", "name", "message"} <= set(entries[0])
     assert {e["rule"] for e in entries} == LINT_TABLE["seed.Dockerfile"][0]
-    assert hardened("dockerfile", "lint", clean).exit_code == 0
-    assert json.loads(hardened("dockerfile", "lint", "--format", "json", clean).stdout) == []
+    assert hardened("dockerfile", "lint", *ORG_ARGS, clean).exit_code == 0
+    as_json = hardened("dockerfile", "lint", *ORG_ARGS, "--format", "json", clean)
+    assert json.loads(as_json.stdout) == []
     broken = tmp_path / "Dockerfile"
     broken.write_text("FROM a\nRUN <<EOF\necho\n")
     run = hardened("dockerfile", "lint", str(broken))
@@ -272,18 +276,23 @@ def test_fix_cli_stdout_and_in_place(tmp_path: Path) -> None:
     target = tmp_path / "Dockerfile"
     original = read(DOCKERFILES / "seed.Dockerfile")
     target.write_text(original)
-    printed = hardened("dockerfile", "fix", str(target))
-    assert printed.exit_code == 0
+    printed = hardened("dockerfile", "fix", *ORG_ARGS, str(target))
+    # The kept USER root is what lint --profile hardened still reports: fix says so, exit 1.
+    assert printed.exit_code == 1
+    assert "lint --profile hardened still finds 1 finding(s)" in printed.stderr
+    assert "HF003 user-root-in-final-stage" in printed.stderr
     assert printed.stdout == read(FIXTURES / "expected" / "seed.Dockerfile")
     assert "fixed: line 2: rebased python:3.11-slim" in printed.stderr
     assert "by hand: line 5: kept USER root" in printed.stderr
     assert read(target) == original  # stdout mode leaves the file alone
-    in_place = hardened("dockerfile", "fix", "--in-place", str(target))
-    assert in_place.exit_code == 0 and in_place.stdout == ""
+    in_place = hardened("dockerfile", "fix", *ORG_ARGS, "--in-place", str(target))
+    assert in_place.exit_code == 1 and in_place.stdout == ""
     assert read(target) == printed.stdout
     custom = hardened(
         "dockerfile",
         "fix",
+        "--profile",
+        "hardened",
         "--base",
         "example.com/base:9",
         str(DOCKERFILES / "multistage.Dockerfile"),
@@ -292,7 +301,7 @@ def test_fix_cli_stdout_and_in_place(tmp_path: Path) -> None:
 
 
 def test_docs_example_dockerfile_is_fixed_as_documented() -> None:
-    fixed = fix_dockerfile(read(DOCS_EXAMPLES / "Dockerfile"))
+    fixed = org_fix(read(DOCS_EXAMPLES / "Dockerfile"))
     assert "FROM ai_system/base:1.0\n" in fixed.text
     assert fixed.text.endswith("USER 1000:1000\n")
     assert rules_of(fixed.text) == {"HF003"}  # the kept USER root before pip install
@@ -300,9 +309,9 @@ def test_docs_example_dockerfile_is_fixed_as_documented() -> None:
 
 def test_root_switch_before_a_non_root_user_is_hf003_only() -> None:
     source = "FROM ai_system/base:1.0\nUSER root\nRUN apt-get update\nUSER 1000\n"
-    findings = [(f.rule, f.line) for f in lint_dockerfile(source)]
+    findings = [(f.rule, f.line) for f in org_lint(source)]
     assert ("HF003", 2) in findings
     assert not any(rule in ("HF001", "HF002") for rule, _ in findings)
-    fixed = fix_dockerfile(source)
+    fixed = org_fix(source)
     assert "USER root\n" in fixed.text  # the RUN after it needs it
     assert fixed.text.count("USER 1000") == 1  # already non-root at the end: nothing appended

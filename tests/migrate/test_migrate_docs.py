@@ -6,7 +6,7 @@ import re
 
 import pytest
 import yaml
-from migrate_support import DOCS_EXAMPLES, PREFIX, REPO, hardened
+from migrate_support import DOCS_EXAMPLES, ORG_ARGS, PREFIX, REPO, hardened
 
 DOC = (REPO / "docs" / "migrate.md").read_text(encoding="utf-8")
 
@@ -49,8 +49,8 @@ def test_documented_compose_excerpt_matches_the_example_file() -> None:
 
 
 def test_documented_fixed_dockerfile_is_the_real_output() -> None:
-    run = hardened("dockerfile", "fix", str(DOCS_EXAMPLES / "Dockerfile"))
-    assert run.exit_code == 0
+    run = hardened("dockerfile", "fix", *ORG_ARGS, str(DOCS_EXAMPLES / "Dockerfile"))
+    assert run.exit_code == 1  # the kept USER root: lint --profile hardened's HF003
     (shown,) = blocks("dockerfile")
     assert run.stdout.endswith(shown)
     assert "by hand: line 8: kept USER root: RUN at line(s) 10, 15 may need root" in run.stderr
@@ -58,7 +58,7 @@ def test_documented_fixed_dockerfile_is_the_real_output() -> None:
 
 def test_documented_lint_lines_are_real(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)  # the docs show a path relative to the repository
-    run = hardened("dockerfile", "lint", "docs/examples/migrate/Dockerfile")
+    run = hardened("dockerfile", "lint", *ORG_ARGS, "docs/examples/migrate/Dockerfile")
     assert run.exit_code == 1
     (shown,) = [b for b in blocks("console") if "HF005" in b]
     for line in shown.splitlines():

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from migrate_support import DOCKERFILES, DOCS_EXAMPLES, hadolint_binary
+from migrate_support import DOCKERFILES, DOCS_EXAMPLES, hadolint_binary, org_fix, org_lint
 
-from hardened_operator.migrate.dockerfile import fix_dockerfile, lint_dockerfile
 from hardened_operator.migrate.dockerfile_syntax import parse
 
 # hadolint 2.15 cannot parse heredocs ("unexpected ... expecting a new line"); we can.
@@ -60,7 +59,7 @@ def test_fixed_dockerfiles_raise_no_dl3002_in_the_final_stage(tmp_path: Path, pa
     source = path.read_bytes().decode()
     before = final_stage_dl3002(source, hadolint(tmp_path, source))
     assert bool(before) is (path.name in ROOT_ORIGINALS), before
-    fixed = fix_dockerfile(source).text
+    fixed = org_fix(source).text
     results = hadolint(tmp_path, fixed)
     assert final_stage_dl3002(fixed, results) == []
     assert not [r for r in results if r["level"] == "error"], results
@@ -69,16 +68,16 @@ def test_fixed_dockerfiles_raise_no_dl3002_in_the_final_stage(tmp_path: Path, pa
 def test_hadolint_misses_a_final_stage_without_user_and_we_do_not(tmp_path: Path) -> None:
     source = (DOCKERFILES / "no-user.Dockerfile").read_text()
     assert [r for r in hadolint(tmp_path, source) if r["code"] == "DL3002"] == []
-    assert [f.rule for f in lint_dockerfile(source)] == ["HF002"]
+    assert [f.rule for f in org_lint(source)] == ["HF002"]
 
 
 def test_hadolint_flags_builder_stages_we_leave_alone(tmp_path: Path) -> None:
     """hadolint's DL3002 also fires on a builder's USER root; such stages never run."""
     source = (DOCKERFILES / "multistage.Dockerfile").read_text()
-    fixed = fix_dockerfile(source).text
+    fixed = org_fix(source).text
     lines = [r["line"] for r in hadolint(tmp_path, fixed) if r["code"] == "DL3002"]
     assert lines == [3]
-    assert lint_dockerfile(fixed) == []
+    assert org_lint(fixed) == []
 
 
 @pytest.mark.parametrize(
@@ -97,7 +96,7 @@ def test_comparison_table_in_the_docs(
     source = f"FROM python:3.11\n{user_line}HEALTHCHECK CMD true\n"
     codes = {r["code"] for r in hadolint(tmp_path, source)}
     assert ("DL3002" in codes) is hadolint_dl3002
-    ours = {f.rule for f in lint_dockerfile(source)}
+    ours = {f.rule for f in org_lint(source)}
     assert our_rule in ours and not ({"HF001", "HF002"} - {our_rule}) & ours
 
 
@@ -109,4 +108,4 @@ def test_hadolint_cannot_parse_heredocs_and_we_can(tmp_path: Path) -> None:
         [str(hadolint_binary()), str(path)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode != 0 and "unexpected" in done.stdout + done.stderr
-    assert {f.rule for f in lint_dockerfile(path.read_text())} >= {"HF001", "HF004"}
+    assert {f.rule for f in org_lint(path.read_text())} >= {"HF001", "HF004"}

@@ -43,8 +43,48 @@ def is_root_user(value: str | None) -> bool:
     if value is None:
         return True
     user = value.strip().translate(_QUOTES).partition(":")[0].strip()
-    digits = user[1:] if user[:1] in ("+", "-") else user
-    return user in _ROOT or (digits.isdigit() and int(digits) == 0)
+    if not user:
+        return True  # a bare USER (or ":1000"): docker build refuses it; never "non-root"
+    return _is_root_id(user)
+
+
+def _is_root_id(name: str) -> bool:
+    digits = name[1:] if name[:1] in ("+", "-") else name
+    return name in _ROOT or (digits.isdigit() and int(digits) == 0)
+
+
+def root_group(value: str | None) -> str | None:
+    """The group of ``USER user:group`` when it is root (``0``, ``root``), else None."""
+    if value is None:
+        return None
+    _user, colon, group = value.strip().translate(_QUOTES).partition(":")
+    group = group.strip()
+    return group if colon and group and _is_root_id(group) else None
+
+
+def sets_special_bits(mode: str) -> bool:
+    """setuid or setgid: ``4755``, ``2755``, ``u+s``, ``g+s``, ``+s``."""
+    if mode.isdigit():
+        return len(mode) == 4 and int(mode[0]) & 6 != 0
+    for clause in mode.split(","):
+        match = re.fullmatch(r"([ugoa]*)([-+=])([rwxXst]*)", clause)
+        if match is not None and match.group(2) in "+=" and "s" in match.group(3):
+            return True
+    return False
+
+
+# Names BuildKit's SecretsUsedInArgOrEnv check would call secrets, by whole "_" words (so
+# TOKENIZERS_PARALLELISM is not a token); *_FILE and *_PATH name where a secret is, not it.
+_SECRET_WORDS = re.compile(
+    r"(?:^|_)(?:PASSWORD|PASSWD|SECRET|TOKEN|APIKEY|API_KEY|PRIVATE_KEY|ACCESS_KEY|"
+    r"SECRET_KEY|CREDENTIALS?|AUTH_KEY)(?:_|$)",
+    re.IGNORECASE,
+)
+_NOT_SECRET_SUFFIX = re.compile(r"_(?:FILE|PATH|DIR|URL_FILE)$", re.IGNORECASE)
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET_WORDS.search(name)) and not _NOT_SECRET_SUFFIX.search(name)
 
 
 def is_world_writable(mode: str) -> bool:
