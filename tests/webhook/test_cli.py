@@ -217,3 +217,22 @@ def test_shipped_webhook_configuration_matches_the_routes() -> None:
         assert hook["failurePolicy"] == "Fail"
         assert hook["admissionReviewVersions"] == ["v1"]
     assert seen_modes == set(expected_mode)
+
+
+def test_run_takes_exempt_username_like_webhook() -> None:
+    """The README promises username exemptions: `hardened run` (what the chart runs) has the
+    flag too, and a blank one is refused before anything contacts a cluster."""
+    from hardened_operator.cli.run import _webhook_config
+
+    help_text = CliRunner().invoke(main, ["run", "--help"]).output
+    assert "--exempt-username" in help_text
+    config = _webhook_config("nonroot", frozenset({"kube-system"}), ("ci-bot", "alice"))
+    assert config.exempt_usernames == frozenset({"ci-bot", "alice"})
+    completed = subprocess.run(
+        [sys.executable, "-m", "hardened_operator.cli", "run", "--no-webhook",
+         "--kubeconfig", "/nonexistent", "--exempt-username", " "],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert "exempt username ' ' must be a non-empty string" in completed.stderr
+    assert "Traceback" not in completed.stderr

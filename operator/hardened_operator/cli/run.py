@@ -58,6 +58,9 @@ def _listen(value: str | None, what: str) -> tuple[str, int] | None:
 @click.option("--profile", type=click.Choice(["nonroot", "restricted"]), default="nonroot",
               show_default=True, help="Admission policy profile.")  # fmt: skip
 @exemption_options
+@click.option("--exempt-username", "exempt_usernames", multiple=True, metavar="NAME",
+              help="User (request.userInfo.username, exact) to admit unchecked; "
+              "repeatable.")  # fmt: skip
 @click.option("--health-listen", default="0.0.0.0:8080", show_default=True,
               help="GET /healthz (liveness), /readyz, /metrics.")  # fmt: skip
 @click.option("--log-format", type=click.Choice(["json", "text"]), default="text",
@@ -92,6 +95,7 @@ def run(
     profile: str,
     exempt_namespaces: tuple[str, ...],
     no_default_exemptions: bool,
+    exempt_usernames: tuple[str, ...],
     health_listen: str,
     log_format: str,
     verbose: bool,
@@ -110,6 +114,12 @@ def run(
     if resync_seconds and peering_name:
         raise click.UsageError("--resync-seconds works in standalone mode only (no --peering)")
     health = _listen(health_listen, "--health-listen")
+    # Built before anything contacts the cluster, so that a bad exemption is refused at once.
+    webhook_config = _webhook_config(
+        profile,
+        exempt_namespaces_for(operator_namespace, exempt_namespaces, no_default_exemptions),
+        exempt_usernames,
+    )
     if peering_name:
         _require_peering(kubeconfig, namespaces, peering_name)
     # --kubeconfig reaches every connection explicitly (kopf's login included, see
@@ -143,10 +153,7 @@ def run(
             if webhook_config_name:
                 ca_injection = CaInjection(kubeconfig, webhook_config_name, ca_pem)
         webhook = WebhookSettings(
-            config=_webhook_config(
-                profile,
-                exempt_namespaces_for(operator_namespace, exempt_namespaces, no_default_exemptions),
-            ),
+            config=webhook_config,
             host=host_port[0],
             port=host_port[1],
             cert_file=cert_file,
@@ -182,10 +189,20 @@ def run(
         sidecar.stop()
 
 
-def _webhook_config(profile: str, exempt: frozenset[str]) -> WebhookConfig:
+def _webhook_config(
+    profile: str, exempt: frozenset[str], usernames: tuple[str, ...] = ()
+) -> WebhookConfig:
+    from hardened_operator.errors import HardenedError
     from hardened_operator.webhook.config import WebhookConfig
 
-    return WebhookConfig(profile=profile, exempt_namespaces=exempt)  # type: ignore[arg-type]
+    try:
+        return WebhookConfig(
+            profile=profile,  # type: ignore[arg-type]  # click.Choice guarantees a Profile
+            exempt_namespaces=exempt,
+            exempt_usernames=frozenset(usernames),
+        )
+    except HardenedError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 def _require_peering(kubeconfig: str | None, namespaces: tuple[str, ...], name: str) -> None:
