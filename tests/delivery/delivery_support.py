@@ -144,6 +144,7 @@ CLUSTER_NEEDS = frozenset(
         for verb in ("list", "watch", "create", "patch", "delete")
     ]
     + [("", "persistentvolumeclaims", verb) for verb in ("list", "watch", "create", "patch")]
+    + [("", "pods", verb) for verb in ("list", "watch")]
     + [("", "events", "create")]
     + [("kopf.dev", "clusterkopfpeerings", verb) for verb in ("get", "list", "watch", "patch")]
     + [("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("list", "watch")]

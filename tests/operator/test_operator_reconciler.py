@@ -352,3 +352,133 @@ def test_a_generated_object_our_policy_refuses_is_never_applied() -> None:
     assert outcome.failure.condition_reason == "PolicyViolation"
     assert "runAsUser" in outcome.failure.message
     assert ("delete", "Deployment/web") not in client.calls
+
+
+# ---- pods: what they say reaches the status, an Event once per reason ------------------------
+
+
+def kubelet_pod(owner: dict[str, Any], name: str, status: dict[str, Any], rv: int) -> Any:
+    """A pod of the workload Deployment as the API returns it once the kubelet wrote status."""
+    dep = next(o for o in build_objects(owner) if o["kind"] == "Deployment")
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": f"pod-{name}",
+            "resourceVersion": str(rv),
+            "labels": {**dep["spec"]["template"]["metadata"]["labels"], "pod-template-hash": "6d9"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-6d9"}],
+            "managedFields": [{"manager": "kubelet"}],
+        },
+        "spec": {"nodeName": "node-1", "containers": dep["spec"]["template"]["spec"]["containers"]},
+        "status": status,
+    }
+
+
+UNSCHEDULABLE = {
+    "phase": "Pending",
+    "conditions": [
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.",
+        }
+    ],
+}
+CONFIG_ERROR = {
+    "phase": "Pending",
+    "conditions": [{"type": "PodScheduled", "status": "True"}],
+    "containerStatuses": [
+        {
+            "name": "app",
+            "ready": False,
+            "restartCount": 0,
+            "state": {
+                "waiting": {
+                    "reason": "CreateContainerConfigError",
+                    "message": 'secret "db-creds" not found',
+                }
+            },
+        }
+    ],
+}
+
+
+def test_pods_are_cached_slim_and_apart_from_what_we_own() -> None:
+    owner = hsvc()
+    cache = Cache()
+    pod = kubelet_pod(owner, "web-6d9-a", UNSCHEDULABLE, 50)
+    assert cache.observe(pod) and owner_of(pod) == "web"
+    (cached,) = cache.pods("ns", "web")
+    assert "spec" not in cached and "managedFields" not in cached["metadata"]
+    assert cached["status"] == UNSCHEDULABLE
+    assert cache.owned("ns", "web") == []
+    assert not cache.observe(copy.deepcopy(pod))  # the same resourceVersion: not news
+    cache.remove(pod)
+    assert cache.pods("ns", "web") == []
+
+
+def test_pod_problem_sets_the_reason_with_one_event_and_idle_reconciles_write_nothing() -> None:
+    owner = hsvc()
+    rec, client, cache = reconciler(owner)
+    asyncio.run(rec.reconcile("ns", "web"))
+    client.calls.clear()
+
+    cache.observe(kubelet_pod(owner, "web-6d9-a", UNSCHEDULABLE, 200))
+    outcome = asyncio.run(rec.reconcile("ns", "web"))
+    status = cache.hardened_service("ns", "web")["status"]  # type: ignore[index]
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
+    assert (ready["status"], ready["reason"]) == ("False", "Unschedulable")
+    assert (degraded["status"], degraded["reason"]) == ("True", "Unschedulable")
+    assert client.calls == [("status", "web")] and outcome.pod_problem == "Unschedulable"
+    assert len(client.events) == 1 and client.events[0][0] == "Unschedulable"
+    assert "Insufficient nvidia.com/gpu" in client.events[0][1]
+    # Not an apply failure: no retry timer, no "failed" verdict.
+    assert outcome.failure is None
+
+    # Resyncs with nothing new: no write, no Event.
+    client.calls.clear()
+    for _ in range(3):
+        outcome = asyncio.run(rec.reconcile("ns", "web"))
+    assert client.calls == [] and len(client.events) == 1 and outcome.pod_problem == ""
+
+    # The scheduler places it; the kubelet cannot create the container: a new reason, one Event.
+    cache.observe(kubelet_pod(owner, "web-6d9-a", CONFIG_ERROR, 201))
+    asyncio.run(rec.reconcile("ns", "web"))
+    asyncio.run(rec.reconcile("ns", "web"))
+    assert [reason for reason, _ in client.events] == [
+        "Unschedulable",
+        "CreateContainerConfigError",
+    ]
+    assert 'secret "db-creds" not found' in client.events[1][1]
+
+    # The pod goes (the user fixed the Secret and the ReplicaSet made a new, still-creating one).
+    cache.remove(kubelet_pod(owner, "web-6d9-a", CONFIG_ERROR, 202))
+    asyncio.run(rec.reconcile("ns", "web"))
+    status = cache.hardened_service("ns", "web")["status"]  # type: ignore[index]
+    reasons = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert reasons["Ready"] == ("False", "WaitingForReplicas")
+    assert reasons["Degraded"] == ("False", "AsExpected")
+    assert len(client.events) == 2  # getting better records no Warning
+
+
+def test_a_failed_status_write_leaves_the_event_for_the_write_that_succeeds() -> None:
+    owner = hsvc()
+    rec, client, cache = reconciler(owner)
+    asyncio.run(rec.reconcile("ns", "web"))
+    cache.observe(kubelet_pod(owner, "web-6d9-a", UNSCHEDULABLE, 200))
+    original = client.patch_status
+
+    async def refuse(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise ApiError("etcd down", status=503, reason="ServiceUnavailable")
+
+    client.patch_status = refuse  # type: ignore[method-assign]
+    asyncio.run(rec.reconcile("ns", "web"))
+    assert [r for r, _ in client.events if r == "Unschedulable"] == []
+    client.patch_status = original  # type: ignore[method-assign]
+    asyncio.run(rec.reconcile("ns", "web"))
+    assert [r for r, _ in client.events if r == "Unschedulable"] == ["Unschedulable"]

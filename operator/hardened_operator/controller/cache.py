@@ -3,8 +3,10 @@
 Why our own cache and not kopf's indexes: kopf makes every object's first event wait until
 *all* indexed objects are indexed, through one condition that every waiting object re-checks
 against every toggle -- quadratic at start-up; with 1000 HardenedServices (6000 owned objects)
-a restart did not finish its listing in minutes. Instead, the startup handler LISTs the four
-kinds once (before kopf starts watching), and the event handlers keep the cache current.
+a restart did not finish its listing in minutes. Instead, the startup handler LISTs the kinds
+once (before kopf starts watching), and the event handlers keep the cache current. Pods are
+kept too (slim: status and labels), by the ``app.kubernetes.io/instance`` label their pod
+template gives them: their status is what says why replicas are not ready.
 
 Newer wins: an object replaces the cached one only if its resourceVersion is not older
 (resourceVersions are etcd revisions; an unparsable one always replaces). Our own writes are
@@ -20,6 +22,7 @@ from hardened_operator import KIND
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
 OWNER_LABEL = "app.kubernetes.io/instance"
+POD = "Pod"
 
 
 def owner_of(obj: Mapping[str, Any]) -> str | None:
@@ -39,8 +42,33 @@ def resource_version(obj: Mapping[str, Any] | None) -> int:
         return -1
 
 
+_POD_METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "labels",
+    "ownerReferences",
+    "deletionTimestamp",
+)
+_POD_STATUS = ("phase", "conditions", "containerStatuses", "initContainerStatuses")
+
+
 def slim(obj: Mapping[str, Any], kind: str | None = None) -> dict[str, Any]:
-    """A plain-dict copy without managedFields (the bulk of an object's bytes)."""
+    """A plain-dict copy without managedFields (the bulk of an object's bytes).
+
+    A Pod keeps only what says why it is not ready (its status) and whose it is: we never
+    write pods, and there are replicas-times more of them than of anything else we cache.
+    """
+    if (kind or obj.get("kind")) == "Pod":
+        meta = obj.get("metadata") or {}
+        status = obj.get("status") or {}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {k: meta[k] for k in _POD_METADATA if k in meta},
+            "status": {k: status[k] for k in _POD_STATUS if k in status},
+        }
     out = {key: obj[key] for key in obj}
     meta = dict(out.get("metadata") or {})
     meta.pop("managedFields", None)
@@ -96,8 +124,14 @@ class Cache:
         return self._objects.get((KIND, namespace, name))
 
     def owned(self, namespace: str, name: str) -> list[Mapping[str, Any]]:
+        """What we generated for the HardenedService (not its pods: see :meth:`pods`)."""
         keys = self._owned.get((namespace, name)) or set()
-        return [self._objects[k] for k in keys if k in self._objects]
+        return [self._objects[k] for k in keys if k in self._objects and k[0] != POD]
+
+    def pods(self, namespace: str, name: str) -> list[Mapping[str, Any]]:
+        """The pods labelled for the HardenedService (its ReplicaSets own them, not it)."""
+        keys = self._owned.get((namespace, name)) or set()
+        return [self._objects[k] for k in sorted(keys) if k in self._objects and k[0] == POD]
 
     def hardened_services(self) -> list[tuple[str, str]]:
         return [(ns, name) for kind, ns, name in self._objects if kind == KIND]

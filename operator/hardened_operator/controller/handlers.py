@@ -6,12 +6,13 @@ finalizer for timers), which is a write per object per change and would make "an
 issues zero writes" false. Event handlers persist nothing; the reconciler is level-triggered
 (desired vs live every time) and does its own retries with backoff, so nothing is lost.
 
-Start-up: the startup handler LISTs HardenedServices and the owned kinds into the cache before
-kopf starts watching (see :mod:`.cache` for why not kopf's indexes). kopf's initial listing of
-HardenedServices (event ``type`` None) is then our resume: each one is compared against the
-cache, so a restart with nothing changed issues no write. Owned-object events that carry
-nothing new (same resourceVersion as cached: the listing again, or our own write coming back)
-trigger nothing.
+Start-up: the startup handler LISTs HardenedServices, the owned kinds and the pods made from our
+pod templates (by our labels; for pods the watch too is filtered by the API server) into the
+cache before kopf starts watching (see :mod:`.cache` for why not kopf's indexes). kopf's
+initial listing of HardenedServices (event ``type`` None) is then our resume: each one is
+compared against the cache, so a restart with nothing changed issues no write. Owned-object
+and pod events that carry nothing new (same resourceVersion as cached: the listing again, or
+our own write coming back) trigger nothing.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ from hardened_operator.k8s import (
     load_connection,
 )
 from hardened_operator.k8s import metrics as m
-from hardened_operator.k8s.resources import DEPLOYMENTS, HARDENED_SERVICES, PVCS, SERVICES, Resource
+from hardened_operator.k8s.resources import HARDENED_SERVICES, PODS, WATCHED, Resource
 
 log = logging.getLogger(__name__)
 
-_OWNED: tuple[Resource, ...] = (DEPLOYMENTS, SERVICES, PVCS)
+# What we generate, and the pods made from our pod templates (which carry the same labels):
+# a pod's status is what says why replicas are not ready (controller/pods.py).
+_OWNED: tuple[Resource, ...] = WATCHED
 _OURS = {MANAGED_BY_LABEL: FIELD_MANAGER}
+_SELECTOR = ",".join(f"{k}={v}" for k, v in _OURS.items()) + f",{OWNER_LABEL}"
 
 
 @dataclass
@@ -62,10 +66,9 @@ class OperatorState:
 
 async def prime(state: OperatorState, client: KubeClient) -> None:
     """Fill the cache with one LIST per kind (and namespace) before the watches start."""
-    selector = ",".join(f"{k}={v}" for k, v in _OURS.items()) + f",{OWNER_LABEL}"
     scopes: tuple[str | None, ...] = state.namespaces or (None,)
     for namespace in scopes:
-        for resource, labels in ((HARDENED_SERVICES, ""), *((r, selector) for r in _OWNED)):
+        for resource, labels in ((HARDENED_SERVICES, ""), *((r, _SELECTOR) for r in _OWNED)):
             async for page in client.pages(resource, namespace, label_selector=labels):
                 for item in page:
                     item.setdefault("kind", resource.kind)
@@ -101,6 +104,9 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         # kopf keeps a worker task per object until it idles this long; at start-up it lists
         # every owned object at once, so a short idle time keeps the peak memory down.
         settings.batching.idle_timeout = 1.0
+        # Pods are the one kind with many objects that are not ours: the API server filters
+        # them (kopf's handler filter alone would stream every pod of the cluster to us).
+        settings.watching.label_selectors[PODS.group, PODS.version, PODS.plural] = _SELECTOR
         state.client = KubeClient(load_connection(state.kubeconfig))
         await prime(state, state.client)
         state.reconciler = Reconciler(state.client, state.cache, build_objects)
@@ -170,7 +176,8 @@ def _register_owned(
         elif not state.cache.observe(obj):
             return  # nothing new: the listing again, or our own write coming back
         owner = owner_of(obj)
-        if owner and namespace:  # drift, deletion or a status change (ready replicas, PVC phase)
+        # drift, deletion or a status change (ready replicas, PVC phase, what a pod waits for)
+        if owner and namespace:
             await reconciler.trigger(namespace, owner)
 
     labels: dict[str, Any] = {**_OURS, OWNER_LABEL: kopf.PRESENT}

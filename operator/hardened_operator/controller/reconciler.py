@@ -44,6 +44,7 @@ class Outcome:
     deleted: list[str] = field(default_factory=list)
     status_written: bool = False
     failure: status_logic.ApplyFailure | None = None
+    pod_problem: str = ""  # the pod reason an Event was recorded for (a new one only)
 
     def keep_first(self, failure: status_logic.ApplyFailure) -> None:
         """Degraded reports the first thing that went wrong; later failures only get logged."""
@@ -230,7 +231,12 @@ class Reconciler:
         await self._delete_stale(hsvc, desired, live, outcome)
 
         new_status = status_logic.compute(
-            hsvc, desired, live, now=self._clock(), failure=outcome.failure
+            hsvc,
+            desired,
+            live,
+            now=self._clock(),
+            failure=outcome.failure,
+            pods=self.cache.pods(namespace, name),
         )
         if not status_logic.same(hsvc.get("status"), new_status):
             try:
@@ -244,6 +250,13 @@ class Reconciler:
             else:
                 self.cache.observe(written)
                 outcome.status_written = True
+                # Only once the status says it: a failed write retries the Event with it.
+                event = status_logic.pod_event(hsvc.get("status"), new_status)
+                if event is not None:
+                    outcome.pod_problem = event[0]
+                    await self.client.post_event(
+                        hsvc, reason=event[0], message=event[1], type_="Warning"
+                    )
 
         await self._after(hsvc, outcome)
         m.RECONCILE_SECONDS.observe(time.monotonic() - started)

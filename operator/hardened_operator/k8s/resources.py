@@ -42,6 +42,7 @@ HARDENED_SERVICES = Resource(API_GROUP, API_VERSION, PLURAL, KIND)
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 SERVICES = Resource("", "v1", "services", "Service")
 PVCS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
+PODS = Resource("", "v1", "pods", "Pod")
 EVENTS = Resource("", "v1", "events", "Event")
 SECRETS = Resource("", "v1", "secrets", "Secret")
 VALIDATING_WEBHOOKS = Resource(
@@ -58,6 +59,11 @@ CLUSTER_KOPF_PEERINGS = Resource(
 
 OWNED = (DEPLOYMENTS, SERVICES, PVCS)
 """The kinds the controller generates (watched, indexed, compared)."""
+
+WATCHED = (*OWNED, PODS)
+"""What the controller watches by our labels: the kinds it generates, and the pods the
+Deployments' ReplicaSets create from its pod templates (read only: their status says why
+replicas are not ready)."""
 
 _BY_KIND = {
     r.kind: r
