@@ -221,7 +221,11 @@ def start_operator(plane: Plane, namespace: str, work: Path) -> tuple[Proc, int]
     command = [sys.executable, "-m", "hardened_operator.cli", "run", "--namespace", namespace,
                "--no-webhook", "--health-listen", f"127.0.0.1:{port}"]  # fmt: skip
     proc = Proc(command, plane.env(), work / f"operator-{time.time():.0f}.log")
-    wait("the operator's /readyz", lambda: proc.alive() and http(port, "/readyz")[0] == 200, 120)
+    wait(
+        "the operator's /operatorz",
+        lambda: proc.alive() and http(port, "/operatorz")[0] == 200,
+        120,
+    )
     return proc, port
 
 

@@ -413,10 +413,13 @@ def test_operator_runs_as_the_chart_service_account_and_reconciles_every_sample(
     custom = client.CustomObjectsApi(k8s_api)
     admission = client.AdmissionregistrationV1Api(k8s_api)
     try:
+        # /readyz: admission is served; /operatorz: the reconciler works too.
         wait_until(
-            "the operator's /readyz",
+            "the operator's /readyz and /operatorz",
             lambda: (
-                process.poll() is None and http_status(f"http://127.0.0.1:{health}/readyz") == 200
+                process.poll() is None
+                and http_status(f"{health_url}/readyz") == 200
+                and http_status(f"{health_url}/operatorz") == 200
             ),
         )
         assert http_status(f"{health_url}/healthz") == 200

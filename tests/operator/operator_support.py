@@ -139,9 +139,12 @@ def running_operator(
         )
     op = OperatorProcess(process, health, webhook_port, log)
     try:
+        # /readyz says admission is served; /operatorz that the reconciler works too.
         wait_for(
-            "the operator's /readyz",
-            lambda: not _died(op) and op.get("/readyz")[0] == 200,
+            "the operator's /readyz and /operatorz",
+            lambda: (
+                not _died(op) and op.get("/readyz")[0] == 200 and op.get("/operatorz")[0] == 200
+            ),
             ready_timeout,
         )
         yield op

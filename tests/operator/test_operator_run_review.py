@@ -1,6 +1,7 @@
-"""Review fixes for ``hardened run``: the --kubeconfig flag and an honest /readyz.
+"""Review fixes for ``hardened run``: the --kubeconfig flag, an honest /operatorz, and a
+/readyz (the readinessProbe) that does not follow the API server.
 
-Both run the operator as a subprocess against the shared control plane, like a user would.
+They run the operator as a subprocess against the shared control plane, like a user would.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ def _unreachable_kubeconfig(control_plane: Any, tmp_path: Path) -> Path:
     return path
 
 
-def test_readyz_stays_503_while_kopf_cannot_log_in(
+def test_operatorz_stays_503_while_kopf_cannot_log_in(
     control_plane: Any, namespace: str, tmp_path: Path
 ) -> None:
-    """Our own client reaches the plane, kopf's login cannot: not ready, yet alive."""
+    """Our own client reaches the plane, kopf's login cannot: the reconciler is not ready
+    (/operatorz), yet the process is alive."""
     import os
     import subprocess
     import sys
@@ -89,9 +91,10 @@ def test_readyz_stays_503_while_kopf_cannot_log_in(
         seen = []
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and process.poll() is None:
-            seen.append(get("/readyz"))
+            seen.append(get("/operatorz"))
             time.sleep(0.5)
         assert seen and 200 not in seen, (seen, log.read_text()[-3000:])
+        assert get("/healthz") == 200
     finally:
         if process.poll() is None:
             os.kill(process.pid, 15)
@@ -155,12 +158,47 @@ class _Proxy:
         self._listener.close()
 
 
-def test_readyz_follows_the_api_connection_and_healthz_does_not(
+def _review_root_pod(op: Any, namespace: str) -> dict[str, Any]:
+    """POST an AdmissionReview for a root Pod to the operator's webhook, as the API server
+    would (the certificate is the operator's self-generated one: not verified here)."""
+    import requests
+
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "root", "namespace": namespace},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {
+            "runAsUser": 0}}]},
+    }  # fmt: skip
+    review: dict[str, Any] = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "0b5a3c1e-0000-4000-8000-000000000001",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": namespace,
+            "operation": "CREATE",
+            "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
+            "object": pod,
+        },
+    }
+    response = requests.post(op.webhook_url, json=review, verify=False, timeout=5)
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()["response"]
+    return answer
+
+
+def test_readyz_stays_ready_through_an_api_blip_and_operatorz_follows_it(
     control_plane: Any, namespace: str, tmp_path: Path
 ) -> None:
-    """Ready through a working link; 503 within seconds once the API is unreachable (kopf's
-    ready flag stays set: it must not be the only signal); ready again when it is back.
+    """/readyz is the readinessProbe of the webhook Service's pods: with failurePolicy Fail,
+    dropping every replica during an API blip would refuse every reviewed request. Admission
+    needs no API access, so /readyz stays 200 and the webhook keeps answering while the API is
+    unreachable; /operatorz and the api_reachable gauge say the reconciler is cut off (kopf's
+    ready flag stays set: it must not be the only signal), and recover when it is back.
     Liveness stays 200 throughout: restarting the pod would not bring the API back."""
+    import time
     from urllib.parse import urlsplit
 
     config = yaml.safe_load(Path(control_plane.kubeconfig).read_text())
@@ -172,14 +210,30 @@ def test_readyz_follows_the_api_connection_and_healthz_does_not(
     via_proxy.write_text(yaml.safe_dump(config))
     env = {**control_plane.env(), "KUBECONFIG": str(via_proxy)}
     try:
-        with running_operator(env, namespace, tmp_path) as op:
+        with running_operator(env, namespace, tmp_path, webhook=True) as op:
+            assert op.metrics()["hardened_operator_api_reachable"] == 1
             proxy.cut()
-            wait_for("/readyz 503 without the API", lambda: op.get("/readyz")[0] == 503, 30)
-            status, text = op.get("/readyz")
+            wait_for("/operatorz 503 without the API", lambda: op.get("/operatorz")[0] == 503, 30)
+            status, text = op.get("/operatorz")
             assert status == 503 and "API server" in text, text
-            assert op.get("/healthz")[0] == 200
+            wait_for(
+                "the gauge at 0",
+                lambda: op.metrics()["hardened_operator_api_reachable"] == 0,
+                10,
+            )
+            assert op.metrics()["hardened_operator_reconciler_ready"] == 0
+            # Still cut off, for a while: ready throughout, and admission answers.
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                assert op.get("/readyz")[0] == 200
+                assert op.get("/healthz")[0] == 200
+                time.sleep(0.5)
+            answer = _review_root_pod(op, namespace)
+            assert answer["allowed"] is False and "runAsUser" in str(answer["status"])
+            assert op.get("/operatorz")[0] == 503  # the check above ran without the API
             proxy.open.set()
-            wait_for("/readyz 200 with the API back", lambda: op.get("/readyz")[0] == 200, 30)
+            wait_for("/operatorz 200 with the API back", lambda: op.get("/operatorz")[0] == 200, 30)
+            assert op.metrics()["hardened_operator_api_reachable"] == 1
     finally:
         proxy.close()
 

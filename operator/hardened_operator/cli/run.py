@@ -62,7 +62,8 @@ def _listen(value: str | None, what: str) -> tuple[str, int] | None:
               help="User (request.userInfo.username, exact) to admit unchecked; "
               "repeatable.")  # fmt: skip
 @click.option("--health-listen", default="0.0.0.0:8080", show_default=True,
-              help="GET /healthz (liveness), /readyz, /metrics.")  # fmt: skip
+              help="GET /healthz (liveness), /readyz (admission serving), "
+                   "/operatorz (reconciler and API), /metrics.")  # fmt: skip
 @click.option("--log-format", type=click.Choice(["json", "text"]), default="text",
               show_default=True)  # fmt: skip
 @click.option("--verbose", is_flag=True, help="Debug logs.")

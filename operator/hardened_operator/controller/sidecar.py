@@ -3,10 +3,16 @@
 Why a thread with its own event loop: kopf owns the main thread's loop and cancels every
 foreign task when it stops; admission must keep answering while kopf starts, lists, pauses
 for a peer or reconciles a thousand objects. The health server watches kopf from outside:
-``/healthz`` (liveness, deliberately simple) fails only when kopf's loop stops ticking;
-``/readyz`` answers 200 only while kopf has started and logged in, the API server answers the
-operator's own credentials (a one-item LIST of HardenedServices every few seconds: the read
-kopf's watch needs) and, when enabled, the webhook is serving.
+
+- ``/healthz`` (liveness, deliberately simple) fails only when kopf's loop stops ticking;
+- ``/readyz`` (the readinessProbe: whether the webhook Service may send this replica
+  admission requests) answers 200 while the webhook is serving. Answering admission needs no
+  API access, so an API server blip must not take every replica out of the Service -- with
+  ``failurePolicy: Fail`` that would refuse every reviewed request cluster-wide;
+- ``/operatorz`` (and the ``hardened_operator_reconciler_ready`` / ``_api_reachable``
+  gauges) says whether the reconciler can work: kopf started and logged in, and the API
+  server answers the operator's own credentials (a one-item LIST of HardenedServices every
+  few seconds: the read kopf's watch needs).
 """
 
 from __future__ import annotations
@@ -171,6 +177,8 @@ class Sidecar:
                     self._api_error = f"{type(exc).__name__}: {exc}"
                 else:
                     self._api_ok_at = time.monotonic()
+                m.API_REACHABLE.set(1 if self._api_fresh() else 0)
+                m.RECONCILER_READY.set(1 if self.operator_ready()[0] else 0)
                 await asyncio.sleep(API_PROBE_SECONDS)
         finally:
             if client is not None:
@@ -179,16 +187,24 @@ class Sidecar:
     # -- health ----------------------------------------------------------------------------
 
     def ready(self) -> tuple[bool, str]:
+        """Readiness (``/readyz``): this replica can answer what its Services send it --
+        admission when the webhook is on. Neither kopf nor the API server is needed for that."""
+        if self._webhook is not None and self.webhook_server is None:
+            return False, "webhook not serving"
+        return True, "ready" if self._webhook is None else "ready: webhook serving"
+
+    def operator_ready(self) -> tuple[bool, str]:
+        """``/operatorz``: the reconciler can work (started, logged in, API answering)."""
         if not self._ready.is_set():
             return False, "operator not ready (starting, listing)"
         if not self._state.logged_in:
             return False, "operator has not logged in to the API server"
-        age = time.monotonic() - self._api_ok_at
-        if age > API_FRESH_SECONDS:
+        if not self._api_fresh():
             return False, f"API server not answering: {self._api_error}"
-        if self._webhook is not None and self.webhook_server is None:
-            return False, "webhook not serving"
-        return True, "ready"
+        return True, "reconciler ready"
+
+    def _api_fresh(self) -> bool:
+        return time.monotonic() - self._api_ok_at <= API_FRESH_SECONDS
 
     def alive(self) -> tuple[bool, str]:
         beat = self._state.heartbeat
@@ -210,6 +226,10 @@ class Sidecar:
             ok, why = self.ready()
             return web.Response(status=200 if ok else 503, text=why + "\n")
 
+        async def operatorz(_: web.Request) -> web.Response:
+            ok, why = self.operator_ready()
+            return web.Response(status=200 if ok else 503, text=why + "\n")
+
         async def metrics(_: web.Request) -> web.Response:
             body = prometheus_client.generate_latest(
                 m.REGISTRY
@@ -223,5 +243,6 @@ class Sidecar:
         app = web.Application()
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)
+        app.router.add_get("/operatorz", operatorz)
         app.router.add_get("/metrics", metrics)
         return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -40,6 +40,18 @@ DRIFT_CORRECTIONS = Counter(
 RECONCILE_SECONDS = Histogram(
     "hardened_operator_reconcile_duration_seconds",
     "Time spent reconciling one HardenedService.",
+    registry=REGISTRY,
+)
+API_REACHABLE = Gauge(
+    "hardened_operator_api_reachable",
+    "1 while the API server answers the operator's credentials (probed every few seconds), "
+    "else 0. Not part of readiness: admission needs no API access.",
+    registry=REGISTRY,
+)
+RECONCILER_READY = Gauge(
+    "hardened_operator_reconciler_ready",
+    "1 while the reconciler can work (kopf started and logged in, API reachable): "
+    "what GET /operatorz says; else 0.",
     registry=REGISTRY,
 )
 RESYNCS = Counter(
