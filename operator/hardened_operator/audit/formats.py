@@ -57,21 +57,77 @@ def summary(report: Report) -> str:
     return line + "."
 
 
-def render_table(report: Report) -> str:
+_MIN_DETAIL = 30  # narrower than this, the table becomes one block per entry
+_RED, _YELLOW, _BOLD, _RESET = "\033[31m", "\033[33m", "\033[1m", "\033[0m"
+
+
+def _paint(text: str, code: str, colour: bool) -> str:
+    return f"{code}{text}{_RESET}" if colour and text else text
+
+
+def _wrap(text: str, width: int, indent: str = "") -> list[str]:
+    import textwrap  # only a terminal needs it
+
+    return textwrap.wrap(
+        text,
+        width=max(width, 10),
+        subsequent_indent=indent,
+        break_long_words=True,
+        break_on_hyphens=False,
+    ) or [""]
+
+
+def render_table(report: Report, *, width: int | None = None, colour: bool = False) -> str:
+    """One row per entry. ``width`` (a terminal's columns) wraps DETAIL to fit, or, when even
+    that does not fit, prints one indented block per entry; None never wraps (files, pipes).
+    ``colour`` marks the CHECK column (red: violation, yellow: unreadable input)."""
     header = ("LOCATION", "OBJECT", "CONTAINER", "CHECK", "DETAIL")
     rows = [
         (location(e), object_label(e), container_label(e), e.check, detail(e))
         for e in report.entries
     ]
-    lines = []
+    kinds = [None, *(_YELLOW if e.check in ERROR_CHECKS else _RED for e in report.entries)]
+    lines: list[str] = []
     if rows:
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-        for row in [header, *rows]:
-            cells = [row[i].ljust(widths[i]) for i in range(4)]
-            lines.append("  ".join([*cells, row[4]]).rstrip())
+        detail_width = None if width is None else width - sum(widths) - 2 * 4
+        if detail_width is not None and detail_width < _MIN_DETAIL:
+            lines.extend(_blocks(rows, kinds, width or 80, colour))
+        else:
+            for row, code in zip([header, *rows], kinds, strict=True):
+                cells = [row[i].ljust(widths[i]) for i in range(4)]
+                if code is None:
+                    cells = [_paint(cell, _BOLD, colour) for cell in cells]
+                    text = [_paint(row[4], _BOLD, colour)]
+                else:
+                    cells[3] = _paint(cells[3], code, colour)
+                    text = [row[4]] if detail_width is None else _wrap(row[4], detail_width)
+                lines.append("  ".join([*cells, text[0]]).rstrip())
+                pad = " " * (sum(widths) + 2 * 4)
+                lines.extend(pad + more for more in text[1:])
         lines.append("")
     lines.append(summary(report))
     return "\n".join(lines) + "\n"
+
+
+def _blocks(
+    rows: list[tuple[str, str, str, str, str]],
+    kinds: list[str | None],
+    width: int,
+    colour: bool,
+) -> list[str]:
+    """A narrow terminal: each entry as "LOCATION CHECK", then where and what, indented."""
+    lines: list[str] = []
+    for (where, obj, container, check, text), code in zip(rows, kinds[1:], strict=True):
+        head = _wrap(f"{where} {check}", width, "    ")
+        if colour and code is not None:
+            head[-1] = head[-1].replace(check, _paint(check, code, colour))
+        lines.extend(head)
+        if obj != "-":
+            owner = obj if container == "-" else f"{obj}, container {container}"
+            lines.extend("  " + line for line in _wrap(owner, width - 2, "  "))
+        lines.extend("  " + line for line in _wrap(text, width - 2, "  "))
+    return lines
 
 
 def render_json(report: Report) -> str:

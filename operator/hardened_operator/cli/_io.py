@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -79,12 +80,24 @@ def write_output(text: str, output: Path | None) -> None:
         sys.exit(2)
 
 
+def _isatty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def terminal_width(stream: Any) -> int | None:
+    """Columns to fit human output to on a terminal ($COLUMNS, else the terminal's); None for
+    files and pipes, which get whole lines (grep, CI logs)."""
+    if not _isatty(stream):
+        return None
+    return shutil.get_terminal_size().columns
+
+
 def use_colour(stream: Any) -> bool:
     """Colour only on a terminal, never with NO_COLOR set (https://no-color.org)."""
     if os.environ.get("NO_COLOR"):
         return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return _isatty(stream)
 
 
 __all__ = [
@@ -94,6 +107,7 @@ __all__ = [
     "display_name",
     "output_option",
     "read_input",
+    "terminal_width",
     "use_colour",
     "write_output",
 ]

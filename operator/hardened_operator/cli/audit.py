@@ -16,7 +16,7 @@ import click
 from hardened_operator.audit.formats import FORMATS, render_json, render_sarif, render_table
 from hardened_operator.audit.report import Report, audit_sources
 from hardened_operator.audit.sources import Source, iter_sources, write_back
-from hardened_operator.cli._io import output_option, write_output
+from hardened_operator.cli._io import output_option, terminal_width, use_colour, write_output
 from hardened_operator.errors import ManifestParseError
 from hardened_operator.policy import CHECKS, check_ids
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES, Profile
@@ -26,12 +26,17 @@ def _rules(profile: Profile) -> dict[str, str]:
     return {check_id: CHECKS[check_id].summary for check_id in check_ids(profile)}
 
 
-def _render(report: Report, output_format: str, profile: Profile) -> str:
+def _render(
+    report: Report, output_format: str, profile: Profile, stream: TextIO | None = None
+) -> str:
+    """``stream`` is the terminal the table goes to (None: a file): fit and colour it."""
     if output_format == "json":
         return render_json(report)
     if output_format == "sarif":
         return render_sarif(report, _rules(profile))
-    return render_table(report)
+    if stream is None:
+        return render_table(report)
+    return render_table(report, width=terminal_width(stream), colour=use_colour(stream))
 
 
 def _notes(report: Report) -> None:
@@ -89,7 +94,7 @@ def _fix(
     _notes(report)
     if report.entries:
         click.echo("unfixable (fix these by hand):", err=True)
-        click.echo(_render(report, output_format, profile), err=True, nl=False)
+        click.echo(_render(report, output_format, profile, sys.stderr), err=True, nl=False)
     return report.exit_code
 
 
@@ -143,7 +148,8 @@ def audit(
         sys.exit(_fix(paths, profile, output_format, in_place, stdin, output))
     report = audit_sources(iter_sources(paths, stdin), profile)
     _notes(report)
-    write_output(_render(report, output_format, profile), output)
+    stream = sys.stdout if output is None or str(output) == "-" else None
+    write_output(_render(report, output_format, profile, stream), output)
     if report.errors and output_format != "table":
         # Machine formats go to stdout; still tell the human in the log what broke the run.
         for entry in report.errors:
