@@ -313,3 +313,50 @@ def test_dockerfile_lint_and_fix_read_stdin() -> None:
     refused = run("dockerfile", "fix", "--in-place", "-", stdin=source)
     assert refused.code == 2
     assert "--in-place cannot rewrite stdin" in refused.stderr
+
+
+# ---------------------------------------------------------------- crd, version, completion
+
+
+def test_crd_output_and_check_errors_are_one_line(tmp_path: Path) -> None:
+    ran = run("crd", "-o", str(tmp_path / "missing-dir" / "crd.yaml"))
+    assert ran.code == 2
+    assert f"error: {tmp_path}/missing-dir/crd.yaml: cannot write: No such file" in ran.stderr
+    bad = tmp_path / "crd.yaml"
+    bad.write_bytes(NOT_UTF8)
+    checked = run("crd", "--check", str(bad))
+    assert checked.code == 2
+    assert f"error: {bad}:3: not UTF-8 text" in checked.stderr
+
+
+def test_version_command_and_option_agree() -> None:
+    from hardened_operator import __version__
+
+    command = run("version")
+    option = run("--version")
+    assert command.code == option.code == 0
+    assert command.stdout.startswith(f"hardened-operator {__version__} (Python ")
+    assert option.stdout == f"hardened-operator {__version__}\n"
+
+
+def test_shell_completion_as_documented() -> None:
+    # Completion keys on the program's name: run the installed `hardened` script.
+    hardened = Path(sys.executable).parent / "hardened"
+
+    def complete(**env: str) -> str:
+        completed = subprocess.run(
+            [str(hardened)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=60,
+            check=True,
+        )
+        return completed.stdout
+
+    script = complete(_HARDENED_COMPLETE="bash_source")
+    assert "complete -o nosort -F _hardened_completion hardened" in script
+    words = complete(_HARDENED_COMPLETE="bash_complete", COMP_WORDS="hardened ren", COMP_CWORD="1")
+    assert words.strip() == "plain,render"
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "_HARDENED_COMPLETE=bash_source hardened" in readme

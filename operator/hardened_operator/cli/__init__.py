@@ -25,6 +25,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "dev": ("dev", "dev", "A local control plane: etcd + kube-apiserver + the operator."),
     "convert": ("convert", "convert", "Convert docker-compose services to HardenedServices."),
     "dockerfile": ("dockerfile", "dockerfile", "Lint and fix Dockerfiles for non-root."),
+    "version": ("version", "version", "Print the installed version."),
 }
 
 
@@ -53,6 +54,11 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
-@click.version_option(package_name="hardened-operator")
+@click.version_option(package_name="hardened-operator", message="%(package)s %(version)s")
 def main() -> None:
-    """hardened-operator: non-root is the only way to run."""
+    """hardened-operator: non-root is the only way to run.
+
+    \b
+    Shell completion (bash; zsh and fish likewise):
+      eval "$(_HARDENED_COMPLETE=bash_source hardened)"
+    """

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import click
 
+from hardened_operator.cli._io import read_input, write_output
+from hardened_operator.errors import InputError
+
 
 @click.command()
 @click.option(
@@ -34,9 +37,9 @@ def crd(check_file: Path | None, output: Path | None) -> None:
     text = crd_yaml()
     if check_file is not None:
         try:
-            current = check_file.read_text(encoding="utf-8")
-        except OSError as error:
-            click.echo(f"error: cannot read {check_file}: {error.strerror}", err=True)
+            current = read_input(str(check_file), encoding="utf-8")
+        except InputError as error:
+            click.echo(f"error: {error}", err=True)
             sys.exit(2)
         if current != text:
             diff = difflib.unified_diff(
@@ -53,7 +56,4 @@ def crd(check_file: Path | None, output: Path | None) -> None:
             sys.exit(1)
         click.echo(f"{check_file} is up to date", err=True)
         return
-    if output is not None:
-        output.write_text(text, encoding="utf-8")
-        return
-    click.echo(text, nl=False)
+    write_output(text, output)
