@@ -360,3 +360,17 @@ def test_shell_completion_as_documented() -> None:
     assert words.strip() == "plain,render"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "_HARDENED_COMPLETE=bash_source hardened" in readme
+
+
+def test_audit_stdin_that_is_not_utf8_is_reported_not_a_crash() -> None:
+    for args in (["audit", "-"], ["audit", "--fix", "-"]):
+        ran = run(*args, stdin=NOT_UTF8)
+        assert ran.code == 2
+        assert "<stdin>:3" in ran.stdout + ran.stderr
+        assert "not UTF-8 text" in ran.stdout + ran.stderr
+
+
+def test_render_names_the_kind_it_got() -> None:
+    ran = run("render", "-", stdin=b"apiVersion: apps/v1\nkind: Deployment\n")
+    assert ran.code == 2
+    assert ran.stderr == "error: <stdin> (document 1): not a HardenedService (kind: Deployment)\n"

@@ -54,6 +54,20 @@ def _read(path: Path, name: str) -> Source:
     return Source(name=name, text=text, is_json=path.suffix == ".json", path=path)
 
 
+def _read_stream(stream: TextIO) -> str:
+    """Standard input as text: its bytes when it has them, so that input which is not UTF-8
+    is an error naming the line (as for files) instead of a decoding crash."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        return stream.read()
+    data = buffer.read()
+    try:
+        return data.decode("utf-8-sig") if isinstance(data, bytes) else str(data)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ManifestParseError("not UTF-8 text", file=STDIN_NAME, line=line) from exc
+
+
 def iter_sources(
     paths: Sequence[str], stdin: TextIO | None = None
 ) -> Iterator[Source | ManifestParseError]:
@@ -64,7 +78,11 @@ def iter_sources(
     for raw in paths:
         if raw == "-":
             stream = stdin if stdin is not None else sys.stdin
-            text = stream.read()
+            try:
+                text = _read_stream(stream)
+            except ManifestParseError as exc:
+                yield exc
+                continue
             yield Source(name=STDIN_NAME, text=text, is_json=_looks_like_json(text))
             continue
         path = Path(raw)

@@ -40,7 +40,8 @@ def _items(where: str, document: Any) -> list[tuple[str, dict[str, Any]]]:
         for index, item in enumerate(document["items"]):
             found += _items(f"{where} items[{index}]", item)
         return found
-    raise InputError(f"{where}: not a HardenedService (kind: {kind!r})")
+    got = f"kind: {kind}" if isinstance(kind, str) else "no kind"
+    raise InputError(f"{where}: not a HardenedService ({got})")
 
 
 def render_text(sources: list[tuple[str, str]]) -> str:
