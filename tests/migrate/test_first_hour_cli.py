@@ -374,3 +374,14 @@ def test_render_names_the_kind_it_got() -> None:
     ran = run("render", "-", stdin=b"apiVersion: apps/v1\nkind: Deployment\n")
     assert ran.code == 2
     assert ran.stderr == "error: <stdin> (document 1): not a HardenedService (kind: Deployment)\n"
+
+
+def test_convert_errors_spell_values_as_yaml(tmp_path: Path) -> None:
+    ran = run(
+        "convert", "-", stdin=(COMPOSE + "    deploy: {replicas: true}\n").encode(), cwd=tmp_path
+    )
+    assert ran.code == 2
+    assert ran.stderr == (
+        "error: <stdin>:2: service 'api': deploy.replicas: must be a non-negative integer, "
+        "not true\n"
+    )

@@ -296,7 +296,7 @@ def _replicas(ctx: fields.Context, data: dict[str, Any]) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        ctx.fail("deploy.replicas", f"must be a non-negative integer, not {value!r}")
+        ctx.fail("deploy.replicas", f"must be a non-negative integer, not {show(value)}")
     return value
 
 

@@ -254,7 +254,7 @@ def probes(ctx: Context, health: Any) -> dict[str, Any] | None:
     elif isinstance(test, list) and test and test[0] == "CMD-SHELL" and len(test) > 1:
         command = ["/bin/sh", "-c", " ".join(str(part) for part in test[1:])]
     else:
-        ctx.fail("healthcheck", f"test must be a string or start with CMD/CMD-SHELL: {test!r}")
+        ctx.fail("healthcheck", f"test must be a string or start with CMD/CMD-SHELL: {show(test)}")
     timings = {**_HEALTH_DEFAULTS, **{k: v for k, v in health.items() if v is not None}}
     try:
         interval = units.whole_seconds(timings["interval"])
@@ -378,7 +378,7 @@ def _gpu_devices(ctx: Context, where: str, devices: Any) -> int:
     count = 0
     for device in devices:
         if not isinstance(device, dict):
-            ctx.fail(where, f"device request must be a mapping: {device!r}")
+            ctx.fail(where, f"device request must be a mapping: {show(device)}")
         capabilities = [str(c) for c in device.get("capabilities") or []]
         driver = device.get("driver")
         if driver not in (None, "nvidia") or (capabilities and "gpu" not in capabilities):
@@ -398,7 +398,7 @@ def _gpu_devices(ctx: Context, where: str, devices: Any) -> int:
             try:
                 number = int(device["count"])
             except (TypeError, ValueError):
-                ctx.fail(where, f"count must be a number or 'all': {device['count']!r}")
+                ctx.fail(where, f"count must be a number or 'all': {show(device['count'])}")
             if number < 0:
                 ctx.fail(where, f"count must not be negative: {number}")
             count += number

@@ -32,7 +32,7 @@ def parse_mount(ctx: Context, item: Any) -> Mount | None:
         source = str(item.get("source") or "")
         target = str(item.get("target") or "")
         if not target:
-            ctx.fail("volumes", f"mount without a target: {item!r}")
+            ctx.fail("volumes", f"mount without a target: {show(item)}")
         extras = sorted(set(item) - {"type", "source", "target", "read_only"})
         for extra in extras:
             ctx.note("volumes", f"{target}: {extra} {show(item[extra])} has no equivalent")
