@@ -278,3 +278,39 @@ def test_build_context_is_enough_for_the_wheel_and_its_entrypoint() -> None:
         path = DockerfileParser(fileobj=handle).envs["PATH"]
     assert path.startswith("/opt/venv/bin:")
     assert "COPY --from=build --chown=0:0 /opt/venv /opt/venv" in DOCKERFILE.read_text()
+
+
+# ---- the base image and the registry-free build ----------------------------------------
+
+
+def test_both_stages_use_the_base_image_build_arg_defaulting_to_the_public_slim_image() -> None:
+    text = DOCKERFILE.read_text()
+    (default,) = re.findall(r"^ARG BASE_IMAGE=(\S+)$", text, flags=re.M)
+    assert default == "python:3.11.14-slim-bookworm"
+    assert text.index("ARG BASE_IMAGE=") < text.index("FROM ")  # usable in FROM
+    froms = [line for line in text.splitlines() if line.startswith("FROM ")]
+    assert froms == ["FROM ${BASE_IMAGE} AS build", "FROM ${BASE_IMAGE} AS runtime"]
+    with DOCKERFILE.open("rb") as handle:
+        labels = DockerfileParser(fileobj=handle).labels
+    assert labels["org.opencontainers.image.base.name"] == default
+
+
+def test_the_dev_control_plane_is_removed_from_the_runtime_venv() -> None:
+    runs = " ".join(instr["value"] for instr in _build_stage() if instr["instruction"] == "RUN")
+    assert "rm -rf /opt/venv/lib/python3*/site-packages/hardened_operator/dev" in runs
+    assert "--invalidation-mode unchecked-hash" in runs
+
+
+def _build_stage() -> list[dict[str, str]]:
+    with DOCKERFILE.open("rb") as handle:
+        structure: list[dict[str, str]] = DockerfileParser(fileobj=handle).structure
+    starts = [i for i, instr in enumerate(structure) if instr["instruction"] == "FROM"]
+    return structure[starts[0] : starts[1]]
+
+
+def test_build_image_script_is_valid_bash_and_builds_this_dockerfile() -> None:
+    script = REPO / "scripts" / "build-image.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True, timeout=30)
+    text = script.read_text()
+    assert "Dockerfile.production" in text and "--build-arg BASE_IMAGE=" in text
+    assert "mmdebstrap" in text and "oci-archive:" in text

@@ -31,7 +31,8 @@ import pytest
 
 from hardened_operator import conventions
 
-pytestmark = pytest.mark.image
+# A cold build (base + pip) must fit in the first test that uses the module fixture.
+pytestmark = [pytest.mark.image, pytest.mark.timeout(3000)]
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
