@@ -6,12 +6,14 @@ They run the operator as a subprocess against the shared control plane, like a u
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
 from operator_support import (
     create_hsvc,
     free_port,
@@ -158,9 +160,9 @@ class _Proxy:
         self._listener.close()
 
 
-def _review_root_pod(op: Any, namespace: str) -> dict[str, Any]:
+def _review_root_pod(op: Any, namespace: str, ca_file: Path) -> dict[str, Any]:
     """POST an AdmissionReview for a root Pod to the operator's webhook, as the API server
-    would (the certificate is the operator's self-generated one: not verified here)."""
+    would (trusting the CA the operator generated and stored in its Secret)."""
     import requests
 
     pod = {
@@ -183,14 +185,14 @@ def _review_root_pod(op: Any, namespace: str) -> dict[str, Any]:
             "object": pod,
         },
     }
-    response = requests.post(op.webhook_url, json=review, verify=False, timeout=5)
+    response = requests.post(op.webhook_url, json=review, verify=str(ca_file), timeout=5)
     response.raise_for_status()
     answer: dict[str, Any] = response.json()["response"]
     return answer
 
 
 def test_readyz_stays_ready_through_an_api_blip_and_operatorz_follows_it(
-    control_plane: Any, namespace: str, tmp_path: Path
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path
 ) -> None:
     """/readyz is the readinessProbe of the webhook Service's pods: with failurePolicy Fail,
     dropping every replica during an API blip would refuse every reviewed request. Admission
@@ -212,6 +214,11 @@ def test_readyz_stays_ready_through_an_api_blip_and_operatorz_follows_it(
     try:
         with running_operator(env, namespace, tmp_path, webhook=True) as op:
             assert op.metrics()["hardened_operator_api_reachable"] == 1
+            secret = client.CoreV1Api(k8s_api).read_namespaced_secret(
+                "hardened-operator-webhook-tls", namespace
+            )
+            ca_file = tmp_path / "ca.crt"
+            ca_file.write_bytes(base64.b64decode(secret.data["ca.crt"]))
             proxy.cut()
             wait_for("/operatorz 503 without the API", lambda: op.get("/operatorz")[0] == 503, 30)
             status, text = op.get("/operatorz")
@@ -228,7 +235,8 @@ def test_readyz_stays_ready_through_an_api_blip_and_operatorz_follows_it(
                 assert op.get("/readyz")[0] == 200
                 assert op.get("/healthz")[0] == 200
                 time.sleep(0.5)
-            answer = _review_root_pod(op, namespace)
+            # (for another namespace: the operator's own is never reviewed)
+            answer = _review_root_pod(op, "shop", ca_file)
             assert answer["allowed"] is False and "runAsUser" in str(answer["status"])
             assert op.get("/operatorz")[0] == 503  # the check above ran without the API
             proxy.open.set()
