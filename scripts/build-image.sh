@@ -143,6 +143,7 @@ buildah build --quiet --layers "${BUILDAH_RUN[@]}" --network host \
   --build-arg VERSION="$VERSION" \
   --build-arg REVISION="$REVISION" \
   --build-arg CREATED="$CREATED" \
+  --build-arg SOURCE_DATE_EPOCH="$EPOCH" \
   "${TLS[@]}" "$CONTEXT" >"$CACHE/build.log" 2>&1 || {
   cat "$CACHE/build.log" >&2
   exit 1
