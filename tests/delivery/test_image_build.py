@@ -68,6 +68,12 @@ class Built:
     image_id: str
     size: str
     log: str
+    heads: frozenset[str]  # HEAD before and after the build (others may commit meanwhile)
+
+
+def git(*args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
 
 
 def buildah(*args: str, timeout: int = 300) -> str:
@@ -88,6 +94,7 @@ def built() -> Built:
             pytest.skip("buildah is not installed (scripts/build-image.sh installs it)")
     elif os.geteuid() != 0:
         pytest.fail("CI=true: the image test must run as root", pytrace=False)
+    head_before = git("rev-parse", "HEAD")
     proc = subprocess.run(
         ["bash", "scripts/build-image.sh"],
         cwd=REPO,
@@ -105,6 +112,7 @@ def built() -> Built:
         image_id.split()[0].removeprefix("sha256:"),
         size.strip(),
         proc.stderr,
+        frozenset({head_before, git("rev-parse", "HEAD")}),
     )
 
 
@@ -178,16 +186,15 @@ def test_image_config_runs_as_numeric_non_root_user(built: Built) -> None:
     assert env["PATH"].startswith("/opt/venv/bin:")
     labels = config["Labels"]
     assert labels["org.opencontainers.image.version"] == VERSION
-    head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    assert labels["org.opencontainers.image.revision"] == head.stdout.strip()
+    assert labels["org.opencontainers.image.revision"] in built.heads  # built from the commit
     assert labels["org.opencontainers.image.base.name"].startswith(
         "localhost/hardened-operator-base:bookworm-"
     )
 
 
-def test_image_holds_the_operator_but_no_dev_control_plane_or_build_tools(rootfs: Path) -> None:
+def test_image_holds_the_operator_but_no_dev_control_plane_or_build_tools(
+    built: Built, rootfs: Path
+) -> None:
     (site,) = rootfs.glob("opt/venv/lib/python3.*/site-packages")
     package = site / "hardened_operator"
     assert (package / "cli").is_dir() and (package / "controller").is_dir()
@@ -200,6 +207,17 @@ def test_image_holds_the_operator_but_no_dev_control_plane_or_build_tools(rootfs
     for leftover in ("src", "wheels", "build"):
         assert not (rootfs / leftover).exists(), f"/{leftover} reached the runtime image"
     assert not list((rootfs / "opt" / "venv" / "bin").glob("pip*"))
+    # The user exists with the conventional ids, its password-change date is the commit's
+    # (SOURCE_DATE_EPOCH), not the build day's: rebuilding the commit gives the same layer.
+    passwd = (rootfs / "etc" / "passwd").read_text().splitlines()
+    assert f"ai:x:{conventions.APP_UID}:{conventions.APP_GID}::/app:/usr/sbin/nologin" in passwd
+    (shadow,) = [
+        line
+        for line in (rootfs / "etc" / "shadow").read_text().splitlines()
+        if line.startswith("ai:")
+    ]
+    revision = built.config["Labels"]["org.opencontainers.image.revision"]
+    assert shadow.split(":")[2] == str(int(git("log", "-1", "--format=%ct", revision)) // 86400)
     # Byte code is precompiled with unchecked hashes, so nothing is compiled at run time.
     header = next(package.glob("__pycache__/__init__.*.pyc")).read_bytes()[4:8]
     assert int.from_bytes(header, "little") == 0b01, "not an unchecked-hash .pyc (PEP 552)"
