@@ -135,6 +135,7 @@ if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
     --build-arg PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
 fi
 say "building $IMAGE from $REVISION (created $CREATED)"
+previous=$(buildah images --noheading --no-trunc --format '{{.ID}}' "$IMAGE" 2>/dev/null || true)
 start=$SECONDS
 buildah build --quiet --layers "${BUILDAH_RUN[@]}" --network host \
   --timestamp "$EPOCH" \
@@ -149,14 +150,21 @@ buildah build --quiet --layers "${BUILDAH_RUN[@]}" --network host \
   exit 1
 }
 say "image built in $((SECONDS - start)) s"
+# The image this tag named before is now untagged: drop it (its layers stay while shared), so
+# rebuilding does not pile up copies of the venv. Build-stage layers stay as the build cache.
+id=$(buildah images --noheading --no-trunc --format '{{.ID}}' "$IMAGE")
+id=${id#sha256:}
+previous=${previous#sha256:}
+if [ -n "$previous" ] && [ "$previous" != "$id" ]; then
+  buildah rmi "$previous" >/dev/null 2>&1 || true
+fi
 
 # ---- the OCI archive -------------------------------------------------------------------
-id=$(buildah inspect --type image --format '{{.FromImageID}}' "$IMAGE")
 if [ -f "$ARCHIVE" ] && [ "$(cat "$ARCHIVE.id" 2>/dev/null)" = "$id" ]; then
   say "OCI archive $ARCHIVE: current"
 else
   say "writing OCI archive $ARCHIVE"
-  rm -f "$ARCHIVE" "$ARCHIVE.id"
+  rm -f "$ARCHIVE" "$ARCHIVE.id" "$ARCHIVE.tmp"
   buildah push --quiet "$IMAGE" "oci-archive:$ARCHIVE.tmp:$IMAGE"
   mv "$ARCHIVE.tmp" "$ARCHIVE"
   echo "$id" >"$ARCHIVE.id"
