@@ -218,7 +218,7 @@ def test_readyz_stays_ready_through_an_api_blip_and_operatorz_follows_it(
                 "hardened-operator-webhook-tls", namespace
             )
             ca_file = tmp_path / "ca.crt"
-            ca_file.write_bytes(base64.b64decode(secret.data["ca.crt"]))
+            ca_file.write_bytes(base64.b64decode((secret.data or {})["ca.crt"]))
             proxy.cut()
             wait_for("/operatorz 503 without the API", lambda: op.get("/operatorz")[0] == 503, 30)
             status, text = op.get("/operatorz")
