@@ -7,6 +7,7 @@ nesting is bounded before it is parsed (``jsonbody``), and the decision is a pur
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Final
@@ -24,6 +25,7 @@ from hardened_operator.webhook.cache import ReviewCache
 from hardened_operator.webhook.config import MODES, WebhookConfig
 from hardened_operator.webhook.jsonbody import BodyError, parse_json
 from hardened_operator.webhook.metrics import METRICS_CONTENT_TYPE, WebhookMetrics
+from hardened_operator.webhook.offload import LargeReviews
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class _Validate:
         self.config = config
         self.metrics = metrics
         self.cache = ReviewCache(config.cache_entries)
+        self.large = LargeReviews(config)
         metrics.watch_cache(self.cache)
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -86,28 +89,86 @@ class _Validate:
         length = request.content_length
         if length is not None and length > config.max_body_bytes:
             return _too_large(metrics, config)
+        large = self.large
+        # A large body announced by Content-Length takes its slot before it is read: when
+        # all are taken it is refused without buffering megabytes.
+        reserved = length is not None and length > config.large_body_bytes
+        if reserved and not large.try_reserve():
+            return _busy(metrics, config)
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return _too_large(metrics, config)
-        except (ConnectionError, HttpProcessingError) as exc:  # client gone or body cut short
-            return _reject(metrics, 400, "truncated", f"request body could not be read: {exc!r}")
-        try:
-            review = parse_json(body, max_depth=config.max_depth)
-            decision = evaluate_review(review, config, mode, reviewer=self.cache.violations)
-        except BodyError as exc:
-            return _reject(metrics, 400, exc.reason, str(exc))
-        except BadReview as exc:
-            return _reject(metrics, 400, "not_admission_review", str(exc))
-        except Exception:  # a bug must not admit anything, nor look like a server crash
-            log.exception("unexpected error while deciding an admission request")
-            return _reject(metrics, 400, "internal", "the request could not be processed")
+            body = await self._read(request)
+        except _Refused as refused:
+            if reserved:
+                large.release()
+            return refused.response
+        if len(body) > config.large_body_bytes:
+            if not reserved and not large.try_reserve():  # chunked: known only now
+                return _busy(metrics, config)
+            outcome = await large.decide(body, mode)  # gives the slot back when done
+            if outcome[0] == "refuse":
+                status, reason, message = outcome[1]
+                return _reject(metrics, status, reason, message)
+            decision = outcome[1]
+        else:
+            if reserved:  # Content-Length promised more than came: not reachable by aiohttp
+                large.release()
+            try:
+                review = parse_json(body, max_depth=config.max_depth)
+                decision = evaluate_review(review, config, mode, reviewer=self.cache.violations)
+            except BodyError as exc:
+                return _reject(metrics, 400, exc.reason, str(exc))
+            except BadReview as exc:
+                return _reject(metrics, 400, "not_admission_review", str(exc))
+            except Exception:  # a bug must not admit anything, nor look like a server crash
+                log.exception("unexpected error while deciding an admission request")
+                return _reject(metrics, 400, "internal", "the request could not be processed")
         label = mode if mode in MODES else "invalid"
         metrics.record(decision, label)
         _log(decision, label)
         payload = orjson.dumps(decision.response)
         metrics.observe(time.perf_counter() - started)
         return web.Response(body=payload, content_type=_JSON)
+
+    async def _read(self, request: web.Request) -> bytes:
+        """The body, within ``body_timeout`` and ``max_body_bytes``, or ``_Refused``."""
+        metrics, config = self.metrics, self.config
+        try:
+            async with asyncio.timeout(config.body_timeout):
+                return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _Refused(_too_large(metrics, config)) from None
+        except TimeoutError:
+            # A client trickling its body (slowloris) must not hold the connection: answer
+            # and close it, instead of lingering to read the rest.
+            response = _reject(
+                metrics,
+                408,
+                "body_timeout",
+                f"request body not received in {config.body_timeout} s",
+            )
+            response.force_close()
+            raise _Refused(response) from None
+        except (ConnectionError, HttpProcessingError) as exc:  # client gone or body cut short
+            message = f"request body could not be read: {exc!r}"
+            raise _Refused(_reject(metrics, 400, "truncated", message)) from None
+
+
+class _Refused(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+def _busy(metrics: WebhookMetrics, config: WebhookConfig) -> web.Response:
+    limit = config.large_in_flight
+    response = _reject(
+        metrics,
+        429,
+        "busy",
+        f"{limit} large reviews (over {config.large_body_bytes} bytes) are already being "
+        "decided; try again later",
+    )
+    response.force_close()  # do not read the body it came with
+    return response
 
 
 def _too_large(metrics: WebhookMetrics, config: WebhookConfig) -> web.Response:
@@ -157,6 +218,11 @@ def create_app(config: WebhookConfig | None = None) -> web.Application:
     app[CONFIG_KEY] = config
     app[METRICS_KEY] = metrics
     validate = _Validate(config, metrics)
+
+    async def stop_workers(app: web.Application) -> None:
+        validate.large.close()
+
+    app.on_cleanup.append(stop_workers)
     app.router.add_post(VALIDATE_PATH, validate.handle)
     app.router.add_post(VALIDATE_PATH + "/{mode}", validate.handle_mode)
     app.router.add_get(HEALTHZ_PATH, _healthz)

@@ -22,6 +22,11 @@ DEFAULT_MAX_BODY_BYTES: Final = 6 * 1024 * 1024
 # is also high enough that most reviews skip the exact scan (see ``jsonbody.parse_json``).
 DEFAULT_MAX_DEPTH: Final = 256
 MAX_DEPTH_CEILING: Final = 1000
+# Bodies above this are decoded and evaluated in a separate, lower-priority process
+# (``webhook.offload``): a review's cost grows with its size (3.3 MiB with 40,000 containers
+# takes seconds), and on the event loop it would stall every request queued behind it.
+# Real reviews are 2-20 KB; 32 KiB of the smallest containers costs tens of milliseconds.
+DEFAULT_LARGE_BODY_BYTES: Final = 32 * 1024
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -54,6 +59,21 @@ class WebhookConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_depth: int = DEFAULT_MAX_DEPTH
     cache_entries: int = 512  # policy results remembered per app (webhook.cache); 0 = off
+    # Large reviews (webhook.offload): evaluated by ``large_workers`` processes; at most
+    # ``large_in_flight`` at once per server (more are refused with HTTP 429 before their
+    # body is read); one not answered within ``large_timeout`` seconds gets HTTP 503. The API
+    # server's timeout is 5 s in the shipped configuration: answer before it gives up.
+    large_body_bytes: int = DEFAULT_LARGE_BODY_BYTES
+    large_workers: int = 1
+    large_in_flight: int = 4
+    large_timeout: float = 4.0
+    # Slow clients (slowloris): a request's head must arrive within ``header_timeout`` seconds
+    # of its first byte (or of the connection being accepted), its body within
+    # ``body_timeout``; an idle keep-alive connection is closed after ``idle_timeout`` (longer
+    # than the API server's own 90 s idle timeout, so it closes first and never races us).
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    idle_timeout: float = 120.0
 
     def __post_init__(self) -> None:
         namespaces = _as_frozenset(self.exempt_namespaces)
@@ -75,5 +95,12 @@ class WebhookConfig:
             raise PolicyError(f"max_body_bytes {self.max_body_bytes} is too small (< 1024)")
         if self.cache_entries < 0:
             raise PolicyError(f"cache_entries {self.cache_entries} must be >= 0")
+        if self.large_body_bytes < 1024:
+            raise PolicyError(f"large_body_bytes {self.large_body_bytes} is too small (< 1024)")
+        if self.large_workers < 1 or self.large_in_flight < 1:
+            raise PolicyError("large_workers and large_in_flight must be >= 1")
+        for name in ("large_timeout", "header_timeout", "body_timeout", "idle_timeout"):
+            if not 0 < getattr(self, name) <= 3600:
+                raise PolicyError(f"{name} {getattr(self, name)} must be in (0, 3600] seconds")
         if not 8 <= self.max_depth <= MAX_DEPTH_CEILING:
             raise PolicyError(f"max_depth {self.max_depth} is outside 8..{MAX_DEPTH_CEILING}")

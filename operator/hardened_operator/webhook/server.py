@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from hardened_operator.errors import InputError
 from hardened_operator.webhook.app import create_app
@@ -33,6 +37,105 @@ def parse_listen(value: str) -> tuple[str, int]:
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise InputError(f"--listen {value!r}: expected HOST:PORT, e.g. 0.0.0.0:8443")
     return host.strip("[]"), int(port_text)
+
+
+TLS_HANDSHAKE_TIMEOUT = 10.0  # asyncio's default is 60 s
+LINGERING_SECONDS = 2.0  # reading (and dropping) the rest of a refused body; aiohttp: 10 s
+
+
+class _HeaderTimeoutHandler(RequestHandler):
+    """aiohttp's connection handler plus a deadline for each request's head.
+
+    aiohttp closes a connection that has not sent a whole request ``keepalive_timeout``
+    seconds after it was accepted or after its last response; that is the idle timeout
+    here. A client that sends the head byte by byte (slowloris) would have all that time, so
+    the head must also be complete ``header_timeout`` seconds after its first byte (or after
+    the connection is accepted: the API server writes at once).
+    """
+
+    def __init__(self, manager: web.Server, *, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._header_timeout = header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def _between_requests(self) -> bool:
+        return not self._messages and not self._request_in_progress
+
+    def _arm(self) -> None:
+        self._header_timer = self._loop.call_later(self._header_timeout, self._header_expired)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_expired(self) -> None:
+        self._header_timer = None
+        if self._between_requests() and self.transport is not None:
+            log.info("closing a connection whose request head took over %s s", self._header_timeout)
+            self.force_close()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is None and self._between_requests():
+            self._arm()  # the first byte of the next request's head
+        super().data_received(data)
+        if not self._between_requests():
+            self._disarm()  # a whole head arrived; the body has its own timeout
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+class _Site(web.BaseSite):
+    """A TCP site whose connections get ``_HeaderTimeoutHandler`` and a TLS deadline."""
+
+    __slots__ = ("_header_timeout", "_host", "_port", "_reuse_port")
+
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        header_timeout: float,
+        reuse_port: bool,
+    ) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=1024)
+        self._host, self._port = host, port
+        self._header_timeout = header_timeout
+        self._reuse_port = reuse_port
+
+    @property
+    def name(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None
+        kwargs: dict[str, Any] = dict(server._kwargs)  # what AppRunner(...) was given
+        header_timeout = self._header_timeout
+
+        def protocol() -> RequestHandler:
+            return _HeaderTimeoutHandler(server, loop=loop, header_timeout=header_timeout, **kwargs)
+
+        self._server = await loop.create_server(
+            protocol,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            reuse_address=True,
+            reuse_port=self._reuse_port or None,
+            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if self._ssl_context else None,
+        )
 
 
 @dataclass
@@ -63,11 +166,13 @@ async def serve(
     *,
     insecure: bool = False,
     app: web.Application | None = None,
+    reuse_port: bool = False,
 ) -> WebhookServer:
     """Start serving ``create_app(config)`` (or ``app``) on ``host:port`` and return.
 
     HTTPS needs ``cert_file`` and ``key_file`` (re-read when they change). ``insecure=True``
     serves plain HTTP instead and is refused unless ``host`` is a loopback address.
+    ``reuse_port`` lets other processes serve the same port (``--workers``).
     """
     reloader: CertReloader | None = None
     if insecure:
@@ -82,11 +187,25 @@ async def serve(
         raise InputError("HTTPS needs --tls-cert-file and --tls-key-file (or --insecure)")
     else:
         reloader = CertReloader(cert_file, key_file)
-    runner = web.AppRunner(app or create_app(config), access_log=None, handle_signals=False)
+    config = config or WebhookConfig()
+    runner = web.AppRunner(
+        app or create_app(config),
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=config.idle_timeout,
+        lingering_time=LINGERING_SECONDS,
+    )
     await runner.setup()
     try:
         ssl_context = reloader.listening_context() if reloader else None
-        site = web.TCPSite(runner, host, port, ssl_context=ssl_context, reuse_address=True)
+        site = _Site(
+            runner,
+            host,
+            port,
+            ssl_context=ssl_context,
+            header_timeout=config.header_timeout,
+            reuse_port=reuse_port,
+        )
         await site.start()
     except BaseException:
         await runner.cleanup()
