@@ -3,7 +3,9 @@
 The test plane has no controller-manager, scheduler or kubelet, so the test plays them: it
 reports the Deployment's rollout as its controller would, creates a Pod the way the
 ReplicaSet would (the pod template's labels and spec) and PATCHes the Pod's status
-subresource with the shapes the scheduler and the kubelet write. The operator runs as
+subresource with the shapes the scheduler and the kubelet write. First without periodic
+resyncs (the pod's watch events alone drive the status), then a restart with resyncs: nothing
+written, no Event recorded twice. The operator runs as
 ``hardened run`` (a subprocess), sees the pod through its label-filtered watch, and reports.
 """
 
@@ -26,8 +28,7 @@ from operator_support import (
 )
 
 from hardened_operator.dev import assets
-from hardened_operator.errors import AssetsNotFoundError
-from support import controlplane
+from support.walkthrough import require_kubectl_assets
 
 pytestmark = pytest.mark.controlplane
 
@@ -95,8 +96,10 @@ def _events(core: Any, namespace: str, name: str) -> list[tuple[str, str]]:
 def test_conditions_follow_the_pods_with_one_event_per_reason(
     control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path
 ) -> None:
+    kubectl = _kubectl()
     core: Any = client.CoreV1Api(k8s_api)  # dict bodies, as kubectl would send
-    with running_operator(control_plane.env(), namespace, tmp_path, "--resync-seconds", "1") as op:
+    # No periodic resync here: the pod's events alone must drive the status.
+    with running_operator(control_plane.env(), namespace, tmp_path):
         create_hsvc(k8s_api, hsvc("gpu", namespace, gpu={"count": 1}))
         deployment = wait_for(
             "the Deployment", lambda: read(k8s_api, "Deployment", namespace, "gpu")
@@ -140,16 +143,6 @@ def test_conditions_follow_the_pods_with_one_event_per_reason(
             lambda: ("Unschedulable", "Warning") in _events(core, namespace, "gpu"),
         )
 
-        # Idle: periodic resyncs compare everything and write nothing, record nothing.
-        writes = op.writes()
-        resyncs = op.metrics().get("hardened_operator_resyncs_total", 0)
-        wait_for(
-            "two more resyncs",
-            lambda: op.metrics().get("hardened_operator_resyncs_total", 0) >= resyncs + 2,
-        )
-        assert op.writes() == writes
-        assert _events(core, namespace, "gpu").count(("Unschedulable", "Warning")) == 1
-
         # Scheduled; the first pull fails: not ready, still progressing, not Degraded yet.
         core.patch_namespaced_pod_status(
             pod, namespace, {"status": _pulling(container, "ErrImagePull")}
@@ -188,7 +181,6 @@ def test_conditions_follow_the_pods_with_one_event_per_reason(
         ]
 
         # What a user sees without -o wide.
-        kubectl = _kubectl()
         out = subprocess.run(
             [str(kubectl), "get", "hsvc", "gpu", "-n", namespace],
             env=control_plane.env(),
@@ -204,6 +196,19 @@ def test_conditions_follow_the_pods_with_one_event_per_reason(
         values = dict(zip(header.split(), row.split(), strict=False))
         assert (values["READY"], values["REASON"]) == ("False", "ImagePullBackOff"), out
         print(out)
+        events = _events(core, namespace, "gpu")
+
+    # A restart with periodic resyncs, the pod still failing: the kubelet's in-between
+    # ErrImagePull is still reported as ImagePullBackOff, so nothing is written and no
+    # Event is recorded again.
+    with running_operator(control_plane.env(), namespace, tmp_path, "--resync-seconds", "1") as op:
+        wait_for(
+            "two resyncs",
+            lambda: op.metrics().get("hardened_operator_resyncs_total", 0) >= 2,
+        )
+        assert op.writes() == 0
+        assert sorted(_events(core, namespace, "gpu")) == sorted(events)
+        assert ready_reason("ImagePullBackOff")
 
         # The pod goes (the image was pushed; the ReplicaSet's next pod is still creating).
         core.delete_namespaced_pod(pod, namespace, grace_period_seconds=0)
@@ -212,12 +217,8 @@ def test_conditions_follow_the_pods_with_one_event_per_reason(
 
 
 def _kubectl() -> Path:
-    try:
-        found = assets.require_assets()
-    except AssetsNotFoundError as error:
-        pytest.skip(str(error))
-    if found.kubectl is None:
-        if controlplane.required():
-            pytest.fail("kubectl is part of the assets in CI")
-        pytest.skip("these assets have no kubectl")
-    return found.kubectl
+    """kubectl from the control plane's assets (skipped without, failed in CI)."""
+    require_kubectl_assets()
+    kubectl = assets.require_assets().kubectl
+    assert kubectl is not None
+    return kubectl
