@@ -20,8 +20,11 @@ import re
 import shutil
 import subprocess
 import tarfile
+import time
 import tomllib
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
@@ -30,6 +33,7 @@ from typing import Any
 import pytest
 
 from hardened_operator import conventions
+from support.controlplane import ControlPlaneHandle
 
 # A cold build (base + pip) must fit in the first test that uses the module fixture.
 pytestmark = [pytest.mark.image, pytest.mark.timeout(3000)]
@@ -132,10 +136,17 @@ def image_user(built: Built) -> tuple[int, int]:
     return int(uid), int(gid)
 
 
-def run_in_image(
-    built: Built, root: Path, bundle: Path, args: list[str], *, read_only: bool
-) -> subprocess.CompletedProcess[str]:
-    """Run ``args`` in the image's root filesystem with runc, as the image's user."""
+def write_bundle(
+    built: Built,
+    root: Path,
+    bundle: Path,
+    args: list[str],
+    *,
+    read_only: bool,
+    host_network: bool = False,
+    files: dict[str, Path] | None = None,
+) -> None:
+    """An OCI runtime bundle for ``args`` in the image's root filesystem, as its user."""
     bundle.mkdir(parents=True, exist_ok=True)
     subprocess.run(["runc", "spec"], cwd=bundle, check=True)
     spec = json.loads((bundle / "config.json").read_text())
@@ -152,8 +163,24 @@ def run_in_image(
     spec["mounts"].append(
         {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]}
     )
+    for destination, source in (files or {}).items():  # read-only files, e.g. a kubeconfig
+        spec["mounts"].append(
+            {"destination": destination, "type": "bind", "source": str(source),
+             "options": ["bind", "ro"]}
+        )  # fmt: skip
+    if host_network:  # reach the API server on 127.0.0.1, serve /healthz to the test
+        spec["linux"]["namespaces"] = [
+            ns for ns in spec["linux"]["namespaces"] if ns["type"] != "network"
+        ]
     spec["linux"].pop("resources", None)
     (bundle / "config.json").write_text(json.dumps(spec))
+
+
+def run_in_image(
+    built: Built, root: Path, bundle: Path, args: list[str], *, read_only: bool
+) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` to completion in the image's root filesystem with runc."""
+    write_bundle(built, root, bundle, args, read_only=read_only)
     return subprocess.run(
         ["runc", "run", "--bundle", str(bundle), f"{bundle.name}-{os.getpid()}"],
         capture_output=True,
@@ -298,3 +325,129 @@ def test_image_size_is_reported_and_bounded(built: Built) -> None:
     megabytes = float(match[1]) * {"kB": 1e-3, "MB": 1.0, "GB": 1e3}[match[2]]
     print(f"\n{IMAGE}: {built.size} (limit {MAX_IMAGE_MB} MB)\n{built.log}")
     assert megabytes <= MAX_IMAGE_MB
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _status(port: int, path: str) -> int | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+def _wait(what: str, probe: Callable[[], bool], timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}:\n{log.read_text()[-4000:]}")
+
+
+@pytest.mark.controlplane
+def test_hardened_run_serves_and_reconciles_on_a_read_only_root(
+    built: Built,
+    rootfs: Path,
+    tmp_path: Path,
+    control_plane: ControlPlaneHandle,
+    namespace: str,
+    k8s_api: Any,
+) -> None:
+    """The image's entry point, as the Deployment runs it: read-only root, 1000:1000, an empty
+    /tmp. Webhook certificates (--certs self) and the client's credentials go to /tmp; the
+    operator must get ready and reconcile a HardenedService into its Deployment."""
+    from kubernetes import client
+
+    health, webhook = _free_port(), _free_port()
+    args = [
+        *built.config["Entrypoint"],
+        "--kubeconfig", "/tmp/kubeconfig",
+        "--namespace", namespace,
+        "--operator-namespace", namespace,
+        "--webhook-config-name", "",
+        "--health-listen", f"127.0.0.1:{health}",
+        "--webhook-listen", f"127.0.0.1:{webhook}",
+    ]  # fmt: skip
+    # The credentials, readable by the image's user only (as a projected token would be).
+    kubeconfig = tmp_path / "kubeconfig"
+    shutil.copyfile(control_plane.kubeconfig, kubeconfig)
+    os.chown(kubeconfig, *image_user(built))
+    kubeconfig.chmod(0o600)
+    bundle = tmp_path / "operator"
+    write_bundle(
+        built,
+        rootfs,
+        bundle,
+        args,
+        read_only=True,
+        host_network=True,
+        files={"/tmp/kubeconfig": kubeconfig},
+    )
+    container = f"hardened-image-run-{os.getpid()}"
+    log = tmp_path / "operator.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            ["runc", "run", "--bundle", str(bundle), container],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        _wait(
+            "/healthz, /readyz and /operatorz of the operator in the image",
+            lambda: (
+                process.poll() is None
+                and all(
+                    _status(health, path) == 200 for path in ("/healthz", "/readyz", "/operatorz")
+                )
+            ),
+            180,
+            log,
+        )
+        sample = yaml_load(REPO / "manifests" / "samples" / "api-service.yaml")
+        client.CustomObjectsApi(k8s_api).create_namespaced_custom_object(
+            "ai-system.io", "v1alpha1", namespace, "hardenedservices", sample
+        )
+        apps = client.AppsV1Api(k8s_api)
+        name = sample["metadata"]["name"]
+        _wait(
+            f"the Deployment of HardenedService {name}",
+            lambda: (
+                name
+                in {
+                    d.metadata.name
+                    for d in apps.list_namespaced_deployment(namespace).items
+                    if d.metadata
+                }
+            ),
+            120,
+            log,
+        )
+        assert process.poll() is None, log.read_text()[-4000:]
+        assert "Read-only file system" not in log.read_text()
+    finally:
+        subprocess.run(["runc", "kill", container, "TERM"], capture_output=True, check=False)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            subprocess.run(["runc", "kill", container, "KILL"], capture_output=True, check=False)
+            process.wait(timeout=10)
+        subprocess.run(["runc", "delete", "--force", container], capture_output=True, check=False)
+
+
+def yaml_load(path: Path) -> dict[str, Any]:
+    import yaml
+
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
