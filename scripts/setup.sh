@@ -13,3 +13,20 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[test]'
   rm -f .venv/.installed-* && touch "$stamp"
 fi
+
+# The local node (`hardened dev up --node`, tests/node) needs Debian's CNI plugins, a static
+# busybox (the test images' userland) and libseccomp's headers (runc is built with seccomp).
+node_packages=()
+for package in containernetworking-plugins busybox-static libseccomp-dev pkg-config; do
+  dpkg -s "$package" >/dev/null 2>&1 || node_packages+=("$package")
+done
+if [ ${#node_packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${node_packages[*]} (apt-get) for the local node" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "${node_packages[@]}" >/dev/null
+  else
+    echo "setup: note: the local node needs ${node_packages[*]} (apt-get install as root)" >&2
+  fi
+fi

@@ -28,23 +28,33 @@ def dev() -> None:
 
 @dev.command("build-assets")
 @click.option("--force", is_flag=True, help="Rebuild even when the cache is complete.")
-def build_assets_command(force: bool) -> None:
+@click.option(
+    "--node",
+    is_flag=True,
+    help="Also the node's binaries (kubelet, controller-manager, scheduler, kube-proxy, "
+    "containerd, runc) and the test images; needs a C compiler and libseccomp-dev.",
+)
+def build_assets_command(force: bool, node: bool) -> None:
     """Build kube-apiserver, etcd and kubectl with Go into the cache (no-op when cached).
 
-    Not needed when KUBEBUILDER_ASSETS points at setup-envtest's binaries.
+    Not needed when KUBEBUILDER_ASSETS points at setup-envtest's binaries (except --node).
     """
-    from hardened_operator.dev import assets
+    from hardened_operator.dev import assets, images, node_assets
 
     try:
         found = None if force else assets.find_assets()
         if found is not None:
             _log(f"using control-plane binaries from {found.source}: {found.directory}")
-            return
-        built = assets.build_assets(force=force, log=_log)
+            built_dir = found.directory
+        else:
+            built_dir = assets.build_assets(force=force, log=_log).directory
+        click.echo(str(built_dir))
+        if node:
+            click.echo(str(node_assets.build_node_assets(force=force, log=_log).directory))
+            click.echo(str(images.ensure_images(log=_log).directory))
     except ControlPlaneError as error:
         _log(f"error: {error}")
         sys.exit(1)
-    click.echo(str(built.directory))
 
 
 def _dir_option(function: Any) -> Any:
@@ -83,6 +93,12 @@ def _dir_option(function: Any) -> Any:
 @click.option(
     "--timeout", type=float, default=90.0, show_default=True, help="Seconds to wait for readiness."
 )
+@click.option(
+    "--node",
+    is_flag=True,
+    help="Also run a real node (kubelet + containerd + runc, controller-manager, scheduler, "
+    "a volume provisioner): pods start. Root only; one per machine (docs/dev.md).",
+)
 def up(
     directory: Path,
     no_operator: bool,
@@ -92,9 +108,10 @@ def up(
     service_account_admission: bool,
     build: bool,
     timeout: float,
+    node: bool,
 ) -> None:
     """Start etcd, kube-apiserver and the operator; return once all are ready."""
-    from hardened_operator.dev import assets, plane
+    from hardened_operator.dev import assets, images, node_assets, plane
 
     # A SIGTERM/SIGHUP while starting must unwind like Ctrl-C does, so that start() stops
     # what it already launched instead of dying with etcd and kube-apiserver orphaned.
@@ -103,6 +120,9 @@ def up(
     try:
         if build:
             assets.ensure_assets(log=_log)
+            if node:
+                node_assets.build_node_assets(log=_log)
+                images.ensure_images(log=_log)
         running = plane.start(
             plane.Options(
                 directory=directory,
@@ -112,6 +132,7 @@ def up(
                 webhook_port=webhook_port,
                 service_account_admission=service_account_admission,
                 ready_timeout=timeout,
+                node=node,
             ),
             log=_log,
         )
@@ -120,6 +141,8 @@ def up(
         sys.exit(1)
     kubeconfig = running.kubeconfig
     click.echo(f"control plane ready: {running.server} (logs and state in {running.directory})")
+    if running.node:
+        click.echo("node: hardened-dev-node Ready (pods run; images: see docs/dev.md)")
     if running.admission != "none":
         click.echo(f"admission: {running.admission} on 127.0.0.1:{running.ports['webhook']}")
     for note in running.notes:
@@ -129,6 +152,30 @@ def up(
     click.echo(f'  eval "$(hardened dev env --dir {directory})"   # also puts kubectl on PATH')
     click.echo("  kubectl get --raw /version")
     click.echo(f"stop it:\n  hardened dev down --dir {directory}")
+
+
+@dev.command("load-image")
+@_dir_option
+@click.argument("archives", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def load_image(directory: Path, archives: tuple[str, ...]) -> None:
+    """Import OCI image archives into the node's containerd (no registry needed).
+
+    E.g. the operator's own image from scripts/build-image.sh, for `helm install` on the node.
+    """
+    from hardened_operator.dev import images, node, node_assets, plane
+
+    try:
+        state = plane.ControlPlane.load(directory)
+        if not state.node or not any(r.name == "containerd" for r in state.running()):
+            raise ControlPlaneError(
+                f"no running node in {directory}: start one with "
+                f"`hardened dev up --node --dir {directory}`"
+            )
+        ctr = node_assets.require_node_assets().path("ctr")
+        images.import_archives(ctr, str(node.CONTAINERD_SOCKET), [Path(a) for a in archives], _log)
+    except ControlPlaneError as error:
+        _log(f"error: {error}")
+        sys.exit(1)
 
 
 @dev.command("down")

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from hardened_operator.errors import AssetsNotFoundError, ControlPlaneError
@@ -42,6 +43,7 @@ _GO_PACKAGES: dict[str, str] = {
     "kubectl": "k8s.io/kubernetes/cmd/kubectl",
 }
 _MODULE_FILES = ("go.mod", "go.sum", "tools.go")
+_KUBERNETES_MODULE = "envtest"
 _GO_FALLBACK = Path("/usr/local/go/bin/go")
 _MANIFEST = "assets.json"
 
@@ -156,7 +158,7 @@ def build_assets(
             "(e.g. `export KUBEBUILDER_ASSETS=$(setup-envtest use -p path 1.37.x)`)"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(target.parent / f".{target.name}.lock", log):
+    with lock(target.parent / f".{target.name}.lock", log):
         # Someone else may have finished the build while we waited for the lock.
         if not force and not _missing(target):
             log(f"control-plane binaries already cached in {target}")
@@ -165,11 +167,11 @@ def build_assets(
         with tempfile.TemporaryDirectory(prefix=f".build-{target.name}-", dir=target.parent) as tmp:
             work = Path(tmp)
             module, out = work / "module", work / target.name
-            _copy_module(module)
+            copy_module(module)
             out.mkdir()
             for name in (*REQUIRED, *OPTIONAL):
                 log(f"building {name} ({_GO_PACKAGES[name]}) with {go} ...")
-                _go_build(go, module, _GO_PACKAGES[name], out / name, env)
+                go_build(go, module, _GO_PACKAGES[name], out / name, env)
             _verify(out)
             (out / _MANIFEST).write_text(
                 json.dumps(
@@ -184,7 +186,7 @@ def build_assets(
                 )
                 + "\n"
             )
-            _replace_dir(out, target)
+            replace_dir(out, target)
         log(f"built control-plane binaries into {target} in {time.monotonic() - started:.0f}s")
     return Assets(target, "cache")
 
@@ -215,21 +217,42 @@ def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def _copy_module(destination: Path) -> None:
+def module_source(module: str) -> Traversable:
+    """The shipped Go module ``module`` (``envtest`` or one under ``gomod/``)."""
+    base = resources.files("hardened_operator").joinpath("dev")
+    if module == _KUBERNETES_MODULE:
+        return base.joinpath(module)
+    return base.joinpath("gomod", module)
+
+
+def copy_module(destination: Path, module: str = _KUBERNETES_MODULE) -> None:
     # Copy out of the installed package: site-packages may be read-only, and Go must not
     # touch files we ship.
     destination.mkdir(parents=True)
-    source = resources.files("hardened_operator").joinpath("dev", "envtest")
+    source = module_source(module)
     for name in _MODULE_FILES:
         entry = source.joinpath(name)
         if not entry.is_file():
-            raise ControlPlaneError(f"the package is missing dev/envtest/{name} (broken install?)")
+            raise ControlPlaneError(f"the package is missing {module}/{name} (broken install?)")
         (destination / name).write_bytes(entry.read_bytes())
 
 
-def _go_build(go: Path, module: Path, package: str, output: Path, env: dict[str, str]) -> None:
-    build_env = {**env, "CGO_ENABLED": "0", "GOFLAGS": _goflags(env)}
-    command = [str(go), "build", "-trimpath", "-ldflags", ldflags(), "-o", str(output), package]
+def go_build(
+    go: Path,
+    module: Path,
+    package: str,
+    output: Path,
+    env: dict[str, str],
+    *,
+    cgo: bool = False,
+    tags: str = "",
+    flags: str | None = None,
+) -> None:
+    build_env = {**env, "CGO_ENABLED": "1" if cgo else "0", "GOFLAGS": _goflags(env)}
+    command = [str(go), "build", "-trimpath", "-ldflags", ldflags() if flags is None else flags]
+    if tags:
+        command += ["-tags", tags]
+    command += ["-o", str(output), package]
     result = subprocess.run(
         command, cwd=module, env=build_env, capture_output=True, text=True, check=False
     )
@@ -266,7 +289,7 @@ def _verify(directory: Path) -> None:
         )
 
 
-def _replace_dir(new: Path, target: Path) -> None:
+def replace_dir(new: Path, target: Path) -> None:
     # rename() is atomic for an absent target; a stale one (force) is moved aside first.
     if target.exists():
         stale = target.with_name(f".stale-{target.name}-{os.getpid()}")
@@ -276,7 +299,7 @@ def _replace_dir(new: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def _lock(path: Path, log: Log) -> Iterator[None]:
+def lock(path: Path, log: Log) -> Iterator[None]:
     with path.open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -10,6 +10,7 @@ crash half-way through ``start()``.
 from __future__ import annotations
 
 import base64
+import functools
 import importlib.util
 import json
 import os
@@ -27,10 +28,10 @@ import yaml
 
 from hardened_operator import certs
 from hardened_operator.dev import assets as assets_module
-from hardened_operator.dev import manifests, processes
+from hardened_operator.dev import images, manifests, node, node_assets, processes, provisioner
 from hardened_operator.dev.processes import ProcessRecord
 from hardened_operator.errors import ApiError, ControlPlaneError
-from hardened_operator.k8s import bootstrap
+from hardened_operator.k8s import bootstrap, devnode
 
 STATE_FILE = "state.json"
 KUBECONFIG_FILE = "kubeconfig"
@@ -63,6 +64,8 @@ class Options:
     crd_required: bool = True  # False: a CRD the API server refuses becomes a note, not a failure
     ready_timeout: float = 90.0
     env: Mapping[str, str] | None = None  # for asset lookup; default os.environ
+    node: bool = False  # also a kubelet, containerd, controller-manager, scheduler (dev/node.py)
+    node_ready_timeout: float = 180.0
 
 
 @dataclass
@@ -78,6 +81,7 @@ class ControlPlane:
     notes: list[str] = field(default_factory=list)
     installed_crds: list[str] = field(default_factory=list)
     tie_to_parent: bool = False
+    node: bool = False
     popens: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
     def save(self) -> None:
@@ -88,6 +92,7 @@ class ControlPlane:
             "admission": self.admission,
             "notes": self.notes,
             "installed_crds": self.installed_crds,
+            "node": self.node,
             "processes": [r.to_json() for r in self.records],
         }
         path = self.directory / STATE_FILE
@@ -114,6 +119,7 @@ class ControlPlane:
                 admission=str(state.get("admission", "none")),
                 notes=[str(n) for n in state.get("notes", [])],
                 installed_crds=[str(n) for n in state.get("installed_crds", [])],
+                node=bool(state.get("node", False)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ControlPlaneError(f"{path} is not a control plane state: {error!r}") from error
@@ -122,8 +128,16 @@ class ControlPlane:
         return [r for r in self.records if processes.is_running(r)]
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop every process, newest first (admission, then API server, then etcd)."""
-        processes.stop(list(reversed(self.records)), self.popens, timeout=timeout)
+        """Stop every process, newest first (admission, then API server, then etcd).
+
+        With a node, what outlives its processes (shims, containers, mounts, cgroups, the
+        bridge) goes too.
+        """
+        try:
+            processes.stop(list(reversed(self.records)), self.popens, timeout=timeout)
+        finally:
+            if self.node:
+                node.cleanup(self.directory)
         self.save()
 
     def env(self) -> dict[str, str]:
@@ -151,6 +165,8 @@ def start(options: Options, log: Log = _quiet) -> ControlPlane:
     _refuse_if_running(directory)
     found = assets_module.require_assets(options.env)
     log(f"binaries: {found.directory} ({found.source})")
+    node_binaries = node_assets.require_node_assets(options.env) if options.node else None
+    test_images = images.ensure_images(options.env, log) if options.node else None
 
     ports = {
         "etcd": processes.free_port(),
@@ -164,11 +180,15 @@ def start(options: Options, log: Log = _quiet) -> ControlPlane:
         directory / KUBECONFIG_FILE,
         ports=ports,
         tie_to_parent=options.tie_to_parent,
+        node=options.node,
     )
     try:
-        pki = _write_pki(directory / "pki")
+        if options.node:
+            node.claim_machine(directory, _is_alive, log)
+        pki = _write_pki(directory / "pki", node.apiserver_hosts() if options.node else None)
+        node_pki = node.write_pki(directory / "pki" / "node") if options.node else None
         _start_etcd(plane, found, pki, ports)
-        api_process = _start_apiserver(plane, found, pki, ports, options)
+        api_process = _start_apiserver(plane, found, pki, ports, options, node_pki)
         _write_kubeconfig(plane.kubeconfig, server, pki)
         poller = bootstrap.api_client(plane.kubeconfig, retries=False)
         try:
@@ -182,6 +202,8 @@ def start(options: Options, log: Log = _quiet) -> ControlPlane:
         if options.service_account_admission:
             bootstrap.ensure_service_account(api, "default")
         _install_crds(plane, api, options.crd_required, log)
+        if node_binaries is not None and node_pki is not None and test_images is not None:
+            _start_node(plane, api, pki, node_pki, node_binaries, test_images, options, log)
         if options.operator:
             _start_admission(plane, api, pki, options, log)
         api.close()
@@ -230,12 +252,12 @@ class _Pki:
     etcd_client_key: Path
 
 
-def _write_pki(directory: Path) -> _Pki:
+def _write_pki(directory: Path, apiserver_hosts: list[str] | None = None) -> _Pki:
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     hosts = [LOOPBACK, "localhost"]
     serving_ca, serving_cert, serving_key = certs.generate(
-        hosts, common_name="hardened-dev-apiserver"
+        hosts + (apiserver_hosts or []), common_name="hardened-dev-apiserver"
     ).write(directory / "apiserver")
     client = certs.generate_client(ADMIN_USER, ADMIN_GROUPS)
     client_dir = directory / "client"
@@ -325,23 +347,37 @@ def _start_apiserver(
     pki: _Pki,
     ports: dict[str, int],
     options: Options,
+    node_pki: node.NodePki | None = None,
 ) -> subprocess.Popen[bytes]:
+    client_ca = pki.client_ca
+    if node_pki is not None:
+        # One --client-ca-file for every client: the admin's CA and each node component's.
+        client_ca = pki.directory / "client-ca-bundle.crt"
+        client_ca.write_bytes(
+            b"".join(path.read_bytes() for path in [pki.client_ca, *node_pki.client_cas])
+        )
     command = [
         str(found.kube_apiserver),
         f"--etcd-servers=https://{LOOPBACK}:{ports['etcd']}",
         f"--etcd-cafile={pki.etcd_ca}",
         f"--etcd-certfile={pki.etcd_client_cert}",
         f"--etcd-keyfile={pki.etcd_client_key}",
-        f"--bind-address={LOOPBACK}",
-        f"--advertise-address={LOOPBACK}",
-        # The endpoint reconciler refuses a loopback address; nothing here needs the
-        # `kubernetes` Service's endpoints (no pods run), so switch it off as envtest does.
-        "--endpoint-reconciler-type=none",
+        *(
+            node.apiserver_address_flags()
+            if node_pki is not None
+            else [
+                f"--bind-address={LOOPBACK}",
+                f"--advertise-address={LOOPBACK}",
+                # The endpoint reconciler refuses a loopback address; nothing here needs the
+                # `kubernetes` Service's endpoints (no pods run): off, as envtest does.
+                "--endpoint-reconciler-type=none",
+            ]
+        ),
         f"--secure-port={ports['apiserver']}",
         f"--cert-dir={plane.directory / 'apiserver-certs'}",
         f"--tls-cert-file={pki.serving_cert}",
         f"--tls-private-key-file={pki.serving_key}",
-        f"--client-ca-file={pki.client_ca}",
+        f"--client-ca-file={client_ca}",
         # As in a real cluster: RBAC decides, the Node authorizer serves kubelets (none here).
         "--authorization-mode=Node,RBAC",
         # Service-account tokens (TokenRequest API): an issuer and the key pair to sign them.
@@ -355,11 +391,72 @@ def _start_apiserver(
         "--allow-privileged=true",
         "--profiling=false",
     ]
+    if node_pki is not None:
+        command += node.apiserver_flags(node_pki)
     if not options.service_account_admission:
         # envtest's choice: without a controller-manager no namespace gets its "default"
         # ServiceAccount, and this plugin refuses Pods whose ServiceAccount is missing.
         command.append("--disable-admission-plugins=ServiceAccount")
     return _launch(plane, "kube-apiserver", command)
+
+
+def _alive(popen: subprocess.Popen[bytes]) -> bool:
+    return popen.poll() is None
+
+
+def _is_alive(directory: Path) -> bool:
+    try:
+        return bool(ControlPlane.load(directory).running())
+    except ControlPlaneError:
+        return False
+
+
+def _start_node(
+    plane: ControlPlane,
+    api: Any,
+    pki: _Pki,
+    node_pki: node.NodePki,
+    binaries: node_assets.NodeAssets,
+    test_images: images.BuiltImages,
+    options: Options,
+    log: Log,
+) -> None:
+    """controller-manager, scheduler, containerd (+ images), kubelet, storage, GPUs."""
+    for name in (
+        "kubelet", "kubelet_healthz", "controller_manager", "scheduler", "kube_proxy_healthz",
+        "kube_proxy_metrics",
+    ):  # fmt: skip
+        plane.ports[name] = processes.free_port()
+    commands = node.prepare(
+        plane.directory, plane.server, pki.serving_ca, pki.signing_key, node_pki, binaries,
+        plane.ports,
+    )  # fmt: skip
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    for name, command, extra_env in commands.items:
+        popen = _launch(plane, name, command, {**os.environ, **extra_env})
+        started[name] = popen
+        if name == "containerd":
+            node.wait_for_socket(
+                node.CONTAINERD_SOCKET, 30, still_running=functools.partial(_alive, popen)
+            )
+            images.import_archives(
+                binaries.path("ctr"),
+                str(node.CONTAINERD_SOCKET),
+                test_images.archives.values(),
+                log,
+            )
+
+    def crashed() -> str | None:
+        return next((n for n, p in started.items() if p.poll() is not None), None)
+
+    devnode.wait_node_ready(api, node.NODE_NAME, options.node_ready_timeout, still_running=crashed)
+    devnode.advertise_extended_resource(api, node.NODE_NAME, node.GPU_RESOURCE, node.GPU_COUNT)
+    devnode.apply_storage_class(api, provisioner.storage_class())
+    _launch(plane, "provisioner", node.provisioner_command(plane.directory, plane.kubeconfig))
+    log(
+        f"node {node.NODE_NAME} Ready (containerd, kubelet, controller-manager, scheduler; "
+        f"{node.GPU_COUNT} {node.GPU_RESOURCE}; StorageClass {provisioner.STORAGE_CLASS})"
+    )
 
 
 def _write_kubeconfig(path: Path, server: str, pki: _Pki) -> None:

@@ -1,0 +1,186 @@
+"""`hardened dev down` leaves nothing of a node behind: no process, mount, cgroup, bridge,
+iptables rule or sysctl change -- after a clean stop and after the starter was killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from node_support import SAMPLE_APP, wait_for
+
+from hardened_operator.dev import node
+
+pytestmark = pytest.mark.node
+
+HARDENED = [sys.executable, "-m", "hardened_operator.cli"]
+
+
+def _iptables() -> str:
+    """Every chain and rule of iptables and ip6tables, without the counters."""
+    lines = []
+    for save in ("iptables-save", "ip6tables-save"):
+        result = subprocess.run([save], capture_output=True, text=True, check=False)
+        for line in result.stdout.splitlines():
+            if line.startswith("#"):
+                continue
+            # ":CHAIN POLICY [packets:bytes]": traffic moves the counters, not the chain.
+            lines.append(" ".join(line.split()[:2]) if line.startswith(":") else line)
+    return "\n".join(lines)
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(f"{entry.name}: {cmdline[:200]}")
+    return found
+
+
+def _ip_forward() -> str:
+    return Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+
+
+def _run_pod(kubeconfig: Path, name: str) -> None:
+    from node_support import core_api
+
+    from hardened_operator.k8s import bootstrap
+
+    api = bootstrap.api_client(kubeconfig)
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "securityContext": {
+                "runAsUser": 1000,
+                "runAsNonRoot": True,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "app",
+                    "image": SAMPLE_APP,
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
+    core = core_api(api)
+    core.create_namespaced_pod("default", pod)
+    wait_for(
+        lambda: core.read_namespaced_pod(name, "default").status.phase == "Running",
+        120,
+        f"pod {name} running",
+    )
+    api.close()
+
+
+def test_down_leaves_nothing_behind(tmp_path: Path) -> None:
+    directory = tmp_path / "plane"
+    rules_before, forward_before = _iptables(), _ip_forward()
+    up = subprocess.run(
+        [*HARDENED, "dev", "up", "--node", "--no-operator", "--dir", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    try:
+        assert up.returncode == 0, up.stderr
+        _run_pod(directory / "kubeconfig", "cleanup-probe")
+        running = node.leftovers(directory)
+        assert any(item.startswith("shim pid") for item in running), running  # the test bites
+        assert any(item.startswith("mount ") for item in running), running
+        assert f"bridge {node.BRIDGE}" in running
+    finally:
+        down = subprocess.run(
+            [*HARDENED, "dev", "down", "--dir", str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert down.returncode == 0, down.stderr
+    said = down.stdout + down.stderr
+    assert "killed" in said and "deleted bridge" in said, said
+    assert node.leftovers(directory) == []
+    assert _processes_mentioning(str(directory)) == []
+    assert _processes_mentioning(str(node.CONTAINERD_SOCKET)) == []
+    assert _iptables() == rules_before
+    assert _ip_forward() == forward_before
+    assert not node.OWNER_FILE.exists()
+
+
+@pytest.mark.parametrize("recovery", ["down", "next up"])
+def test_what_a_killed_starter_left_is_cleaned_by_down_or_by_the_next_up(
+    tmp_path: Path, recovery: str
+) -> None:
+    # The starter ties every process to itself (as the test suite does); SIGKILL takes the
+    # kubelet and containerd with it, but the shims and containers they made outlive them.
+    directory = tmp_path / "killed"
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from hardened_operator.dev import plane
+        from test_node_cleanup import _run_pod
+        started = plane.start(plane.Options(directory=Path({str(directory)!r}), operator=False,
+                                            tie_to_parent=True, node=True))
+        _run_pod(started.kubeconfig, "orphan")
+        print("ready", flush=True)
+        time.sleep(600)
+        """
+    )
+    starter = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert starter.stdout is not None
+        line = starter.stdout.readline()
+        assert line.strip() == "ready", starter.stderr.read() if starter.stderr else ""
+    finally:
+        starter.send_signal(signal.SIGKILL)
+        starter.wait()
+    time.sleep(2)  # PR_SET_PDEATHSIG delivers the kernel's SIGKILL to each child
+    orphans = node.leftovers(directory)
+    assert any(item.startswith("shim pid") for item in orphans), orphans
+    assert any(item.startswith("cgroup task") for item in orphans), orphans
+
+    if recovery == "down":
+        down = _hardened("dev", "down", "--dir", str(directory))
+        assert down.returncode == 0, down.stderr
+    else:
+        other = tmp_path / "next"
+        up = _hardened("dev", "up", "--node", "--no-operator", "--dir", str(other))
+        try:
+            assert up.returncode == 0, up.stderr
+            assert f"cleaning up the node left behind by {directory}" in up.stderr
+            assert "killed 1 containerd shim(s)" in up.stdout + up.stderr
+            assert _processes_mentioning(str(directory)) == []
+        finally:
+            down = _hardened("dev", "down", "--dir", str(other))
+        assert down.returncode == 0, down.stderr
+    assert node.leftovers(directory) == []
+    assert _processes_mentioning(str(node.CONTAINERD_SOCKET)) == []
+
+
+def _hardened(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HARDENED, *args], capture_output=True, text=True, timeout=300, check=False
+    )

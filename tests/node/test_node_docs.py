@@ -1,0 +1,29 @@
+"""The README's "Run it for real" walkthrough, run line by line on a real node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support import walkthrough
+
+pytestmark = pytest.mark.node
+
+REPO = Path(__file__).resolve().parents[2]
+MARKER = "<!-- node: run by tests/node/test_node_docs.py -->"
+
+
+def test_the_readme_node_walkthrough_runs_a_pod_as_1000(tmp_path: Path) -> None:
+    walkthrough.require_kubectl_assets()
+    lines = walkthrough.bash_block_after((REPO / "README.md").read_text(), MARKER)
+    steps = walkthrough.run(lines, ".dev-node", tmp_path / "dev-node")
+
+    by_command = walkthrough.outputs_by_command(steps)
+    table = by_command["kubectl -n demo get hsvc sample-app"]
+    assert "True" in table and "ReplicasReady" in table
+    ids = by_command["kubectl -n demo exec deploy/sample-app -c app -- id"]
+    assert ids.strip() == "uid=1000(ai) gid=1000(ai) groups=1000(ai)"
+    refused = by_command["kubectl -n demo exec deploy/sample-app -c app -- touch /probe"]
+    assert "Read-only file system" in refused
+    assert "killed" in by_command["hardened dev down --dir .dev-node"]
