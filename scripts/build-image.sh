@@ -72,7 +72,7 @@ VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml", 
 IMAGE=${IMAGE:-localhost/hardened-operator:$VERSION}
 OUT_DIR=${OUT_DIR:-build}
 ARCHIVE=$OUT_DIR/hardened-operator-$VERSION.oci.tar
-CACHE=$REPO/.cache/image
+CACHE=$REPO/build/image-cache  # build/ is ignored by git and by .dockerignore
 mkdir -p "$CACHE" "$OUT_DIR"
 
 # ---- the base image: Debian packages, no registry ---------------------------------------
