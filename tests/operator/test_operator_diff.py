@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hardened_operator.k8s.diff import drift, parse_quantity
+from hardened_operator.k8s.diff import drift
 
 DESIRED: dict[str, Any] = {
     "apiVersion": "apps/v1",
@@ -114,24 +114,3 @@ def test_other_owners_are_ignored() -> None:
     live = live_copy()
     live["metadata"]["ownerReferences"].append({"kind": "Other", "name": "x", "uid": "u9"})
     assert drift(DESIRED, live) == []
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [
-        ("1Gi", 2**30),
-        ("1024Mi", 2**30),
-        ("500m", 0.5),
-        ("0.5", 0.5),
-        ("2", 2),
-        ("1k", 1000),
-        ("1e3", 1000),
-    ],
-)
-def test_quantities(text: str, value: float) -> None:
-    assert parse_quantity(text) == pytest.approx(value)
-
-
-@pytest.mark.parametrize("text", ["", "lots", "1Xi", None, True])
-def test_not_quantities(text: Any) -> None:
-    assert parse_quantity(text) is None

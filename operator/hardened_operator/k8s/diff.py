@@ -22,10 +22,10 @@ Rules, chosen to match server-side-apply semantics:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from hardened_operator import KIND
+from hardened_operator.model.quantity import quantity_or_none
 
 # Keyed ("associative") lists of the kinds we generate, by the field holding the list.
 _LIST_KEYS: dict[str, tuple[str, ...]] = {
@@ -128,45 +128,6 @@ def _parent(path: str) -> str:
     return parts[-2].split("[", 1)[0] if len(parts) > 1 else ""
 
 
-_SUFFIXES = {
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal(10**3),
-    "M": Decimal(10**6),
-    "G": Decimal(10**9),
-    "T": Decimal(10**12),
-    "P": Decimal(10**15),
-    "E": Decimal(10**18),
-}
-
-
-def parse_quantity(value: Any) -> Decimal | None:
-    """A Kubernetes quantity as a number, or None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    if not isinstance(value, str) or not value:
-        return None
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if value.endswith(suffix):
-            number, multiplier = value[: -len(suffix)], _SUFFIXES[suffix]
-            break
-    else:
-        number, multiplier = value, Decimal(1)
-    try:
-        return Decimal(number) * multiplier
-    except InvalidOperation:
-        return None
-
-
 def _same_quantity(desired: Any, live: Any) -> bool:
-    a, b = parse_quantity(desired), parse_quantity(live)
+    a, b = quantity_or_none(desired), quantity_or_none(live)
     return a is not None and a == b

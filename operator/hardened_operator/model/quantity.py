@@ -1,7 +1,9 @@
-"""Kubernetes quantities as exact decimals (pure: no I/O here).
+"""Kubernetes quantities as exact decimals: the one parser (pure: no I/O here).
 
-Only what the model's cross-field checks need (requests ≤ limits, whole numbers for extended
-resources); the grammar itself is enforced by ``base.QUANTITY_PATTERN``.
+Used by the model's cross-field checks (requests ≤ limits, whole numbers for extended
+resources), by the drift comparison (``1024Mi`` == ``1Gi``) and by ``hardened convert``
+(reservations ≤ limits). The schema's grammar is ``base.QUANTITY_PATTERN``; this parser accepts
+the same strings.
 """
 
 from __future__ import annotations
@@ -48,3 +50,20 @@ def parse_quantity(value: int | str) -> Decimal:
     except (InvalidOperation, ValueError):
         pass
     raise ValueError(f"{value!r} is not a quantity")
+
+
+def quantity_or_none(value: object) -> Decimal | None:
+    """A quantity read from JSON (string, integer or float), or None when it is not one.
+
+    Booleans are not quantities, although Python counts them as integers.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_quantity(value)
+    except ValueError:
+        return None
