@@ -108,29 +108,3 @@ def test_long_names_stay_distinct_and_short_enough() -> None:
     second = names.object_name("x" * 80 + "-two")
     assert first != second
     assert len(first) <= names.MAX_NAME and len(f"{first}-models") <= 63
-
-
-@pytest.mark.parametrize(
-    ("key", "valid"),
-    [
-        ("team", True),
-        ("com.example.team", True),
-        ("example.com/team", True),
-        ("traefik.http.routers.api.rule", True),
-        ("Example.com/team", False),
-        ("bad key", False),
-        ("-lead", False),
-        ("a/b/c", False),
-        ("x" * 64, False),
-    ],
-)
-def test_label_keys(key: str, valid: bool) -> None:
-    assert names.is_label_key(key) is valid
-
-
-@pytest.mark.parametrize(
-    ("value", "valid"),
-    [("", True), ("ml", True), ("GPU inference server", False), ("Host(`a`)", False)],
-)
-def test_label_values(value: str, valid: bool) -> None:
-    assert names.is_label_value(value) is valid

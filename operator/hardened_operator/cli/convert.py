@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -15,7 +14,9 @@ from hardened_operator.errors import ConversionError, InputError
 
 
 def _namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
+    from hardened_operator.model.names import is_dns1123_label
+
+    if value is not None and not is_dns1123_label(value):
         raise click.BadParameter(f"{value!r} is not a valid namespace name (DNS-1123 label)")
     return value
 

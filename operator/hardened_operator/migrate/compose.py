@@ -20,6 +20,7 @@ from hardened_operator.migrate import names
 from hardened_operator.migrate.compose_load import Project, Service, load_project
 from hardened_operator.migrate.compose_volumes import parse_mount, standard_volumes
 from hardened_operator.migrate.notes import Note, show
+from hardened_operator.model.names import is_label_key, is_label_value
 
 CONVERTED_FROM = f"{API_GROUP}/converted-from"
 DEBUG_PROFILE = "debug"
@@ -319,9 +320,9 @@ def _labels(ctx: fields.Context, labels: dict[str, Any]) -> tuple[dict[str, str]
         key = str(key)
         domain = key.rpartition("/")[0]
         reserved = any(domain == d or domain.endswith(f".{d}") for d in _RESERVED_LABEL_DOMAINS)
-        if not names.is_label_key(key):
+        if not is_label_key(key):
             ctx.note("labels", f"{key!r} is not a valid Kubernetes label or annotation key")
-        elif names.is_label_value(value) and not reserved and len(pod_labels) < _MAX_ENTRIES:
+        elif is_label_value(value) and not reserved and len(pod_labels) < _MAX_ENTRIES:
             pod_labels[key] = value
         elif len(pod_annotations) < _MAX_ENTRIES:
             pod_annotations[key] = value

@@ -12,14 +12,17 @@ from typing import Any, NoReturn
 
 from hardened_operator import conventions
 from hardened_operator.errors import ManifestParseError
-from hardened_operator.migrate import names, units
+from hardened_operator.migrate import units
 from hardened_operator.migrate.compose_load import read_dotenv
 from hardened_operator.migrate.notes import Note, NoteKind, show
+from hardened_operator.model.names import ENV_VAR_NAME, is_port_name
+from hardened_operator.model.quantity import parse_quantity
+from hardened_operator.model.spec import MAX_GRACE_SECONDS
 
 _ROOT_NAMES = ("0", "root")
 _PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP"}
 # Environment variable names every supported API server (1.30+) accepts.
-_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+_ENV_NAME = re.compile(ENV_VAR_NAME)
 _SECRET_NAME = re.compile(
     r"PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL"
 )
@@ -168,7 +171,7 @@ def ports(ctx: Context, short_or_long: list[Any], expose: list[Any]) -> list[dic
             return
         entry = _port_entry(port, protocol)
         if name is not None:
-            if names.is_port_name(name):
+            if is_port_name(name):
                 entry["name"] = name
             else:
                 ctx.warn("ports", f"name {name!r} is not a valid port name; using {entry['name']}")
@@ -411,8 +414,8 @@ def _gpu_devices(ctx: Context, where: str, devices: Any) -> int:
 def _check_requests_within_limits(ctx: Context, result: Resources) -> None:
     for kind in ("cpu", "memory"):
         if kind in result.limits and kind in result.requests:
-            limit = _quantity_value(result.limits[kind])
-            request = _quantity_value(result.requests[kind])
+            limit = parse_quantity(result.limits[kind])
+            request = parse_quantity(result.requests[kind])
             if request > limit:
                 ctx.fail(
                     "deploy.resources",
@@ -421,26 +424,15 @@ def _check_requests_within_limits(ctx: Context, result: Resources) -> None:
                 )
 
 
-_SUFFIX_VALUE = {"m": Decimal("0.001"), "": Decimal(1), "Ki": Decimal(1024)}
-for _i, _s in enumerate(("Mi", "Gi", "Ti", "Pi"), start=2):
-    _SUFFIX_VALUE[_s] = Decimal(1024) ** _i
-
-
-def _quantity_value(quantity: str) -> Decimal:
-    match = re.fullmatch(r"(\d+)(m|Ki|Mi|Gi|Ti|Pi)?", quantity)
-    assert match is not None, quantity  # only our own output reaches here
-    return Decimal(match.group(1)) * _SUFFIX_VALUE[match.group(2) or ""]
-
-
-MAX_GRACE_SECONDS = 3600  # the HardenedService schema's bound
-
-
 def grace_period(ctx: Context, value: Any) -> int:
     try:
         seconds = units.whole_seconds(value, minimum=0)
     except ValueError as exc:
         ctx.fail("stop_grace_period", str(exc))
     if seconds > MAX_GRACE_SECONDS:
-        ctx.warn("stop_grace_period", f"{show(value)} is above the maximum; using 3600 seconds")
+        ctx.warn(
+            "stop_grace_period",
+            f"{show(value)} is above the maximum; using {MAX_GRACE_SECONDS} seconds",
+        )
         return MAX_GRACE_SECONDS
     return seconds

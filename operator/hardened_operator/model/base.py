@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hardened_operator.model.names import QUALIFIED_KEY
+
 
 class ApiModel(BaseModel):
     """Strict by default: unknown fields are errors, descriptions come from field docstrings."""
@@ -28,15 +30,6 @@ QUANTITY_PATTERN = (
 Quantity = int | Annotated[str, Field(pattern=QUANTITY_PATTERN)]
 """A Kubernetes quantity: an integer or a string such as ``500m``, ``2Gi``."""
 
-# Object names (Secrets, ConfigMaps, ServiceAccounts, StorageClasses, RuntimeClasses).
-DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-# Environment variable names as every supported version accepts them (1.30 is the strictest).
-ENV_VAR_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
-# A label or annotation key: optional DNS-subdomain prefix, then a name.
-QUALIFIED_KEY = (
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
 NO_WHITESPACE = r"^\S+$"
 
 
@@ -47,11 +40,6 @@ def check_qualified_keys(value: dict[str, str] | None) -> dict[str, str] | None:
         if len(prefix) > 253 or len(name) > 63 or not re.match(QUALIFIED_KEY, key):
             raise ValueError(f"{key!r} is not a valid label or annotation key")
     return value
-
-
-DNS1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
-IANA_SVC_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
 
 def cel_rules(*rules: dict[str, str]) -> ConfigDict:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel
 
 from hardened_operator import API_GROUP, API_VERSION, KIND, PLURAL
+from hardened_operator.model.names import DNS1035_LABEL
 from hardened_operator.model.resource import MAX_NAME_LENGTH
 from hardened_operator.model.spec import HardenedServiceSpec
 from hardened_operator.model.status import HardenedServiceStatus
@@ -176,7 +177,7 @@ def _root_schema() -> dict[str, Any]:
         "x-kubernetes-validations": [
             {
                 "rule": f"size(self.metadata.name) <= {MAX_NAME_LENGTH} && "
-                "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+                f"self.metadata.name.matches('{DNS1035_LABEL}')",
                 "message": "metadata.name must be a DNS-1035 label of at most "
                 f"{MAX_NAME_LENGTH} characters (it names the Service and label values)",
             }

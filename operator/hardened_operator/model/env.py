@@ -6,14 +6,13 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from hardened_operator.model.base import (
-    DNS1123_SUBDOMAIN,
-    ENV_VAR_NAME,
     ApiModel,
     Quantity,
     at_most_one,
     at_most_one_rule,
     cel_rules,
 )
+from hardened_operator.model.names import DNS1123_SUBDOMAIN, ENV_VAR_NAME
 
 
 class LocalObjectReference(ApiModel):

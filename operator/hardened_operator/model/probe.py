@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from hardened_operator.model.base import (
-    IANA_SVC_NAME,
     ApiModel,
     at_most_one,
     at_most_one_rule,
     cel_rules,
 )
+from hardened_operator.model.names import IANA_SVC_NAME
 
 PortRef = (
     Annotated[int, Field(ge=1, le=65535)]

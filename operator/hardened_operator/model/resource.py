@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardened_operator import API_GROUP, API_VERSION, KIND
-from hardened_operator.model.base import DNS1035_LABEL, ApiModel
+from hardened_operator.model.base import ApiModel
+from hardened_operator.model.names import DNS1035_LABEL
 from hardened_operator.model.spec import HardenedServiceSpec
 from hardened_operator.model.status import HardenedServiceStatus
 

@@ -11,12 +11,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from hardened_operator.model.base import (
-    LABEL_VALUE,
-    QUALIFIED_KEY,
-    ApiModel,
-    cel_rules,
-)
+from hardened_operator.model.base import ApiModel, cel_rules
+from hardened_operator.model.names import LABEL_VALUE, QUALIFIED_KEY
 
 _PRESERVE: dict[str, Any] = {"x-kubernetes-preserve-unknown-fields": True}
 

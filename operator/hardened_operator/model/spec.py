@@ -12,15 +12,13 @@ from pydantic import Field, field_validator, model_validator
 
 from hardened_operator import conventions
 from hardened_operator.model.base import (
-    DNS1123_SUBDOMAIN,
-    IANA_SVC_NAME,
-    LABEL_VALUE,
     NO_WHITESPACE,
     ApiModel,
     cel_rules,
     check_qualified_keys,
 )
 from hardened_operator.model.env import EnvFromSource, EnvVar, LocalObjectReference
+from hardened_operator.model.names import DNS1123_SUBDOMAIN, IANA_SVC_NAME, LABEL_VALUE
 from hardened_operator.model.probe import Probe
 from hardened_operator.model.resources import ResourceRequirements
 from hardened_operator.model.scheduling import Affinity, Toleration
@@ -56,6 +54,10 @@ MAX_ENV_FROM: Final = 64
 MAX_ID: Final = 2147483647
 
 LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]
+
+
+MAX_GRACE_SECONDS: Final = 3600
+"""The largest ``terminationGracePeriodSeconds`` a HardenedService accepts (one hour)."""
 
 
 class SecurityContextSpec(ApiModel):
@@ -281,7 +283,7 @@ class HardenedServiceSpec(ApiModel):
         default=None, max_length=64, json_schema_extra=_reserved_annotation_rule()
     )
     """Extra annotations on the pods, e.g. for a metrics scraper."""
-    terminationGracePeriodSeconds: int = Field(default=30, ge=0, le=3600)
+    terminationGracePeriodSeconds: int = Field(default=30, ge=0, le=MAX_GRACE_SECONDS)
     """Seconds a stopping pod gets between SIGTERM and SIGKILL (default 30)."""
     debug: bool = False
     """Also run ``<name>-debug``: one pod, same identity and volumes, a shell that sleeps, for

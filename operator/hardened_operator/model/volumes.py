@@ -7,7 +7,8 @@ from typing import Any, Final, Literal
 from pydantic import Field, field_validator
 
 from hardened_operator import conventions
-from hardened_operator.model.base import DNS1123_SUBDOMAIN, QUANTITY_PATTERN, ApiModel
+from hardened_operator.model.base import QUANTITY_PATTERN, ApiModel
+from hardened_operator.model.names import DNS1123_SUBDOMAIN
 
 VOLUME_NAMES: Final = conventions.APP_DIRS
 """The seed's /app directories, in the order objects are generated."""
