@@ -21,12 +21,16 @@ if TYPE_CHECKING:
 
 
 def _listen(value: str | None, what: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` read by the webhook's one parser, reported as the option ``what``."""
+    from hardened_operator.errors import InputError
+    from hardened_operator.webhook.server import parse_listen
+
     if value is None:
         return None
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=what)
-    return host.strip("[]"), int(port)
+    try:
+        return parse_listen(value)
+    except InputError:
+        raise click.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint=what) from None
 
 
 @click.command("run")
