@@ -14,6 +14,7 @@ from typing import Final
 
 import orjson
 from aiohttp import web
+from aiohttp.hdrs import CONTENT_TYPE
 from aiohttp.http_exceptions import HttpProcessingError
 
 from hardened_operator.webhook.admission import (
@@ -74,7 +75,8 @@ class _Validate:
         if len(modes) > 1 and len(set(modes)) > 1:
             return _reject(metrics, 400, "bad_mode", f"conflicting modes {modes}")
         mode = modes[0] if modes else "enforce"
-        if request.content_type != _JSON:
+        # The raw header first: what the API server sends needs no parsing.
+        if request.headers.get(CONTENT_TYPE) != _JSON and request.content_type != _JSON:
             return _reject(
                 metrics,
                 415,
@@ -133,6 +135,8 @@ class _Validate:
         """The body, within ``body_timeout`` and ``max_body_bytes``, or ``_Refused``."""
         metrics, config = self.metrics, self.config
         try:
+            if request.content.is_eof():  # it all came with the head: no timer to set
+                return await request.read()
             async with asyncio.timeout(config.body_timeout):
                 return await request.read()
         except web.HTTPRequestEntityTooLarge:
