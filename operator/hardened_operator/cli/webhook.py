@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from pathlib import Path
 
 import click
@@ -12,14 +13,15 @@ import click
 from hardened_operator.cli._exemptions import exempt_namespaces as exempt_namespaces_for
 from hardened_operator.cli._exemptions import exemption_options
 from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
-from hardened_operator.errors import HardenedError
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
 from hardened_operator.webhook import (
     DEFAULT_MAX_BODY_BYTES,
     WebhookConfig,
+    is_loopback,
     parse_listen,
     serve,
 )
+from hardened_operator.webhook.workers import is_worker, supervise
 
 
 async def _serve_until_signalled(
@@ -30,7 +32,9 @@ async def _serve_until_signalled(
     config: WebhookConfig,
 ) -> None:
     host, port = parse_listen(listen)
-    server = await serve(config, host, port, cert_file, key_file, insecure=insecure)
+    server = await serve(
+        config, host, port, cert_file, key_file, insecure=insecure, reuse_port=is_worker()
+    )
     click.echo(f"hardened webhook: serving {server.url}/validate", err=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -94,6 +98,14 @@ async def _serve_until_signalled(
     "up to 3 MiB).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (SO_REUSEPORT), one core each; /metrics reports "
+    "the sums over all of them.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -110,6 +122,7 @@ def webhook(
     exempt_usernames: tuple[str, ...],
     operator_namespace: str,
     max_body_bytes: int | None,
+    workers: int,
     log_level: str,
 ) -> None:
     """Serve the validating admission webhook: POST /validate[?mode=warn|audit], GET /healthz,
@@ -134,8 +147,13 @@ def webhook(
             exempt_usernames=frozenset(exempt_usernames),
             max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
         )
+        if workers > 1 and not is_worker():
+            host, port = parse_listen(listen)
+            if insecure and not is_loopback(host):
+                raise click.UsageError(f"--insecure refuses to listen on {host!r} (loopback only)")
+            if not insecure and not (tls_cert_file and tls_key_file):
+                raise click.UsageError("HTTPS needs --tls-cert-file and --tls-key-file")
+            raise SystemExit(supervise(sys.argv[1:], host, port, workers))
         asyncio.run(_serve_until_signalled(listen, tls_cert_file, tls_key_file, insecure, config))
-    except HardenedError as exc:
-        raise click.UsageError(str(exc)) from exc
     except OSError as exc:  # port in use, unreadable certificate, ...
         raise click.ClickException(str(exc)) from exc

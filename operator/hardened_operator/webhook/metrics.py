@@ -7,12 +7,14 @@ costs a dict lookup and a lock-protected add per metric, not a label resolution.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from hardened_operator.webhook.admission import Decision
@@ -43,6 +45,13 @@ class WebhookMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # --workers: prometheus_client counts in files shared by the workers (it reads
+        # PROMETHEUS_MULTIPROC_DIR when first imported); /metrics reports their sums.
+        self._shared_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        self._exposed = self.registry
+        if self._shared_dir is not None:
+            self._exposed = CollectorRegistry(auto_describe=True)
+            MultiProcessCollector(self._exposed, path=self._shared_dir)  # type: ignore[no-untyped-call]
         self.decisions = Counter(
             "hardened_webhook_decisions_total",
             "Admission decisions, one per request answered with an AdmissionReview.",
@@ -69,6 +78,9 @@ class WebhookMetrics:
         )
         self._decision_children: dict[tuple[str, str, str], Counter] = {}
         self._violation_children: dict[tuple[str, str, str], Counter] = {}
+        self._cache: ReviewCache | None = None
+        self._cache_counted = (0, 0)  # hits, misses already added to the shared counters
+        self._cache_lookups: Counter | None = None
 
     def record(self, decision: Decision, mode: str) -> None:
         key = (decision.verdict, decision.kind, mode)
@@ -82,10 +94,31 @@ class WebhookMetrics:
             if vchild is None:
                 vchild = self._violation_children[vkey] = self.violations.labels(*vkey)
             vchild.inc()
+        if self._cache is not None:
+            self._count_cache(self._cache)
 
     def watch_cache(self, cache: ReviewCache) -> None:
-        """Export the policy memo's hits and misses (read at scrape time: no per-request cost)."""
-        self.registry.register(_CacheCollector(cache))
+        """Export the policy memo's hits and misses (read at scrape time: no per-request cost;
+        with workers, added to shared counters as requests are recorded)."""
+        if self._shared_dir is None:
+            self.registry.register(_CacheCollector(cache))
+            return
+        self._cache = cache
+        self._cache_lookups = Counter(
+            "hardened_webhook_policy_cache_lookups",
+            "Policy evaluations answered from the memo (hit) or computed (miss).",
+            ["result"],
+            registry=self.registry,
+        )
+
+    def _count_cache(self, cache: ReviewCache) -> None:
+        hits, misses = self._cache_counted
+        if (cache.hits, cache.misses) == (hits, misses):
+            return
+        assert self._cache_lookups is not None
+        self._cache_lookups.labels("hit").inc(cache.hits - hits)
+        self._cache_lookups.labels("miss").inc(cache.misses - misses)
+        self._cache_counted = (cache.hits, cache.misses)
 
     def reject(self, reason: str) -> None:
         self.rejected.labels(reason).inc()
@@ -94,7 +127,7 @@ class WebhookMetrics:
         self.latency.observe(seconds)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._exposed)
 
 
 class _CacheCollector(Collector):
