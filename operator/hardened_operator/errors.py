@@ -1,19 +1,26 @@
-"""The project's exceptions, in one place.
+"""The project's exceptions, in one place, and the exit code each gives on the command line.
 
-Hierarchy::
+Hierarchy (exit code of a ``hardened`` command that stops on it)::
 
-    HardenedError                 base of everything we raise on purpose
-    ├── InputError                a file, manifest or request body we cannot use
-    │   ├── ManifestParseError    YAML/JSON that does not parse (carries file and line)
-    │   ├── SpecValidationError   a HardenedService spec breaking the schema (names the field)
-    │   └── MalformedFieldError   a pod spec field of the wrong type (the policy denies it)
-    ├── ConversionError           compose/Dockerfile input with no faithful mapping (--strict)
-    ├── PolicyError               a policy misconfiguration (unknown profile or check id)
-    ├── ApiError                  the Kubernetes API refused or failed a call
+    HardenedError                 base of everything we raise on purpose                  1
+    ├── InputError                a file, manifest, option or request body we cannot use  2
+    │   ├── ManifestParseError    YAML/JSON that does not parse (carries file and line)   2
+    │   ├── SpecValidationError   a HardenedService spec breaking the schema (names it)   2
+    │   └── MalformedFieldError   a pod spec field of the wrong type (the policy denies it) 2
+    ├── ConversionError           compose/Dockerfile input with no faithful mapping        1
+    ├── PolicyError               a policy misconfiguration (unknown profile or check id)  2
+    ├── ApiError                  the Kubernetes API refused or failed a call              1
     │   ├── ConflictError         409: someone else changed the object; retry from a fresh read
+    │   ├── NotFoundError         404: the object (or its kind) does not exist
     │   └── TransientApiError     5xx, 429, timeouts: retry with backoff
-    └── ControlPlaneError         the local etcd + kube-apiserver could not be built or started
+    └── ControlPlaneError         the local etcd + kube-apiserver could not be built or started 1
         └── AssetsNotFoundError   no KUBEBUILDER_ASSETS, no cached binaries and no Go toolchain
+
+Exit codes: **2** means "what you gave us is unusable" (the same code click gives a bad option),
+**1** means "we understood, and the answer is no or it failed" (findings, a stale file, an
+unmappable conversion, a refusal by the cluster). ``hardened_operator.cli._exit.exit_code`` is
+the one place that maps an error to its code; ``hardened audit`` (0 clean, 1 findings,
+2 unreadable input) and ``hardened dockerfile lint|fix`` (0, 1 findings, 2) follow it.
 """
 
 from __future__ import annotations
@@ -97,6 +104,10 @@ class ApiError(HardenedError):
 
 class ConflictError(ApiError):
     """HTTP 409: the object changed under us; re-read and retry."""
+
+
+class NotFoundError(ApiError):
+    """HTTP 404: the object, or the API serving its kind, does not exist."""
 
 
 class TransientApiError(ApiError):

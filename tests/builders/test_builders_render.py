@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from hardened_operator.cli import main
-from hardened_operator.cli.render import EXIT_INVALID
+from hardened_operator.cli._exit import EXIT_BAD_INPUT
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "docs" / "examples" / "hardenedservice"
@@ -75,7 +75,7 @@ def test_root_uid_exits_2_naming_run_as_user(tmp_path: Path) -> None:
     path = tmp_path / "root.yaml"
     path.write_text(ROOT)
     code, out, err = run(str(path))
-    assert code == EXIT_INVALID == 2
+    assert code == EXIT_BAD_INPUT == 2
     assert out == "", "nothing may be printed for a pipeline to apply"
     assert "spec.securityContext.runAsUser" in err
     assert "rooty" in err and str(path) in err and "root" in err

@@ -2,6 +2,10 @@
 
 Each subcommand lives in its own module here and is imported only when invoked, so that
 ``hardened audit`` never pays for importing the kubernetes client or kopf.
+
+Commands raise ``HardenedError``s and do not pick exit codes for them: ``LazyGroup.invoke``
+prints ``error: <message>`` on stderr and exits with ``_exit.exit_code(error)`` (2 for unusable
+input, 1 otherwise; see ``hardened_operator.errors``).
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ import importlib
 from typing import Any
 
 import click
+
+from hardened_operator.cli._exit import exit_code
+from hardened_operator.errors import HardenedError
 
 # name -> (module under hardened_operator.cli, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -45,6 +52,14 @@ class LazyGroup(click.Group):
         if not isinstance(command, click.Command):  # pragma: no cover - programming error
             raise TypeError(f"{module_name}.{attribute} is not a click command")
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; a ``HardenedError`` it raises becomes one line and an exit code."""
+        try:
+            return super().invoke(ctx)
+        except HardenedError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(exit_code(error))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help must not import every subcommand: use the table's one-liners.

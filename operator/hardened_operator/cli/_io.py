@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from hardened_operator.errors import ManifestParseError
+from hardened_operator.errors import InputError, ManifestParseError
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -68,7 +68,7 @@ def output_option(func: F) -> F:
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """``text`` to stdout, or to ``output`` (replaced whole; an error exits 2 with the reason)."""
+    """``text`` to stdout, or to ``output`` (replaced whole; ``InputError`` when it cannot be)."""
     if output is None or str(output) == STDIN:
         click.echo(text, nl=False)
         return
@@ -76,8 +76,7 @@ def write_output(text: str, output: Path | None) -> None:
         with output.open("w", encoding="utf-8", newline="") as handle:
             handle.write(text)
     except OSError as exc:
-        click.echo(f"error: {output}: cannot write: {exc.strerror or exc}", err=True)
-        sys.exit(2)
+        raise InputError(f"{output}: cannot write: {exc.strerror or exc}") from exc
 
 
 def _isatty(stream: Any) -> bool:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
 import yaml
 
 from hardened_operator.cli._io import STDIN, output_option, read_input, write_output
-from hardened_operator.errors import ConversionError, InputError
+from hardened_operator.errors import ConversionError
 
 
 def _namespace(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -57,30 +56,21 @@ def convert(
 
     if compose_files.count(STDIN) > 1:
         raise click.UsageError("stdin (-) can be given only once")
-    try:
-        stdin = read_input(STDIN) if STDIN in compose_files else None
-        result = convert_files(
-            [STDIN_PATH if name == STDIN else Path(name) for name in compose_files],
-            namespace=namespace,
-            image_prefix=image_prefix,
-            environ=dict(os.environ),
-            stdin=stdin,
-        )
-    except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    except ConversionError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    stdin = read_input(STDIN) if STDIN in compose_files else None
+    result = convert_files(
+        [STDIN_PATH if name == STDIN else Path(name) for name in compose_files],
+        namespace=namespace,
+        image_prefix=image_prefix,
+        environ=dict(os.environ),
+        stdin=stdin,
+    )
     for note in result.notes:
         click.echo(note.describe(), err=True)
     if strict and result.unmappable:
-        click.echo(
-            f"error: --strict: {len(result.unmappable)} setting(s) have no faithful mapping "
-            "(listed above); nothing printed",
-            err=True,
+        raise ConversionError(
+            f"--strict: {len(result.unmappable)} setting(s) have no faithful mapping "
+            "(listed above); nothing printed"
         )
-        sys.exit(1)
     write_output(
         yaml.dump_all(result.documents, Dumper=_NoAliasDumper, sort_keys=False, width=100),
         output,

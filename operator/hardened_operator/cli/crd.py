@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
+from hardened_operator.cli._exit import EXIT_FAILED
 from hardened_operator.cli._io import read_input, write_output
-from hardened_operator.errors import InputError
 
 
 @click.command()
@@ -36,11 +36,7 @@ def crd(check_file: Path | None, output: Path | None) -> None:
 
     text = crd_yaml()
     if check_file is not None:
-        try:
-            current = read_input(str(check_file), encoding="utf-8")
-        except InputError as error:
-            click.echo(f"error: {error}", err=True)
-            sys.exit(2)
+        current = read_input(str(check_file), encoding="utf-8")
         if current != text:
             diff = difflib.unified_diff(
                 current.splitlines(keepends=True),
@@ -53,7 +49,7 @@ def crd(check_file: Path | None, output: Path | None) -> None:
                 f"error: {check_file} is stale; regenerate with: hardened crd -o {check_file}",
                 err=True,
             )
-            sys.exit(1)
+            sys.exit(EXIT_FAILED)
         click.echo(f"{check_file} is up to date", err=True)
         return
     write_output(text, output)

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
+from hardened_operator.cli._exit import EXIT_FAILED, EXIT_OK
 from hardened_operator.cli._io import STDIN, display_name, read_input
-from hardened_operator.errors import InputError
 
 _BASE_HELP = (
     "Your organisation's base image: the final stage must be built on it (rule HF008), and "
@@ -27,12 +27,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _read(path: str) -> str:
-    try:
-        # Bytes, not universal newlines: CRLF files must stay CRLF; a BOM stays too.
-        return read_input(path, encoding="utf-8")
-    except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    # Bytes, not universal newlines: CRLF files must stay CRLF; a BOM stays too.
+    return read_input(path, encoding="utf-8")
 
 
 def _profile_option(func: F) -> F:
@@ -67,11 +63,7 @@ def lint(files: tuple[str, ...], base: str | None, profile: str, fmt: str) -> No
     findings: list[Finding] = []
     for path in files:
         name = display_name(path)
-        try:
-            findings.extend(lint_dockerfile(_read(path), file=name, base=base, profile=profile))
-        except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+        findings.extend(lint_dockerfile(_read(path), file=name, base=base, profile=profile))
     if fmt == "json":
         click.echo(json.dumps([f.as_dict() for f in findings], indent=2))
     else:
@@ -79,7 +71,7 @@ def lint(files: tuple[str, ...], base: str | None, profile: str, fmt: str) -> No
             click.echo(finding.describe())
         if not findings:
             click.echo(f"{len(files)} Dockerfile(s): no findings ({profile})", err=True)
-    sys.exit(1 if findings else 0)
+    sys.exit(EXIT_FAILED if findings else EXIT_OK)
 
 
 @dockerfile.command()
@@ -101,11 +93,7 @@ def fix(file: str, base: str | None, profile: str, in_place: bool) -> None:
         raise click.UsageError("--in-place cannot rewrite stdin")
     name = display_name(file)
     source = _read(file)
-    try:
-        result = fix_dockerfile(source, file=name, base=base, profile=profile)
-    except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    result = fix_dockerfile(source, file=name, base=base, profile=profile)
     for change in result.changes:
         click.echo(f"{name}: fixed: {change}", err=True)
     for manual in result.manual:
@@ -125,4 +113,4 @@ def fix(file: str, base: str | None, profile: str, in_place: bool) -> None:
         )
         for finding in result.remaining:
             click.echo(f"  {finding.describe()}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)

@@ -197,17 +197,13 @@ def run(
 def _webhook_config(
     profile: str, exempt: frozenset[str], usernames: tuple[str, ...] = ()
 ) -> WebhookConfig:
-    from hardened_operator.errors import HardenedError
     from hardened_operator.webhook.config import WebhookConfig
 
-    try:
-        return WebhookConfig(
-            profile=profile,  # type: ignore[arg-type]  # click.Choice guarantees a Profile
-            exempt_namespaces=exempt,
-            exempt_usernames=frozenset(usernames),
-        )
-    except HardenedError as exc:
-        raise click.UsageError(str(exc)) from exc
+    return WebhookConfig(
+        profile=profile,  # type: ignore[arg-type]  # click.Choice guarantees a Profile
+        exempt_namespaces=exempt,
+        exempt_usernames=frozenset(usernames),
+    )
 
 
 def _require_peering(kubeconfig: str | None, namespaces: tuple[str, ...], name: str) -> None:
@@ -216,7 +212,7 @@ def _require_peering(kubeconfig: str | None, namespaces: tuple[str, ...], name: 
     kopf would not fail: without the CRD it pauses every watch (nothing is ever reconciled),
     without the object each replica sees no peer and all of them reconcile at once.
     """
-    from hardened_operator.errors import ApiError
+    from hardened_operator.errors import ApiError, NotFoundError
     from hardened_operator.k8s import KubeClient, load_connection
     from hardened_operator.k8s.resources import CLUSTER_KOPF_PEERINGS, KOPF_PEERINGS
 
@@ -237,8 +233,10 @@ def _require_peering(kubeconfig: str | None, namespaces: tuple[str, ...], name: 
     try:
         absent = asyncio.run(missing())
     except ApiError as exc:
-        raise click.ClickException(
-            f"--peering {name}: cannot read the peering object: {exc}"
+        raise ApiError(
+            f"--peering {name}: cannot read the peering object: {exc}",
+            status=exc.status,
+            reason=exc.reason,
         ) from exc
     if absent:
         crd = (
@@ -246,9 +244,10 @@ def _require_peering(kubeconfig: str | None, namespaces: tuple[str, ...], name: 
             if namespaces
             else "manifests/01-kopf-peering-crd.yaml (clusterkopfpeerings.kopf.dev)"
         )
-        raise click.ClickException(
+        raise NotFoundError(
             f"--peering {name}: not found: {', '.join(absent)}. Apply the CRD {crd} and "
-            "create the object (docs/operator.md, Peering), or run without --peering."
+            "create the object (docs/operator.md, Peering), or run without --peering.",
+            status=404,
         )
 
 
