@@ -49,8 +49,9 @@ class _HeaderTimeoutHandler(RequestHandler):
     aiohttp closes a connection that has not sent a whole request ``keepalive_timeout``
     seconds after it was accepted or after its last response; that is the idle timeout
     here. A client that sends the head byte by byte (slowloris) would have all that time, so
-    the head must also be complete ``header_timeout`` seconds after its first byte (or after
-    the connection is accepted: the API server writes at once).
+    the head must also be complete ``header_timeout`` seconds after its first part arrived
+    (or after the connection was accepted: the API server writes at once). A head that
+    arrives whole, the usual case, sets no timer at all.
     """
 
     def __init__(self, manager: web.Server, *, header_timeout: float, **kwargs: Any) -> None:
@@ -80,11 +81,12 @@ class _HeaderTimeoutHandler(RequestHandler):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        if self._header_timer is None and self._between_requests():
-            self._arm()  # the first byte of the next request's head
         super().data_received(data)
-        if not self._between_requests():
-            self._disarm()  # a whole head arrived; the body has its own timeout
+        if self._messages or self._request_in_progress:
+            if self._header_timer is not None:
+                self._disarm()  # a whole head arrived; the body has its own timeout
+        elif self._header_timer is None:
+            self._arm()  # part of a head: it has header_timeout from now to be complete
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
