@@ -183,12 +183,26 @@ def closed_within(raw: socket.socket, seconds: float) -> tuple[bool, bytes]:
 FAST = WebhookConfig(header_timeout=0.5, body_timeout=0.5, idle_timeout=60)
 
 
-def test_a_connection_that_sends_nothing_is_closed() -> None:
-    with running_server(FAST) as server:
+def test_a_connection_that_sends_nothing_is_idle_not_slow() -> None:
+    # The API server's pool dials connections it uses later: the head timeout must not
+    # close them (that would race its next request); the idle timeout does.
+    with running_server(WebhookConfig(header_timeout=0.3, idle_timeout=1.5)) as server:
         raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        closed, _ = closed_within(raw, 3)
-        assert closed
+        time.sleep(0.8)
+        body = orjson.dumps(review(pod()))
+        raw.sendall(
+            b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        raw.settimeout(5)
+        assert b'"allowed":true' in raw.recv(65536)
         raw.close()
+        silent = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        started = time.monotonic()
+        closed, _ = closed_within(silent, 5)
+        assert closed and 1.0 < time.monotonic() - started < 4
+        silent.close()
 
 
 def test_slowloris_headers_are_cut_off() -> None:

@@ -49,9 +49,10 @@ class _HeaderTimeoutHandler(RequestHandler):
     aiohttp closes a connection that has not sent a whole request ``keepalive_timeout``
     seconds after it was accepted or after its last response; that is the idle timeout
     here. A client that sends the head byte by byte (slowloris) would have all that time, so
-    the head must also be complete ``header_timeout`` seconds after its first part arrived
-    (or after the connection was accepted: the API server writes at once). A head that
-    arrives whole, the usual case, sets no timer at all.
+    a head must be complete ``header_timeout`` seconds after its first part arrived. A head
+    that arrives whole, the usual case, sets no timer at all. A connection that sends nothing
+    is idle, not slow: the API server's connection pool dials connections it may only use
+    later, and closing those early would race its next request.
     """
 
     def __init__(self, manager: web.Server, *, header_timeout: float, **kwargs: Any) -> None:
@@ -75,10 +76,6 @@ class _HeaderTimeoutHandler(RequestHandler):
         if self._between_requests() and self.transport is not None:
             log.info("closing a connection whose request head took over %s s", self._header_timeout)
             self.force_close()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._arm()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
