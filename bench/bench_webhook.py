@@ -47,6 +47,7 @@ TARGET_P99 = 1.5
 TARGET_WORKERS = 1.7  # issue 13 §3: 2 workers vs 1
 TARGET_HOL_P99_MS = 50.0  # issue 13 §4: small reviews next to 40 big ones in flight
 HOL_BIG_CLIENTS = 40
+BEFORE_ISSUE_13 = "77289e3"  # the webhook before issue 13 (offload, timeouts, workers)
 
 
 def _container(name: str, image: str, port: int) -> dict[str, Any]:
@@ -488,7 +489,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--baseline-ref",
         metavar="REF",
-        help="also run the webhook as it was at this git ref (same run: before/after ratios)",
+        default=BEFORE_ISSUE_13,
+        help="also run the webhook as it was at this git ref, for same-run before/after ratios "
+        "(default: the last commit before issue 13's changes; '' to skip)",
     )
     parser.add_argument("--hol-seconds", type=float, default=8.0, help="head-of-line phase")
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
