@@ -1,5 +1,6 @@
-"""The API client: error mapping, retries with backoff, write counting, SSA request shape,
-and the certificate reuse rules -- against a local aiohttp server, no cluster."""
+"""The API clients: statuses mapped to our errors (the same in the synchronous bootstrap client),
+retries with backoff, write counting, SSA request shape, and the certificate reuse rules --
+against a local aiohttp server or stand-ins, no cluster."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from hardened_operator import certs
-from hardened_operator.errors import ApiError, ConflictError, TransientApiError
+from hardened_operator.errors import ApiError, ConflictError, NotFoundError, TransientApiError
 from hardened_operator.k8s.certstore import is_usable, webhook_hosts
 from hardened_operator.k8s.client import Connection, KubeClient, RetryPolicy, map_status
 from hardened_operator.k8s.resources import DEPLOYMENTS
@@ -21,7 +22,7 @@ from hardened_operator.k8s.resources import DEPLOYMENTS
 @pytest.mark.parametrize(
     ("code", "kind"),
     [(409, ConflictError), (429, TransientApiError), (500, TransientApiError),
-     (503, TransientApiError), (403, ApiError), (404, ApiError), (422, ApiError)],
+     (503, TransientApiError), (403, ApiError), (404, NotFoundError), (422, ApiError)],
 )  # fmt: skip
 def test_status_codes_map_to_our_errors(code: int, kind: type[ApiError]) -> None:
     body = json.dumps({"kind": "Status", "reason": "Because", "message": "no way"})
@@ -29,6 +30,62 @@ def test_status_codes_map_to_our_errors(code: int, kind: type[ApiError]) -> None
     assert type(error) is kind
     assert (error.status, error.reason) == (code, "Because")
     assert "no way" in str(error) and "APPLY /x" in str(error)
+
+
+class _Refusing:
+    """Stands in for a kubernetes API class: every call raises ``ApiException(status)``."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.calls: list[str] = []
+
+    def __call__(self, _api: Any) -> _Refusing:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        def refuse(*_args: Any, **_kwargs: Any) -> Any:
+            from kubernetes.client.exceptions import ApiException
+
+            self.calls.append(name)
+            error = ApiException(status=self.status, reason="Because")
+            error.body = json.dumps({"kind": "Status", "message": "no way"})
+            raise error
+
+        return refuse
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [(409, ConflictError), (404, NotFoundError), (503, TransientApiError), (403, ApiError)],
+)
+def test_bootstrap_maps_statuses_like_the_client(
+    code: int, kind: type[ApiError], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hardened_operator.k8s import bootstrap
+
+    monkeypatch.setattr("kubernetes.client.CoreV1Api", _Refusing(code))
+    with pytest.raises(ApiError) as raised:
+        bootstrap.create_namespace(object(), "team-a")
+    assert type(raised.value) is kind
+    assert raised.value.status == code
+    assert "create namespace team-a" in str(raised.value) and "no way" in str(raised.value)
+
+
+def test_bootstrap_treats_exists_and_gone_as_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardened_operator.k8s import bootstrap
+
+    exists, gone = _Refusing(409), _Refusing(404)
+    monkeypatch.setattr("kubernetes.client.CoreV1Api", exists)
+    bootstrap.ensure_service_account(object(), "team-a")
+    monkeypatch.setattr("kubernetes.client.CoreV1Api", gone)
+    bootstrap.delete_namespace(object(), "team-a")
+    monkeypatch.setattr("kubernetes.client.AdmissionregistrationV1Api", gone)
+    bootstrap.delete_validating_webhook_configuration(object(), "hardened")
+    assert exists.calls == ["create_namespaced_service_account"]
+    assert gone.calls == ["delete_namespace", "delete_validating_webhook_configuration"]
+    monkeypatch.setattr("kubernetes.client.CoreV1Api", _Refusing(403))
+    with pytest.raises(ApiError):
+        bootstrap.delete_namespace(object(), "team-a")
 
 
 def _serve(handler: Any, scenario: Any) -> Any:
@@ -182,3 +239,26 @@ def test_list_follows_continue_tokens() -> None:
     assert _serve(handler, scenario) == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert [q.get("continue") for q in seen] == [None, "1", "2"]
     assert all(q["labelSelector"] == "a=b" and q["limit"] == "500" for q in seen)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (404, NotFoundError),
+        (409, ConflictError),
+        (429, TransientApiError),
+        (500, TransientApiError),
+        (504, TransientApiError),
+        (400, ApiError),
+        (401, ApiError),
+        (403, ApiError),
+        (422, ApiError),
+        (None, ApiError),
+    ],
+)
+def test_one_table_maps_statuses_to_errors(status: int | None, kind: type[ApiError]) -> None:
+    from hardened_operator.k8s.statuses import api_error
+
+    error = api_error("GET /x: nope", status=status, reason="Because")
+    assert type(error) is kind
+    assert (error.status, error.reason, str(error)) == (status, "Because", "GET /x: nope")

@@ -19,7 +19,7 @@ from typing import Any
 from hardened_operator import API_GROUP, API_VERSION, FIELD_MANAGER, KIND
 from hardened_operator.controller import status as status_logic
 from hardened_operator.controller.cache import OWNER_LABEL, Cache
-from hardened_operator.errors import ApiError, InputError
+from hardened_operator.errors import ApiError, InputError, NotFoundError
 from hardened_operator.k8s import KubeClient, drift, owner_uids
 from hardened_operator.k8s import metrics as m
 from hardened_operator.k8s.client import JSON_PATCH
@@ -245,7 +245,7 @@ class Reconciler:
                 )
             except ApiError as exc:
                 log.warning("status of %s/%s not written: %s", namespace, name, exc)
-                if exc.status != 404:
+                if not isinstance(exc, NotFoundError):
                     outcome.api_failed(f"{KIND}/{name}", exc)
             else:
                 self.cache.observe(written)

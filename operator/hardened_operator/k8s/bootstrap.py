@@ -2,11 +2,14 @@
 
 Readiness, version, the CRD, the ValidatingWebhookConfiguration, namespaces and their
 ``default`` ServiceAccount. Everything here talks to the API and nothing else; failures
-become ``errors.ApiError`` (or ``ControlPlaneError`` for timeouts while waiting).
+become ``errors.ApiError`` subclasses through :func:`.statuses.api_error`, as in
+:class:`~.client.KubeClient` (``NotFoundError``, ``ConflictError``, ``TransientApiError``), or
+``ControlPlaneError`` for timeouts while waiting. :func:`call` runs one request that way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -17,7 +20,8 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from hardened_operator.errors import ApiError, ControlPlaneError
+from hardened_operator.errors import ConflictError, ControlPlaneError, NotFoundError
+from hardened_operator.k8s.statuses import api_error
 
 T = TypeVar("T")
 
@@ -41,15 +45,19 @@ def api_client(kubeconfig: Path, context: str | None = None, *, retries: bool = 
     return client.ApiClient(configuration)
 
 
-def _call(what: str, func: Callable[[], T]) -> T:
+def call(what: str, func: Callable[[], T]) -> T:
+    """``func()``; an ``ApiException`` becomes the ``ApiError`` subclass for its status."""
     try:
         return func()
     except ApiException as error:
-        raise ApiError(
+        raise api_error(
             f"{what}: {error.status} {error.reason}: {_message(error)}",
             status=error.status,
             reason=str(error.reason),
         ) from error
+
+
+_call = call  # the name dev/ and k8s/devnode.py use
 
 
 def _message(error: ApiException) -> str:
@@ -89,7 +97,7 @@ def wait_until_ready(
 
 def server_version(api: Any) -> str:
     """``gitVersion`` from ``GET /version``, e.g. ``v1.37.2``."""
-    info = _call("GET /version", lambda: client.VersionApi(api).get_code())
+    info = call("GET /version", lambda: client.VersionApi(api).get_code())
     return str(info.git_version)
 
 
@@ -99,26 +107,22 @@ def install_crd(api: Any, manifest: Mapping[str, Any], timeout: float = 30.0) ->
     name = str(manifest["metadata"]["name"])
     body: Any = dict(manifest)  # the client accepts plain dicts as bodies
     try:
-        extensions.create_custom_resource_definition(body)
-    except ApiException as error:
-        if error.status != 409:
-            raise ApiError(
-                f"create CRD {name}: {error.status}: {_message(error)}", status=error.status
-            ) from error
-        current: Any = _call(
+        call(f"create CRD {name}", lambda: extensions.create_custom_resource_definition(body))
+    except ConflictError:
+        current: Any = call(
             f"read CRD {name}", lambda: extensions.read_custom_resource_definition(name)
         )
         body["metadata"] = {
             **dict(manifest["metadata"]),
             "resourceVersion": current.metadata.resource_version,
         }
-        _call(
+        call(
             f"replace CRD {name}",
             lambda: extensions.replace_custom_resource_definition(name, body),
         )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        crd = _call(f"read CRD {name}", lambda: extensions.read_custom_resource_definition(name))
+        crd = call(f"read CRD {name}", lambda: extensions.read_custom_resource_definition(name))
         conditions = (crd.status.conditions if crd.status else None) or []
         if any(c.type == "Established" and c.status == "True" for c in conditions):
             return
@@ -132,15 +136,14 @@ def apply_validating_webhook_configuration(api: Any, manifest: Mapping[str, Any]
     name = str(manifest["metadata"]["name"])
     body: Any = dict(manifest)
     try:
-        admission.create_validating_webhook_configuration(body)
+        call(
+            f"create ValidatingWebhookConfiguration {name}",
+            lambda: admission.create_validating_webhook_configuration(body),
+        )
         return
-    except ApiException as error:
-        if error.status != 409:
-            raise ApiError(
-                f"create ValidatingWebhookConfiguration {name}: {error.status}: {_message(error)}",
-                status=error.status,
-            ) from error
-    current: Any = _call(
+    except ConflictError:
+        pass
+    current: Any = call(
         f"read ValidatingWebhookConfiguration {name}",
         lambda: admission.read_validating_webhook_configuration(name),
     )
@@ -148,7 +151,7 @@ def apply_validating_webhook_configuration(api: Any, manifest: Mapping[str, Any]
         **dict(manifest["metadata"]),
         "resourceVersion": current.metadata.resource_version,
     }
-    _call(
+    call(
         f"replace ValidatingWebhookConfiguration {name}",
         lambda: admission.replace_validating_webhook_configuration(name, body),
     )
@@ -157,14 +160,11 @@ def apply_validating_webhook_configuration(api: Any, manifest: Mapping[str, Any]
 def delete_validating_webhook_configuration(api: Any, name: str) -> None:
     """Delete a ValidatingWebhookConfiguration; absent is fine."""
     admission = client.AdmissionregistrationV1Api(api)
-    try:
-        admission.delete_validating_webhook_configuration(name)
-    except ApiException as error:
-        if error.status != 404:
-            raise ApiError(
-                f"delete ValidatingWebhookConfiguration {name}: {error.status}: {_message(error)}",
-                status=error.status,
-            ) from error
+    with contextlib.suppress(NotFoundError):
+        call(
+            f"delete ValidatingWebhookConfiguration {name}",
+            lambda: admission.delete_validating_webhook_configuration(name),
+        )
 
 
 def create_namespace(api: Any, name: str, labels: Mapping[str, str] | None = None) -> None:
@@ -173,19 +173,13 @@ def create_namespace(api: Any, name: str, labels: Mapping[str, str] | None = Non
     if labels:
         metadata["labels"] = dict(labels)
     body: Any = {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
-    _call(f"create namespace {name}", lambda: client.CoreV1Api(api).create_namespace(body))
+    call(f"create namespace {name}", lambda: client.CoreV1Api(api).create_namespace(body))
 
 
 def delete_namespace(api: Any, name: str) -> None:
     """Ask for deletion; without a controller-manager it stays Terminating, which is harmless."""
-    try:
-        client.CoreV1Api(api).delete_namespace(name)
-    except ApiException as error:
-        if error.status != 404:
-            raise ApiError(
-                f"delete namespace {name}: {error.status}: {_message(error)}",
-                status=error.status,
-            ) from error
+    with contextlib.suppress(NotFoundError):
+        call(f"delete namespace {name}", lambda: client.CoreV1Api(api).delete_namespace(name))
 
 
 def ensure_service_account(api: Any, namespace: str, name: str = "default") -> None:
@@ -196,14 +190,11 @@ def ensure_service_account(api: Any, namespace: str, name: str = "default") -> N
     ServiceAccount does not exist.
     """
     body: Any = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
-    try:
-        client.CoreV1Api(api).create_namespaced_service_account(namespace, body)
-    except ApiException as error:
-        if error.status != 409:
-            raise ApiError(
-                f"create ServiceAccount {namespace}/{name}: {error.status}: {_message(error)}",
-                status=error.status,
-            ) from error
+    with contextlib.suppress(ConflictError):
+        call(
+            f"create ServiceAccount {namespace}/{name}",
+            lambda: client.CoreV1Api(api).create_namespaced_service_account(namespace, body),
+        )
 
 
 def dry_run_create_pod(api: Any, namespace: str, pod: Mapping[str, Any]) -> None:
@@ -212,7 +203,7 @@ def dry_run_create_pod(api: Any, namespace: str, pod: Mapping[str, Any]) -> None
     Raises ApiError with the server's message when the request is refused.
     """
     body: Any = dict(pod)
-    _call(
+    call(
         f"dry-run create pod in {namespace}",
         lambda: client.CoreV1Api(api).create_namespaced_pod(namespace, body, dry_run="All"),
     )

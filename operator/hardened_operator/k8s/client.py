@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -28,9 +29,10 @@ from typing import Any
 import aiohttp
 
 from hardened_operator import FIELD_MANAGER
-from hardened_operator.errors import ApiError, ConflictError, TransientApiError
+from hardened_operator.errors import ApiError, NotFoundError, TransientApiError
 from hardened_operator.k8s import metrics
 from hardened_operator.k8s.resources import EVENTS, Resource, for_object
+from hardened_operator.k8s.statuses import api_error
 
 log = logging.getLogger(__name__)
 
@@ -208,10 +210,8 @@ class KubeClient:
             obj: dict[str, Any] = await self._request(
                 "GET", resource, resource.path(namespace, name)
             )
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        except NotFoundError:
+            return None
         return obj
 
     async def pages(
@@ -310,11 +310,9 @@ class KubeClient:
         return result
 
     async def delete(self, resource: Resource, namespace: str | None, name: str) -> None:
-        try:
+        """Delete ``name``; already gone is fine."""
+        with contextlib.suppress(NotFoundError):
             await self._request("DELETE", resource, resource.path(namespace, name))
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
 
     async def post_event(
         self,
@@ -368,7 +366,7 @@ class KubeClient:
 
 
 def map_status(code: int, text: str, what: str) -> ApiError:
-    """An HTTP error answer -> our exception (409 conflict, 5xx/429 transient, else ApiError)."""
+    """An HTTP error answer (a ``Status`` body) -> our exception, typed by ``statuses``."""
     reason, message = None, text.strip()[:500]
     try:
         status = json.loads(text)
@@ -376,11 +374,7 @@ def map_status(code: int, text: str, what: str) -> ApiError:
     except (ValueError, AttributeError):
         pass
     full = f"{what}: {code} {reason or ''}: {message}".replace(" : ", ": ")
-    if code == 409:
-        return ConflictError(full, status=code, reason=reason)
-    if code == 429 or code >= 500:
-        return TransientApiError(full, status=code, reason=reason)
-    return ApiError(full, status=code, reason=reason)
+    return api_error(full, status=code, reason=reason)
 
 
 def _seconds(value: str | None) -> float | None:
