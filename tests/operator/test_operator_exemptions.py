@@ -31,9 +31,9 @@ def _config(command: Any, args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
         monkeypatch.setattr("hardened_operator.cli.webhook._serve_until_signalled", capture)
         argv = ["--listen", "127.0.0.1:0", "--insecure", "--operator-namespace", "ops"]
     else:
-        import hardened_operator.controller.sidecar as sidecar
+        import hardened_operator.controller.serving as serving
 
-        monkeypatch.setattr(sidecar, "WebhookSettings", lambda config, **_: capture(config))
+        monkeypatch.setattr(serving, "WebhookSettings", lambda config, **_: capture(config))
         monkeypatch.setattr(
             "hardened_operator.cli.run._self_certificates",
             lambda *a: ("crt", "key", b"ca"),

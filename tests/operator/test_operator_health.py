@@ -1,4 +1,4 @@
-"""Readiness vs the operator's own health, without a cluster (the sidecar not started).
+"""Readiness vs the operator's own health, without a cluster (the serving thread not started).
 
 /readyz is the readinessProbe of the pods behind the webhook Service: it must not follow the
 API server (admission needs no API access; with failurePolicy Fail, an API blip would
@@ -13,22 +13,22 @@ import time
 from pathlib import Path
 
 from hardened_operator.controller.handlers import OperatorState
-from hardened_operator.controller.sidecar import API_FRESH_SECONDS, Sidecar, WebhookSettings
+from hardened_operator.controller.serving import API_FRESH_SECONDS, ServingThread, WebhookSettings
 from hardened_operator.webhook.config import WebhookConfig
 
 
-def sidecar(*, webhook: bool) -> tuple[Sidecar, OperatorState, threading.Event]:
+def serving(*, webhook: bool) -> tuple[ServingThread, OperatorState, threading.Event]:
     state, ready = OperatorState(), threading.Event()
     settings = (
         WebhookSettings(WebhookConfig(), "127.0.0.1", 0, Path("tls.crt"), Path("tls.key"))
         if webhook
         else None
     )
-    return Sidecar(state, ready, health=None, webhook=settings), state, ready
+    return ServingThread(state, ready, health=None, webhook=settings), state, ready
 
 
 def test_readyz_follows_the_webhook_only() -> None:
-    side, _, _ = sidecar(webhook=True)
+    side, _, _ = serving(webhook=True)
     assert side.ready() == (False, "webhook not serving")
     side.webhook_server = object()  # type: ignore[assignment]
     # kopf not started, not logged in, the API never answered: admission is still served.
@@ -37,7 +37,7 @@ def test_readyz_follows_the_webhook_only() -> None:
 
 
 def test_operatorz_needs_kopf_login_and_a_fresh_api_answer() -> None:
-    side, state, ready = sidecar(webhook=False)
+    side, state, ready = serving(webhook=False)
     assert side.ready()[0] is True  # nothing to serve but /metrics
     assert side.operator_ready() == (False, "operator not ready (starting, listing)")
     ready.set()

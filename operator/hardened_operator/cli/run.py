@@ -112,7 +112,7 @@ def run(
     import kopf
 
     from hardened_operator.controller.handlers import OperatorState, build_registry
-    from hardened_operator.controller.sidecar import CaInjection, Sidecar, WebhookSettings
+    from hardened_operator.controller.serving import CaInjection, ServingThread, WebhookSettings
 
     if namespaces and all_namespaces:
         raise click.UsageError("--namespace and --all-namespaces exclude each other")
@@ -169,8 +169,8 @@ def run(
         kubeconfig=kubeconfig, namespaces=namespaces, resync_seconds=resync_seconds
     )
     ready = threading.Event()
-    sidecar = Sidecar(state, ready, health=health, webhook=webhook, ca_injection=ca_injection)
-    sidecar.start()
+    serving = ServingThread(state, ready, health=health, webhook=webhook, ca_injection=ca_injection)
+    serving.start()
     if peering_name and priority is None:
         priority = random.randint(1, 2**31 - 1)  # distinct per replica: equal ones all pause
     log.info(
@@ -178,7 +178,7 @@ def run(
         list(namespaces) or "all",
         peering_name or "standalone",
         priority,
-        sidecar.webhook_server.url if sidecar.webhook_server else "off",
+        serving.webhook_server.url if serving.webhook_server else "off",
     )
     try:
         kopf.run(
@@ -191,7 +191,7 @@ def run(
             ready_flag=ready,
         )
     finally:
-        sidecar.stop()
+        serving.stop()
 
 
 def _webhook_config(

@@ -63,7 +63,7 @@ class CaInjection:
     interval_seconds: float = 60.0
 
 
-class Sidecar:
+class ServingThread:
     def __init__(
         self,
         state: OperatorState,
