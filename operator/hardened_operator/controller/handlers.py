@@ -61,7 +61,6 @@ class OperatorState:
     heartbeat: float = 0.0  # time.monotonic() of kopf's loop last tick
     logged_in: bool = False  # kopf's login handler produced credentials
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    resyncs: int = 0
 
 
 async def prime(state: OperatorState, client: KubeClient) -> None:
@@ -219,6 +218,5 @@ async def _resync(state: OperatorState) -> None:
             continue
         keys = state.cache.hardened_services()
         await asyncio.gather(*(state.reconciler.trigger(ns, name) for ns, name in keys))
-        state.resyncs += 1
         m.RESYNCS.inc()
         log.info("resync of %d HardenedServices done", len(keys))
