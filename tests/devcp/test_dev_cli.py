@@ -293,3 +293,50 @@ def test_interrupted_up_stops_what_it_started(plane_dir: Path, signum: signal.Si
     assert up.returncode != 0, "an interrupted `dev up` must not report success"
     _assert_all_gone(plane_dir, _records(plane_dir))
     assert "control plane ready" not in stderr
+
+
+# ---- status says how to recover; restart does it ------------------------------------------
+
+
+def _refused(directory: Path) -> str:
+    api = bootstrap.api_client(directory / "kubeconfig")
+    core: Any = client.CoreV1Api(api)
+    try:
+        core.create_namespaced_pod("default", ROOT_POD, dry_run="All")
+    except ApiException as error:
+        return str(error.body)
+    finally:
+        api.close()
+    return "admitted"
+
+
+def test_a_killed_operator_is_named_with_its_fix_and_restart_brings_admission_back(
+    plane_dir: Path,
+) -> None:
+    up = hardened("dev", "up", "--dir", str(plane_dir))
+    assert up.returncode == 0, up.stderr
+    [operator] = [r for r in _records(plane_dir) if r.name == "operator"]
+    os.kill(operator.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while processes.is_running(operator) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    status = hardened("dev", "status", "--dir", str(plane_dir))
+    assert status.returncode == 1
+    assert (
+        f"operator is stopped; to recover: hardened dev restart operator --dir {plane_dir}"
+        in status.stdout
+    )
+    assert "failed calling webhook" in _refused(plane_dir)  # fail closed while it is gone
+
+    restarted = hardened("dev", "restart", "operator", "--dir", str(plane_dir))
+    assert restarted.returncode == 0, restarted.stderr
+    [again] = [r for r in _records(plane_dir) if r.name == "operator"]
+    assert again.pid != operator.pid and processes.is_running(again)
+    assert hardened("dev", "status", "--dir", str(plane_dir)).returncode == 0
+    refusal = _refused(plane_dir)
+    assert "denied the request" in refusal and "runAsUser" in refusal
+
+    etcd = hardened("dev", "restart", "etcd", "--dir", str(plane_dir))
+    assert etcd.returncode == 2  # not a choice: click names the ones it can restart
+    assert "operator" in etcd.stderr

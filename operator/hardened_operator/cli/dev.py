@@ -69,7 +69,12 @@ def _dir_option(function: Any) -> Any:
 
 @dev.command("up")
 @_dir_option
-@click.option("--no-operator", is_flag=True, help="Only etcd + kube-apiserver (+ the CRD).")
+@click.option(
+    "--no-operator",
+    is_flag=True,
+    help="No operator or webhook on the host: etcd + kube-apiserver + the CRD (and the node with "
+    "--node, e.g. to install the operator into it with helm).",
+)
 @click.option(
     "--admission",
     type=click.Choice(["auto", "operator", "webhook"]),
@@ -209,16 +214,36 @@ def status(directory: Path) -> None:
         _log(f"error: {error}")
         sys.exit(1)
     running = {r.pid for r in state.running()}
+    stopped = []
     for record in state.records:
         alive = "running" if record.pid in running else "stopped"
-        click.echo(f"{record.name:16} pid {record.pid:<8} {alive:8} log {record.log}")
+        click.echo(f"{record.name:24} pid {record.pid:<8} {alive:8} log {record.log}")
+        if alive == "stopped":
+            stopped.append(record.name)
     ready = bool(running) and bootstrap.is_ready(
         bootstrap.api_client(state.kubeconfig, retries=False)
     )
     click.echo(f"api {state.server}: {'ready' if ready else 'not ready'}")
     click.echo(f"export KUBECONFIG={state.kubeconfig}")
-    if not ready or len(running) != len(state.records):
+    for name in stopped:
+        click.echo(f"{name} is stopped; to recover: {plane.recovery_hint(directory, name)}")
+    if not ready or stopped:
         sys.exit(1)
+
+
+@dev.command("restart")
+@click.argument("name", type=click.Choice(["operator", "webhook", "provisioner"]))
+@_dir_option
+def restart(name: str, directory: Path) -> None:
+    """Restart one process of the plane in DIR (the operator after a code change, say)."""
+    from hardened_operator.dev import plane
+
+    try:
+        record = plane.restart(directory, name)
+    except ControlPlaneError as error:
+        _log(f"error: {error}")
+        sys.exit(1)
+    click.echo(f"restarted {record.name} (pid {record.pid}); log {record.log}")
 
 
 @dev.command("env")
@@ -230,7 +255,7 @@ def env(directory: Path) -> None:
     """
     import shlex
 
-    from hardened_operator.dev import assets, plane
+    from hardened_operator.dev import assets, node_assets, plane
 
     try:
         state = plane.ControlPlane.load(directory)
@@ -239,5 +264,9 @@ def env(directory: Path) -> None:
         _log(f"error: {error}")
         sys.exit(1)
     click.echo(f"export KUBECONFIG={shlex.quote(str(state.kubeconfig))}")
-    if found.kubectl is not None:
-        click.echo(f'export PATH={shlex.quote(str(found.directory))}:"$PATH"')
+    path = [str(found.directory)] if found.kubectl is not None else []
+    node_binaries = node_assets.find_node_assets() if state.node else None
+    if node_binaries is not None:  # helm, ctr: the README's in-cluster quickstart uses helm
+        path.append(str(node_binaries.directory))
+    if path:
+        click.echo(f'export PATH={shlex.quote(":".join(path))}:"$PATH"')

@@ -7,7 +7,8 @@ this package ships and pins:
   kube-controller-manager, kube-scheduler, kube-proxy;
 - ``gomod/containerd/``: containerd 2.x, its runc shim and ``ctr`` (CGO off);
 - ``gomod/runc/``: runc, with cgo and libseccomp (``-tags seccomp``), since containerd 2.4's
-  specs need runc >= 1.2 and Debian ships 1.1.
+  specs need runc >= 1.2 and Debian ships 1.1;
+- ``gomod/helm/``: the helm CLI, for the README's in-cluster quickstart on the node.
 
 The cache directory's name carries a digest of the pinned module files, so changing a pin
 builds into a new directory instead of mixing versions. Like the control plane's cache, it
@@ -32,6 +33,7 @@ from hardened_operator.errors import AssetsNotFoundError, ControlPlaneError
 
 CONTAINERD_VERSION = "v2.4.2"
 RUNC_VERSION = "v1.5.3"
+HELM_VERSION = "v4.3.2"
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,14 @@ BINARIES: tuple[GoBinary, ...] = (
         tags="seccomp",
         version_flags=f"-X main.version={RUNC_VERSION.lstrip('v')}",
     ),
+    GoBinary(
+        "helm",
+        "helm",
+        "helm.sh/helm/v4/cmd/helm",
+        version_flags=f"-X helm.sh/helm/v4/internal/version.version={HELM_VERSION}",
+    ),
 )
-_MODULES = ("envtest", "containerd", "runc")
+_MODULES = ("envtest", "containerd", "runc", "helm")
 _MANIFEST = "node-assets.json"
 
 
@@ -185,6 +193,7 @@ def build_node_assets(
                         "kubernetes": assets.KUBERNETES_VERSION,
                         "containerd": CONTAINERD_VERSION,
                         "runc": RUNC_VERSION,
+                        "helm": HELM_VERSION,
                         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "build_seconds": round(time.monotonic() - started),
                         "seconds_per_binary": timings,
@@ -203,6 +212,7 @@ def _verify(directory: Path) -> None:
         "kubelet": (["--version"], assets.KUBERNETES_VERSION),
         "containerd": (["--version"], CONTAINERD_VERSION),
         "runc": (["--version"], RUNC_VERSION.lstrip("v")),
+        "helm": (["version", "--short"], HELM_VERSION),
     }
     for name, (args, expected) in checks.items():
         result = subprocess.run(

@@ -158,6 +158,52 @@ def stop_dir(directory: Path, timeout: float = 10.0) -> list[ProcessRecord]:
     return list(reversed(running))
 
 
+RESTARTABLE = ("operator", "webhook", "provisioner")
+"""Processes ``hardened dev restart`` can restart alone: nothing else holds state about them."""
+
+
+def restart(directory: Path, name: str, timeout: float = 10.0) -> ProcessRecord:
+    """Stop (if running) and start again one process of the plane, with its recorded command.
+
+    The admission server is restarted with the same port, certificates and registration, so
+    the API server keeps calling it; the rest of the plane is untouched.
+    """
+    if name not in RESTARTABLE:
+        raise ControlPlaneError(
+            f"`dev restart` restarts {', '.join(RESTARTABLE)}; for {name}, run "
+            f"`hardened dev down --dir {directory}` and `hardened dev up` again"
+        )
+    plane = ControlPlane.load(directory)
+    matches = [r for r in plane.records if r.name == name]
+    if not matches:
+        names = ", ".join(r.name for r in plane.records)
+        raise ControlPlaneError(f"this plane has no {name} (it runs: {names})")
+    old = matches[-1]
+    processes.stop([old], timeout=timeout)
+    env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig)}
+    record, popen = processes.start(name, old.command, Path(old.log), env)
+    plane.records[plane.records.index(old)] = record
+    plane.save()
+    if name in ("operator", "webhook"):
+        listen = f"{LOOPBACK}:{plane.ports['webhook']}"
+        wait_for_https(
+            f"https://{listen}/healthz",
+            directory / "pki" / "webhook" / "ca.crt",
+            60,
+            still_running=lambda: popen.poll() is None,
+        )
+    elif popen.poll() is not None:
+        raise ControlPlaneError(f"{name} exited at once:\n{processes.log_tail(old.log)}")
+    return record
+
+
+def recovery_hint(directory: Path, name: str) -> str:
+    """What to run when ``name`` is found stopped."""
+    if name in RESTARTABLE:
+        return f"hardened dev restart {name} --dir {directory}"
+    return f"hardened dev down --dir {directory} && hardened dev up --dir {directory} ..."
+
+
 def start(options: Options, log: Log = _quiet) -> ControlPlane:
     """Start a plane in ``options.directory``; on any failure stop what was started."""
     directory = options.directory.resolve()
