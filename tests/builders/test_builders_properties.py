@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardened_operator import conventions
-from hardened_operator.builders import build_objects, parse, pod_templates
+from hardened_operator.builders import build_objects, pod_templates
 from hardened_operator.errors import SpecValidationError
+from hardened_operator.model.validation import parse
 
 try:  # helper "policy" owns the engine; without it these tests must fail, never skip
     from hardened_operator.policy import evaluate

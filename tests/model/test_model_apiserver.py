@@ -14,9 +14,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from model_support import example_documents
 
-from hardened_operator.builders import parse
 from hardened_operator.errors import SpecValidationError
 from hardened_operator.model.crd import CRD_NAME
+from hardened_operator.model.validation import parse
 
 pytestmark = pytest.mark.controlplane
 

@@ -66,8 +66,8 @@ def _refusal_rows() -> list[tuple[str, str]]:
 def test_the_refusal_table_quotes_real_messages() -> None:
     import yaml
 
-    from hardened_operator.builders import parse
     from hardened_operator.errors import SpecValidationError
+    from hardened_operator.model.validation import parse
 
     rows = _refusal_rows()
     assert len(rows) >= 10

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hardened_operator.builders import parse
 from hardened_operator.errors import SpecValidationError
 from hardened_operator.model import HardenedService, HardenedServiceSpec, crd_manifest
+from hardened_operator.model.validation import parse
 
 SCHEMA = crd_manifest()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 

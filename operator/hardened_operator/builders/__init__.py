@@ -21,7 +21,7 @@ from hardened_operator.builders.objects import (
     debug_name,
     pod_templates,
 )
-from hardened_operator.builders.parse import parse
+from hardened_operator.model.validation import parse  # re-exported: the builders validate first
 
 __all__ = [
     "COMPONENT_DEBUG",

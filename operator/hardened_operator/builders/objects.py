@@ -16,9 +16,9 @@ from hardened_operator.builders.labels import (
     object_labels,
     selector_labels,
 )
-from hardened_operator.builders.parse import parse
 from hardened_operator.builders.pod import pod_template, single_node_volumes
 from hardened_operator.model import HardenedService
+from hardened_operator.model.validation import parse
 
 DEBUG_SUFFIX: Final = "-debug"
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from hardened_operator import API_GROUP, API_VERSION, KIND
-from hardened_operator.builders import parse
 from hardened_operator.errors import ConversionError, SpecValidationError
 from hardened_operator.migrate import compose_fields as fields
 from hardened_operator.migrate import names
@@ -21,6 +20,7 @@ from hardened_operator.migrate.compose_load import Project, Service, load_projec
 from hardened_operator.migrate.compose_volumes import parse_mount, standard_volumes
 from hardened_operator.migrate.notes import Note, show
 from hardened_operator.model.names import is_label_key, is_label_value
+from hardened_operator.model.validation import parse
 
 CONVERTED_FROM = f"{API_GROUP}/converted-from"
 DEBUG_PROFILE = "debug"

@@ -1,4 +1,5 @@
-"""Mapping → typed HardenedService, with errors that name the field (pure: no I/O here)."""
+"""Validation: a mapping (YAML, the API) → a typed HardenedService, with errors that name the
+field (pure: no I/O here)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hardened_operator.errors import SpecValidationError
-from hardened_operator.model import HardenedService
+from hardened_operator.model.resource import HardenedService
 
 # pydantic adds the union branch it tried to an error's location ("int", "constrained-str",
 # "function-after[...]"); they are not fields, so they are dropped from the path we report.
