@@ -6,6 +6,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from kubernetes import client
@@ -52,7 +53,12 @@ class NodeCluster:
         return bootstrap.api_client(self.plane.kubeconfig)
 
     def kubectl(
-        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        timeout: float = 60,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         kubectl = assets.require_assets().kubectl
         assert kubectl is not None, "kubectl v1.37.2 is built with the control plane's binaries"
@@ -63,6 +69,7 @@ class NodeCluster:
             input=input,
             timeout=timeout,
             check=False,
+            cwd=cwd,
         )
         if check:
             assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
