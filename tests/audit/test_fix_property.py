@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hardened_operator.audit.rewrite import fix_source
 from hardened_operator.audit.sources import Source
-from hardened_operator.review import review_object
+from hardened_operator.workloads import review_object
 
 
 def _maybe(key: str, values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hardened_operator.policy import CHECKS
-from hardened_operator.review import review_object
+from hardened_operator.workloads import review_object
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "policy.md").read_text()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from hardened_operator.review import POD_BEARING_KINDS, review_object
+from hardened_operator.workloads import POD_BEARING_KINDS, review_object
 
 HERE = Path(__file__).parent / "fixtures"
 EXPECTED: dict[str, dict[str, list[str]]] = yaml.safe_load((HERE / "expected.yaml").read_text())

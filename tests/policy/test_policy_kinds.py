@@ -1,4 +1,4 @@
-"""One table of pod-bearing kinds (``review.POD_BEARING``), and everything derived from it.
+"""One table of pod-bearing kinds (``workloads.POD_BEARING``), and everything derived from it.
 
 The reviewer's kinds and pod paths, the webhook's request routing (``webhook.kinds.TARGETS``),
 ``hardened dev``'s registration (``dev.manifests.webhook_rules``) come from the table in code;
@@ -17,13 +17,13 @@ import yaml
 
 from hardened_operator import API_GROUP, API_VERSION, KIND, PLURAL
 from hardened_operator.dev import manifests
-from hardened_operator.review import (
+from hardened_operator.webhook.kinds import KIND_TO_RESOURCE, TARGETS
+from hardened_operator.workloads import (
     POD_BEARING,
     POD_BEARING_KINDS,
     admission_resources,
     review_object,
 )
-from hardened_operator.webhook.kinds import KIND_TO_RESOURCE, TARGETS
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "manifests" / "06-validatingwebhookconfiguration.yaml"
@@ -93,7 +93,7 @@ def _assert_rules_are_the_tables(vwc: dict[str, Any], where: str) -> None:
     assert sorted(hook["name"].split(".")[0] for hook in hooks) == MODES, where
     for hook in hooks:
         assert hook["rules"] == manifests.webhook_rules(), (
-            f"{where}: {hook['name']} rules differ from hardened_operator.review.POD_BEARING"
+            f"{where}: {hook['name']} rules differ from hardened_operator.workloads.POD_BEARING"
         )
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from policy_pods import compliant_spec, spec_with
 
-from hardened_operator import builders, review
+from hardened_operator import builders, workloads
 from hardened_operator.errors import InputError, PolicyError, SpecValidationError
-from hardened_operator.review import POD_BEARING_KINDS, pod_specs, review_object
+from hardened_operator.workloads import POD_BEARING_KINDS, pod_specs, review_object
 
 TEMPLATE_PATHS = {
     "Deployment": "spec.template",
@@ -238,7 +238,7 @@ def test_hardened_service_identity_of_wrong_type_is_denied() -> None:
 
 def test_hardened_service_spec_error_becomes_a_violation_naming_the_field() -> None:
     (violation,) = review_object(hardened_service(replicas="many"))
-    assert violation.check == review.SPEC_VALIDATION_CHECK
+    assert violation.check == workloads.SPEC_VALIDATION_CHECK
     assert violation.field == "spec.replicas"
     assert "invalid HardenedService spec" in violation.message
     with pytest.raises(SpecValidationError):
@@ -282,7 +282,7 @@ def test_builders_input_error_becomes_a_violation(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(builders, "pod_templates", refuse)
     (violation,) = review_object(hardened_service())
-    assert (violation.check, violation.field) == (review.SPEC_VALIDATION_CHECK, "spec")
+    assert (violation.check, violation.field) == (workloads.SPEC_VALIDATION_CHECK, "spec")
     assert "cannot render this" in violation.message
 
 
@@ -293,7 +293,7 @@ def test_policy_and_review_stay_pure_and_light() -> None:
     import sys
 
     code = (
-        "import sys, hardened_operator.review, hardened_operator.policy\n"
+        "import sys, hardened_operator.workloads, hardened_operator.policy\n"
         "heavy = [m for m in ('kubernetes', 'kopf', 'aiohttp', 'pydantic') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

@@ -21,7 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from hardened_operator.audit.sources import Source
 from hardened_operator.errors import ManifestParseError
-from hardened_operator.review import POD_BEARING_KINDS
+from hardened_operator.workloads import POD_BEARING_KINDS
 
 _POD_BEARING_LOWER = frozenset(kind.lower() for kind in POD_BEARING_KINDS)
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from hardened_operator.audit.documents import split_field
 from hardened_operator.policy.types import Profile, Violation
-from hardened_operator.review import review_object
+from hardened_operator.workloads import review_object
 
 APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 _MAX_ROUNDS = 4  # each round applies every edit the engine proposes; two are enough in practice

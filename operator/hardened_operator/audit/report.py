@@ -15,7 +15,7 @@ from hardened_operator.audit.documents import KubeObject, Note, parse_source
 from hardened_operator.audit.sources import Source
 from hardened_operator.errors import InputError, ManifestParseError
 from hardened_operator.policy.types import Profile, Violation
-from hardened_operator.review import POD_BEARING_KINDS, review_object
+from hardened_operator.workloads import POD_BEARING_KINDS, review_object
 
 # "deployment" or "POD" is no kind the API server knows, but it is plainly meant as one that
 # carries pods: judging it "not pod-bearing" would pass a root pod silently.

@@ -24,7 +24,7 @@ from hardened_operator.k8s import KubeClient, drift, owner_uids
 from hardened_operator.k8s import metrics as m
 from hardened_operator.k8s.client import JSON_PATCH
 from hardened_operator.k8s.resources import HARDENED_SERVICES, for_object
-from hardened_operator.review import review_object
+from hardened_operator.workloads import review_object
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,379 @@
+"""Workloads: any Kubernetes object → its pod specs → violations (pure: no I/O here).
+
+It owns the table of pod-bearing kinds (:data:`POD_BEARING`): the webhook's targets, the audit,
+and the dev plane's webhook registration all come from it.
+
+The admission webhook, ``hardened audit`` and the builders' self-check all ask the same
+question through :func:`review_object`: which fields of this object would run something as
+root (or, under ``restricted``, break PSA's restricted profile)? Paths in the answer start at
+the object's root (``spec.template.spec.initContainers[0].securityContext.runAsUser``) so a
+person can find the line, and structured fixes (``fix_op``/``fix_field``/``fix_value``) use
+the same paths so ``audit --fix`` can apply them.
+
+Kinds that carry no pod (ConfigMap, Service, ...) have no pod specs: callers decide what that
+means. Objects of a pod-bearing kind with the wrong shape raise :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from . import API_GROUP, API_VERSION, KIND, PLURAL
+from .errors import InputError, SpecValidationError
+from .policy import check_ids, evaluate
+from .policy.check import render_fix
+from .policy.types import PROFILES, CheckResult, Finding, Profile, Violation
+
+
+@dataclass(frozen=True)
+class PodBearingKind:
+    """A kind whose objects carry pod specs: where they are, and how the API serves it.
+
+    ``pod_path`` leads from the object's root to the pod (its ``metadata`` and ``spec``):
+    ``()`` when the object is the pod, ``None`` when the builders render its pods
+    (HardenedService). ``subresources`` are the ones that can change what runs and so must be
+    reviewed too (a webhook rule for ``pods`` does not cover ``pods/ephemeralcontainers``).
+    """
+
+    kind: str
+    group: str  # API group; "" is the core group
+    version: str
+    resource: str  # the plural a ValidatingWebhookConfiguration's rules name
+    pod_path: tuple[str, ...] | None
+    subresources: tuple[str, ...] = ()
+
+
+# The one list of pod-bearing kinds. The reviewer, the webhook's request routing, the webhook
+# registrations (``hardened dev``, manifests/, the Helm chart: tests compare them) all derive
+# from it, in this order.
+POD_BEARING: Final[tuple[PodBearingKind, ...]] = (
+    PodBearingKind("Pod", "", "v1", "pods", (), ("ephemeralcontainers",)),
+    PodBearingKind(
+        "ReplicationController", "", "v1", "replicationcontrollers", ("spec", "template")
+    ),
+    PodBearingKind("PodTemplate", "", "v1", "podtemplates", ("template",)),
+    PodBearingKind("Deployment", "apps", "v1", "deployments", ("spec", "template")),
+    PodBearingKind("StatefulSet", "apps", "v1", "statefulsets", ("spec", "template")),
+    PodBearingKind("DaemonSet", "apps", "v1", "daemonsets", ("spec", "template")),
+    PodBearingKind("ReplicaSet", "apps", "v1", "replicasets", ("spec", "template")),
+    PodBearingKind("Job", "batch", "v1", "jobs", ("spec", "template")),
+    PodBearingKind(
+        "CronJob", "batch", "v1", "cronjobs", ("spec", "jobTemplate", "spec", "template")
+    ),
+    PodBearingKind(KIND, API_GROUP, API_VERSION, PLURAL, None),
+)
+
+# kind -> resource plural.
+POD_BEARING_KINDS: Final[Mapping[str, str]] = {k.kind: k.resource for k in POD_BEARING}
+
+# Where the pod template sits in each kind (Pod itself is the pod: handled apart).
+_TEMPLATE_PATHS: Final[Mapping[str, tuple[str, ...]]] = {
+    k.kind: k.pod_path for k in POD_BEARING if k.pod_path
+}
+
+
+def admission_resources() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(API group, version) -> the resources a webhook must review, subresources spelled out."""
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+    for k in POD_BEARING:
+        mine = (k.resource, *(f"{k.resource}/{sub}" for sub in k.subresources))
+        found[(k.group, k.version)] = found.get((k.group, k.version), ()) + mine
+    return found
+
+
+# HardenedService identity fields that must never be 0 (root user or group).
+_IDENTITY_FIELDS: Final = ("runAsUser", "runAsGroup", "fsGroup")
+IDENTITY_CHECK: Final = "hardenedServiceIdentity"
+SPEC_VALIDATION_CHECK: Final = "hardenedServiceSpec"
+
+
+@dataclass(frozen=True)
+class PodSpecRef:
+    """One pod spec inside an object.
+
+    ``path`` locates the spec from the object's root (``spec.template.spec``) and
+    ``metadata_path`` the pod metadata (``spec.template.metadata``). ``rendered`` is True for
+    the pod templates a HardenedService *becomes* (they are not fields of the object, so
+    their fixes cannot be applied to it).
+    """
+
+    path: str
+    metadata_path: str
+    metadata: Mapping[str, Any] | None
+    spec: Mapping[str, Any]
+    rendered: bool = False
+
+
+def _describe(obj: Mapping[str, Any]) -> str:
+    kind = obj.get("kind")
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    return f"{kind} {name}" if isinstance(name, str) else str(kind)
+
+
+def _mapping_at(obj: Mapping[str, Any], keys: tuple[str, ...], what: str) -> Mapping[str, Any]:
+    node: Any = obj
+    walked: list[str] = []
+    for key in keys:
+        walked.append(key)
+        node = node.get(key) if isinstance(node, Mapping) else None
+        if not isinstance(node, Mapping):
+            path = ".".join(walked)
+            found = "missing" if node is None else f"a {type(node).__name__}, not an object"
+            raise InputError(f"{what}: {path} is {found}")
+    result: Mapping[str, Any] = node
+    return result
+
+
+def _optional_mapping(obj: Mapping[str, Any], key: str, path: str, what: str) -> Any:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, Mapping):
+        raise InputError(f"{what}: {path} must be an object, not {type(value).__name__}")
+    return value
+
+
+def _kind(obj: Any) -> str | None:
+    if not isinstance(obj, Mapping):
+        raise InputError(f"a Kubernetes object must be a mapping, not {type(obj).__name__}")
+    kind = obj.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        raise InputError(f"kind must be a string, not {type(kind).__name__}")
+    return kind
+
+
+def pod_specs(obj: Mapping[str, Any]) -> list[PodSpecRef]:
+    """The pod specs an object carries; [] for kinds that carry none.
+
+    A HardenedService's pod specs are the templates it renders to
+    (``hardened_operator.builders.pod_templates``); a spec the builders reject raises
+    ``SpecValidationError`` (use :func:`review_object` to get it as a violation).
+    """
+    kind = _kind(obj)
+    if kind is None or kind not in POD_BEARING_KINDS:
+        return []
+    what = _describe(obj)
+    if kind == "Pod":
+        spec = _mapping_at(obj, ("spec",), what)
+        metadata = _optional_mapping(obj, "metadata", "metadata", what)
+        return [PodSpecRef("spec", "metadata", metadata, spec)]
+    if kind == "HardenedService":
+        return _hardened_service_pod_specs(obj)
+    keys = _TEMPLATE_PATHS[kind]
+    template = _mapping_at(obj, keys, what)
+    base = ".".join(keys)
+    spec = _mapping_at(template, ("spec",), f"{what}: {base}")
+    metadata = _optional_mapping(template, "metadata", f"{base}.metadata", what)
+    return [PodSpecRef(f"{base}.spec", f"{base}.metadata", metadata, spec)]
+
+
+def _hardened_service_pod_specs(obj: Mapping[str, Any]) -> list[PodSpecRef]:
+    # Imported here: builders pull in pydantic, which the webhook and audit only pay for
+    # when a HardenedService actually shows up.
+    from . import builders
+
+    refs: list[PodSpecRef] = []
+    for label, template in builders.pod_templates(obj):
+        base = f"rendered[{label}].spec.template"
+        if not isinstance(template, Mapping) or not isinstance(template.get("spec"), Mapping):
+            raise InputError(f"{label}: the rendered pod template has no spec")
+        metadata = template.get("metadata")
+        refs.append(
+            PodSpecRef(
+                f"{base}.spec",
+                f"{base}.metadata",
+                metadata if isinstance(metadata, Mapping) else None,
+                template["spec"],
+                rendered=True,
+            )
+        )
+    return refs
+
+
+def review_object(obj: Mapping[str, Any], profile: Profile = "nonroot") -> list[Violation]:
+    """Every violation in one object; ``[]`` means allowed (or: not a pod-bearing kind).
+
+    An unknown ``profile`` raises ``PolicyError`` whatever the object, so a misconfigured
+    front end fails on its first request instead of on its first pod.
+    """
+    if type(profile) is not str or profile not in PROFILES:
+        check_ids(profile)  # raises PolicyError for an unknown profile
+    kind = _kind(obj)
+    if kind is None or kind not in POD_BEARING_KINDS:
+        return []
+    metadata = obj.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif type(metadata) is not dict and not isinstance(metadata, Mapping):
+        # Described only now: building the text on every call costs more than the check.
+        _optional_mapping(obj, "metadata", "metadata", _describe(obj))  # raises
+    namespace = _optional_str(metadata, "namespace")
+    name = _optional_str(metadata, "name")
+
+    if kind != "HardenedService":
+        parts = _plain_pod_spec(obj, kind)
+        if parts is not None:
+            # The usual admission: one well-shaped pod spec. Evaluate it straight away and
+            # build paths (PodSpecRef, _locate) only when something failed.
+            results = evaluate(parts[0], parts[1], profile)
+            for result in results:
+                if not result.allowed:
+                    return _located(pod_specs(obj), [results], kind, namespace, name, [])
+            return []
+
+    violations: list[Violation] = []
+    if kind == "HardenedService":
+        violations.extend(_identity_violations(obj, namespace, name))
+        try:
+            refs = pod_specs(obj)
+        except InputError as error:
+            # The builders refuse this spec (SpecValidationError names the field): deny.
+            field = (error.field if isinstance(error, SpecValidationError) else None) or "spec"
+            if not any(v.field == field for v in violations):
+                violations.append(
+                    Violation(
+                        kind=kind,
+                        namespace=namespace,
+                        name=name,
+                        check=SPEC_VALIDATION_CHECK,
+                        field=field,
+                        message=f"invalid HardenedService spec: {error}",
+                        fix=f"correct {field} (see `hardened crd` for the schema)",
+                    )
+                )
+            return violations
+    else:
+        refs = pod_specs(obj)
+
+    results_per_ref = [evaluate(ref.metadata, ref.spec, profile) for ref in refs]
+    return _located(refs, results_per_ref, kind, namespace, name, violations)
+
+
+def _plain_pod_spec(
+    obj: Mapping[str, Any], kind: str
+) -> tuple[Mapping[str, Any] | None, Mapping[str, Any]] | None:
+    """(pod metadata, pod spec) of a Pod or workload made of plain dicts, else None.
+
+    A fast path only: ``None`` sends the caller to :func:`pod_specs`, which accepts any
+    Mapping and raises the descriptive errors for wrong shapes.
+    """
+    keys = _TEMPLATE_PATHS.get(kind)
+    if keys is None:  # a Pod: the object is the pod
+        pod: Any = obj
+    else:
+        pod = obj
+        for key in keys:
+            pod = pod.get(key)
+            if type(pod) is not dict:
+                return None
+    spec = pod.get("spec")
+    metadata = pod.get("metadata")
+    if type(spec) is not dict or (metadata is not None and type(metadata) is not dict):
+        return None
+    return metadata, spec
+
+
+def _located(
+    refs: list[PodSpecRef],
+    results_per_ref: list[list[CheckResult]],
+    kind: str,
+    namespace: str | None,
+    name: str | None,
+    violations: list[Violation],
+) -> list[Violation]:
+    """``violations`` plus the failing results' findings, located in the object."""
+    seen: set[tuple[str, str]] = set()
+    for ref, results in zip(refs, results_per_ref, strict=True):
+        for result in results:
+            if result.allowed:
+                continue
+            for item in result.findings:
+                violation = _locate(item, ref, kind, namespace, name)
+                # A malformed field trips every check that reads it: report it once.
+                key = (violation.field, violation.message)
+                if key not in seen:
+                    seen.add(key)
+                    violations.append(violation)
+    return violations
+
+
+def _optional_str(metadata: Mapping[str, Any], key: str) -> str | None:
+    value = metadata.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise InputError(f"metadata.{key} must be a string, not {type(value).__name__}")
+
+
+def _join(prefix: str, field: str) -> str:
+    return f"{prefix}.{field}" if field else prefix
+
+
+def _locate(
+    item: Finding, ref: PodSpecRef, kind: str, namespace: str | None, name: str | None
+) -> Violation:
+    prefix = ref.metadata_path if item.scope == "metadata" else ref.path
+    fix = item.fix
+    fix_op = item.fix_op
+    fix_field = None
+    fix_value = item.fix_value
+    if fix_op is not None and item.fix_field is not None:
+        fix_field = _join(prefix, item.fix_field)
+        fix = render_fix(fix_op, fix_field, fix_value)
+    if ref.rendered:
+        # Not a field of the object: say where it comes from, offer no machine fix.
+        fix = f"{fix} (in the pod template the operator renders from this HardenedService)"
+        fix_op, fix_field, fix_value = None, None, None
+    return Violation(
+        kind=kind,
+        namespace=namespace,
+        name=name,
+        check=item.check,
+        field=_join(prefix, item.field),
+        message=item.message,
+        fix=fix,
+        container=item.container,
+        container_type=item.container_type,
+        fix_op=fix_op,
+        fix_field=fix_field,
+        fix_value=fix_value,
+    )
+
+
+def _identity_violations(
+    obj: Mapping[str, Any], namespace: str | None, name: str | None
+) -> list[Violation]:
+    """spec.securityContext.runAsUser/runAsGroup/fsGroup set to 0 (root), or not integers."""
+    spec = obj.get("spec")
+    sc = spec.get("securityContext") if isinstance(spec, Mapping) else None
+    if not isinstance(sc, Mapping):
+        return []  # absent means the safe defaults; other shapes are the schema's to report
+    found: list[Violation] = []
+    for key in _IDENTITY_FIELDS:
+        value = sc.get(key)
+        field = f"spec.securityContext.{key}"
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            message = f"{key} must be an integer, got {type(value).__name__}"
+        elif value == 0:
+            message = (
+                f"{key}=0 runs the service as root ({'user' if key == 'runAsUser' else 'group'} 0)"
+            )
+        else:
+            continue
+        found.append(
+            Violation(
+                kind="HardenedService",
+                namespace=namespace,
+                name=name,
+                check=IDENTITY_CHECK,
+                field=field,
+                message=message,
+                fix=render_fix("set", field, 1000),
+                fix_op="set",
+                fix_field=field,
+                fix_value=1000,
+            )
+        )
+    return found
