@@ -1,4 +1,5 @@
-"""The local control plane has room for the benchmark's Services (a /24 held only 253)."""
+"""The local control plane (dev/plane.py) has room for the benchmark's Services (a /24 held
+only 253)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Review gaps of issue 4 against the real control plane: objects the operator must not take
-over, and idle restarts that write nothing anywhere (kopf's own writes included)."""
+"""What the operator owns and what it leaves alone, on a real API server: a user's claim or
+Deployment of the same name is never adopted, two HardenedServices never fight over a debug
+Deployment, unsafe fields someone else adds are removed, the longest name gets every object,
+and an idle restart writes nothing anywhere (kopf's own writes included)."""
 
 from __future__ import annotations
 

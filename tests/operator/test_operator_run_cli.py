@@ -1,5 +1,6 @@
-"""Review fixes for ``hardened run``: the --kubeconfig flag, an honest /operatorz, and a
-/readyz (the readinessProbe) that does not follow the API server.
+"""``hardened run`` as a user runs it: --kubeconfig is what kopf logs in with, /operatorz is
+honest, /readyz (the readinessProbe) does not follow the API server, and --peering without its
+object is refused with a clear message.
 
 They run the operator as a subprocess against the shared control plane, like a user would.
 """
