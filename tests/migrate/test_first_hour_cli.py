@@ -1,4 +1,4 @@
-"""A newcomer's first hour (issue 15): every command, run as a user runs it — a real
+"""A newcomer's first hour: every command, run as a user runs it — a real
 ``hardened`` process — reads ``-`` as standard input, writes ``-o FILE``, and turns bad input
 (missing, a directory, not UTF-8, empty) into one ``error:`` line and exit 2, never a traceback.
 """

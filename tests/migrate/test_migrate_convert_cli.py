@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,44 @@ def test_the_installed_console_script_runs_convert() -> None:
 def test_invalid_namespace_is_a_usage_error() -> None:
     run = hardened("convert", "-n", "Bad_NS", str(COMPOSE / "anchors" / "compose.yaml"))
     assert run.exit_code == 2 and "not a valid namespace" in run.stderr and run.stdout == ""
+
+
+# Hostile compose files (a YAML alias bomb, absurd nesting) are unreadable input: exit 2
+# naming the file, within seconds, never a RecursionError traceback.
+def _alias_bomb(levels: int = 8) -> str:
+    lines = ['x-0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels + 1):
+        lines.append(f"x-{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9)}]")
+    lines += ["services:", "  svc:", "    image: x", f"    command: *l{levels}"]
+    return "\n".join(lines) + "\n"
+
+
+def _nested(depth: int) -> str:
+    return f"services:\n  svc:\n    image: x\n    command: {'[' * depth}{']' * depth}\n"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("text", "phrase"),
+    [
+        (_alias_bomb(), "YAML aliases"),
+        (_nested(100), "nested more than"),
+        (_nested(5000), "nested too deeply"),
+    ],
+    ids=["alias bomb", "nested 100", "nested 5000"],
+)
+def test_hostile_compose_files_exit_2_quickly(tmp_path: Path, text: str, phrase: str) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(text)
+    start = time.monotonic()
+    run = hardened("convert", str(path))
+    assert run.exit_code == 2, run.stderr
+    assert str(path) in run.stderr and phrase in run.stderr, run.stderr
+    assert run.stdout == ""
+    assert time.monotonic() - start < 10
+
+
+def test_a_real_sized_file_with_aliases_still_converts(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(_alias_bomb(levels=2))  # 729 values after expansion: fine
+    assert hardened("convert", str(path)).exit_code == 0

@@ -16,9 +16,10 @@ from migrate_support import (
     org_fix,
     org_lint,
 )
+from test_migrate_hadolint import final_stage_dl3002, hadolint
 
 from hardened_operator.migrate.dockerfile import _without_world_write
-from hardened_operator.migrate.dockerfile_rules import is_root_user, is_world_writable
+from hardened_operator.migrate.dockerfile_rules import is_root_user, is_world_writable, root_group
 from hardened_operator.migrate.dockerfile_syntax import parse
 
 ALL = [*sorted(DOCKERFILES.glob("*.Dockerfile")), DOCS_EXAMPLES / "Dockerfile"]
@@ -315,3 +316,53 @@ def test_root_switch_before_a_non_root_user_is_hf003_only() -> None:
     fixed = org_fix(source)
     assert "USER root\n" in fixed.text  # the RUN after it needs it
     assert fixed.text.count("USER 1000") == 1  # already non-root at the end: nothing appended
+
+
+# USER's argument is a shell word (BuildKit removes quotes) and the runtime reads numeric ids
+# with Go's strconv.Atoi (a sign is accepted): USER "0", USER 'root' and USER +0 all run as
+# root, so lint flags them and fix replaces them.
+#
+# Everything but the USER line is already compliant, so HF001 is the only possible finding.
+COMPLIANT_REST = (
+    "FROM ai_system/base:1.0\n"
+    'LABEL ai-system.io/security-profile="hardened" ai-system.io/non-root="true" '
+    'ai-system.io/run-as-user="1000"\n'
+    "HEALTHCHECK CMD true\n"
+    'VOLUME ["/app/logs", "/app/data", "/app/models", "/app/cache"]\n'
+)
+ROOT_SPELLINGS = ['"0"', "'root'", '"0:0"', "'root':'root'", "+0", "-0", '"ro"ot', '"00"']
+NON_ROOT_SPELLINGS = ['"1000"', "'ai'", "1000:1000", "0x0", "+1000", '"1000:0"']
+
+
+@pytest.mark.parametrize("user", ROOT_SPELLINGS)
+def test_quoted_or_signed_root_is_root(user: str) -> None:
+    assert is_root_user(user)
+
+
+@pytest.mark.parametrize("user", NON_ROOT_SPELLINGS)
+def test_non_root_spellings_stay_non_root(user: str) -> None:
+    assert not is_root_user(user)
+
+
+@pytest.mark.parametrize("user", ROOT_SPELLINGS)
+def test_lint_flags_and_fix_replaces_a_quoted_or_signed_root_user(user: str) -> None:
+    source = f"{COMPLIANT_REST}USER {user}\n"
+    assert [f.rule for f in org_lint(source)] == ["HF001"]
+    fixed = org_fix(source).text
+    assert org_lint(fixed) == []
+    assert fixed.splitlines()[-1] == "USER 1000:1000"
+    assert f"USER {user}" not in fixed
+    assert org_fix(fixed).text == fixed  # idempotent
+
+
+@pytest.mark.parametrize("user", [u for u in NON_ROOT_SPELLINGS if root_group(u) is None])
+def test_non_root_user_is_left_alone(user: str) -> None:
+    source = f"{COMPLIANT_REST}USER {user}\n"
+    assert org_lint(source) == []
+    assert org_fix(source).text == source
+
+
+def test_fixed_quoted_root_raises_no_dl3002(tmp_path: Path) -> None:
+    source = 'FROM python:3.11\nUSER "0"\n'
+    fixed = org_fix(source).text
+    assert final_stage_dl3002(fixed, hadolint(tmp_path, fixed)) == []
