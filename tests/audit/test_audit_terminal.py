@@ -1,4 +1,4 @@
-"""``hardened audit`` for people (issue 15): on a terminal the table fits its width and is
+"""``hardened audit`` for people: on a terminal the table fits its width and is
 coloured; NO_COLOR, pipes and -o files get plain text; --format json keeps every word."""
 
 from __future__ import annotations
