@@ -1,6 +1,6 @@
 """One table of pod-bearing kinds (``workloads.POD_BEARING``), and everything derived from it.
 
-The reviewer's kinds and pod paths, the webhook's request routing (``webhook.kinds.TARGETS``),
+``review_object``'s kinds and pod paths, the webhook's request routing (``webhook.kinds.TARGETS``),
 ``hardened dev``'s registration (``dev.manifests.webhook_rules``) come from the table in code;
 the shipped manifest and the Helm chart are YAML, so these tests compare them with it.
 """
@@ -57,7 +57,7 @@ def _root_pod() -> dict[str, Any]:
 @pytest.mark.parametrize(
     "entry", [k for k in POD_BEARING if k.pod_path is not None], ids=lambda k: k.kind
 )
-def test_the_reviewer_finds_the_pod_where_the_table_says(entry: Any) -> None:
+def test_review_object_finds_the_pod_where_the_table_says(entry: Any) -> None:
     obj: dict[str, Any] = {"apiVersion": "x", "kind": entry.kind, "metadata": {"name": "n"}}
     node = obj
     for key in entry.pod_path:

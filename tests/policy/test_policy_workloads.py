@@ -1,4 +1,4 @@
-"""review: every pod-bearing kind → its pod specs → violations located from the object root."""
+"""workloads: every pod-bearing kind → its pod specs → violations located from the object root."""
 
 from __future__ import annotations
 
@@ -286,7 +286,7 @@ def test_builders_input_error_becomes_a_violation(monkeypatch: pytest.MonkeyPatc
     assert "cannot render this" in violation.message
 
 
-def test_policy_and_review_stay_pure_and_light() -> None:
+def test_policy_and_workloads_stay_pure_and_light() -> None:
     """Importing the engine (what the audit CLI and webhook start with) loads no Kubernetes
     client, no kopf, no aiohttp and not even pydantic (only a HardenedService needs it)."""
     import subprocess
