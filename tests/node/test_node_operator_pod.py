@@ -331,6 +331,54 @@ def test_helm_upgrade_to_a_new_image_under_load(installed: NodeCluster) -> None:
     assert load.result.failed == 0, dict(load.result.failures)
 
 
+def test_certificate_rotation_in_a_rolling_update_under_load(installed: NodeCluster) -> None:
+    # --certs-renew-before-days 400 makes every starting replica rotate (pairs last 365 days):
+    # the rolling update puts old, rotated and re-rotated replicas side by side, each serving
+    # a pair signed by a different CA.
+    api = installed.api_client()
+    namespace = _load_namespace(installed)
+    secret_name = f"{RELEASE}-webhook-tls"
+    before = core_api(api).read_namespaced_secret(secret_name, NAMESPACE).data["ca.crt"]
+    deployment = apps_api(api).read_namespaced_deployment(RELEASE, NAMESPACE)
+    args = [*deployment.spec.template.spec.containers[0].args, "--certs-renew-before-days=400"]
+    tag = deployment.spec.template.spec.containers[0].image.rsplit(":", 1)[1]
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "operator", "args": args}]}}}}
+    with AdmissionLoad(installed.plane.kubeconfig, namespace) as load:
+        time.sleep(3)
+        apps_api(api).patch_namespaced_deployment(RELEASE, NAMESPACE, patch)
+
+        def rolled() -> bool:
+            pods = _operator_pods(api)
+            return len(pods) == 2 and all(
+                "--certs-renew-before-days=400" in p.spec.containers[0].args
+                and p.status.container_statuses
+                and p.status.container_statuses[0].ready
+                for p in pods
+            )
+
+        wait_for(rolled, 240, "both replicas rolled with the rotating setting")
+        time.sleep(5)
+    secret = core_api(api).read_namespaced_secret(secret_name, NAMESPACE).data
+    import base64
+
+    previous = base64.b64decode(secret["previous-ca.crt"])
+    config = installed.kubectl(
+        "get", "validatingwebhookconfiguration", RELEASE, "-o",
+        "jsonpath={.webhooks[0].clientConfig.caBundle}",
+    ).stdout  # fmt: skip
+    trusted = base64.b64decode(config)
+    _record(
+        "certificate rotation (rolling update, every replica rotates)",
+        load,
+        f"CAs trusted after: {trusted.count(b'BEGIN CERTIFICATE')}",
+    )
+    assert secret["ca.crt"] != before  # it did rotate
+    assert base64.b64decode(before) in previous  # and recorded what it replaced
+    assert load.result.attempted >= 200
+    assert load.result.failed == 0, dict(load.result.failures)
+    assert tag
+
+
 def test_zz_with_both_replicas_gone_pods_are_refused_naming_the_webhook(
     installed: NodeCluster,
 ) -> None:

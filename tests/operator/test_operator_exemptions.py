@@ -36,7 +36,7 @@ def _config(command: Any, args: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
         monkeypatch.setattr(serving, "WebhookSettings", lambda config, **_: capture(config))
         monkeypatch.setattr(
             "hardened_operator.cli.run._self_certificates",
-            lambda *a: ("crt", "key", b"ca"),
+            lambda *a, **_: ("crt", "key", b"ca"),
         )
         argv = ["--operator-namespace", "ops"]
     with pytest.raises(SystemExit):

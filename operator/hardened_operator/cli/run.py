@@ -52,6 +52,10 @@ def _listen(value: str | None, what: str) -> tuple[str, int] | None:
 @click.option("--operator-namespace", envvar="POD_NAMESPACE", default=OPERATOR_NAMESPACE_DEFAULT,
               show_default=True, help="Namespace of the certificate Secret.")  # fmt: skip
 @click.option("--certs-secret", default="hardened-operator-webhook-tls", show_default=True)
+@click.option("--certs-renew-before-days", type=click.IntRange(1, 3650), default=30,
+              show_default=True, help="--certs self: a replica starting with fewer days of "
+              "validity left generates a new pair (the pairs last 365 days, so 365 or more "
+              "rotates at every start); replicas serving older pairs stay trusted.")  # fmt: skip
 @click.option("--webhook-service", default="hardened-operator-webhook", show_default=True,
               help="The webhook's Service: its DNS names go into the certificate.")  # fmt: skip
 @click.option("--webhook-host", "webhook_hosts", multiple=True,
@@ -94,6 +98,7 @@ def run(
     tls_key_file: Path | None,
     operator_namespace: str,
     certs_secret: str,
+    certs_renew_before_days: int,
     webhook_service: str,
     webhook_hosts: tuple[str, ...],
     webhook_config_name: str,
@@ -153,10 +158,21 @@ def run(
             if tls_cert_file or tls_key_file:
                 raise click.UsageError("--certs self generates its own: drop --tls-*-file")
             cert_file, key_file, ca_pem = _self_certificates(
-                kubeconfig, operator_namespace, certs_secret, webhook_service, webhook_hosts
+                kubeconfig,
+                operator_namespace,
+                certs_secret,
+                webhook_service,
+                webhook_hosts,
+                renew_before_days=certs_renew_before_days,
             )
             if webhook_config_name:
-                ca_injection = CaInjection(kubeconfig, webhook_config_name, ca_pem)
+                ca_injection = CaInjection(
+                    kubeconfig,
+                    webhook_config_name,
+                    ca_pem,
+                    secret_namespace=operator_namespace,
+                    secret_name=certs_secret,
+                )
         webhook = WebhookSettings(
             config=webhook_config,
             host=host_port[0],
@@ -257,6 +273,8 @@ def _self_certificates(
     secret: str,
     service: str,
     extra_hosts: tuple[str, ...],
+    *,
+    renew_before_days: int = 30,
 ) -> tuple[Path, Path, bytes]:
     """Reuse or create the certificate in the Secret; write it where the server reads it."""
     from hardened_operator.k8s import KubeClient, load_connection
@@ -267,7 +285,9 @@ def _self_certificates(
     async def settle() -> tuple[bytes, bytes, bytes]:
         client = KubeClient(load_connection(kubeconfig))
         try:
-            bundle, _ = await ensure_certificates(client, namespace, secret, hosts)
+            bundle, _ = await ensure_certificates(
+                client, namespace, secret, hosts, min_valid_days=renew_before_days
+            )
         finally:
             await client.close()
         return bundle.ca_pem, bundle.cert_pem, bundle.key_pem

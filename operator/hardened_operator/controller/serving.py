@@ -31,7 +31,7 @@ from aiohttp import web
 from hardened_operator.controller.handlers import OperatorState
 from hardened_operator.k8s import KubeClient, RetryPolicy, load_connection
 from hardened_operator.k8s import metrics as m
-from hardened_operator.k8s.certstore import inject_ca_bundle
+from hardened_operator.k8s.certstore import bundle_to_trust, inject_ca_bundle
 from hardened_operator.k8s.resources import HARDENED_SERVICES
 from hardened_operator.webhook.config import WebhookConfig
 from hardened_operator.webhook.server import WebhookServer, serve
@@ -55,12 +55,15 @@ class WebhookSettings:
 
 @dataclass(frozen=True)
 class CaInjection:
-    """Keep ``caBundle`` of this ValidatingWebhookConfiguration equal to ``ca_pem``."""
+    """Keep ``caBundle`` of this ValidatingWebhookConfiguration trusting ``ca_pem`` and the CAs
+    the certificate Secret records (``certstore.trusted_cas``: rotations refuse nothing)."""
 
     kubeconfig: str | None
     config_name: str
     ca_pem: bytes
     interval_seconds: float = 60.0
+    secret_namespace: str | None = None
+    secret_name: str | None = None
 
 
 class ServingThread:
@@ -76,6 +79,7 @@ class ServingThread:
         self._state, self._ready = state, ready
         self._health, self._webhook, self._ca = health, webhook, ca_injection
         self._started = threading.Event()
+        self._ca_trusted = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -151,8 +155,13 @@ class ServingThread:
         try:
             while True:
                 try:
-                    if await inject_ca_bundle(client, ca.config_name, ca.ca_pem) is None:
+                    bundle = await bundle_to_trust(
+                        client, ca.ca_pem, ca.secret_namespace, ca.secret_name
+                    )
+                    if await inject_ca_bundle(client, ca.config_name, bundle) is None:
                         log.warning("ValidatingWebhookConfiguration %s not found", ca.config_name)
+                    # Trusted now -- or no configuration exists that could call us untrusted.
+                    self._ca_trusted.set()
                 except Exception:
                     log.exception("could not inject the CA into %s", ca.config_name)
                 await asyncio.sleep(ca.interval_seconds)
@@ -191,6 +200,10 @@ class ServingThread:
         admission when the webhook is on. Neither kopf nor the API server is needed for that."""
         if self._webhook is not None and self.webhook_server is None:
             return False, "webhook not serving"
+        if self._ca is not None and not self._ca_trusted.is_set():
+            # Until the API server trusts our CA, every call it routes here would fail TLS
+            # (after a rotation, say); once it does, readiness never needs the API again.
+            return False, "webhook serving; waiting for the API server to trust its CA"
         return True, "ready" if self._webhook is None else "ready: webhook serving"
 
     def operator_ready(self) -> tuple[bool, str]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from hardened_operator import certs
 from hardened_operator.errors import ApiError, ConflictError
@@ -116,7 +116,11 @@ async def ensure_certificates(
                 )
             else:
                 rv = secret["metadata"]["resourceVersion"]
-                patch = {"metadata": {"resourceVersion": rv}, "data": _secret_data(bundle)}
+                data = _secret_data(bundle)
+                if stored is not None:  # a rotation: replicas may still serve older pairs
+                    previous = replaced_cas(stored.ca_pem, secret, now=now)
+                    data[PREVIOUS_CA_KEY] = base64.b64encode(previous).decode()
+                patch = {"metadata": {"resourceVersion": rv}, "data": data}
                 await client.patch(SECRETS, namespace, secret_name, patch)
         except ConflictError:
             log.info("another replica stored a certificate first; re-reading it")
@@ -126,9 +130,70 @@ async def ensure_certificates(
     raise ApiError(f"could not settle the certificate in Secret {namespace}/{secret_name}")
 
 
+PREVIOUS_CA_KEY = "previous-ca.crt"
+"""The Secret's record of the CAs rotations replaced (a PEM bundle): replicas still serving a
+pair one of them signed must stay trusted until they restart."""
+MAX_PREVIOUS_CAS = 3
+
+
+def _load_cas(pem: bytes) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(pem) if pem.strip() else []
+    except ValueError:
+        return []
+
+
+def _secret_pem(secret: dict[str, Any] | None, key: str) -> bytes:
+    data = (secret or {}).get("data") or {}
+    try:
+        return base64.b64decode(data.get(key) or "")
+    except (ValueError, TypeError):
+        return b""
+
+
+def _bundle(certificates: list[x509.Certificate], now: dt.datetime, limit: int | None) -> bytes:
+    """Unexpired, each once (the first ``limit`` of them as given), oldest first."""
+    found: dict[bytes, x509.Certificate] = {}
+    for cert in certificates:
+        if cert.not_valid_after_utc > now and (limit is None or len(found) < limit):
+            found.setdefault(cert.fingerprint(hashes.SHA256()), cert)
+    order = sorted(found, key=lambda f: (found[f].not_valid_before_utc, f))
+    return b"".join(found[f].public_bytes(serialization.Encoding.PEM) for f in order)
+
+
+def replaced_cas(replaced: bytes, secret: dict[str, Any] | None, *, now: dt.datetime) -> bytes:
+    """The Secret's new ``previous-ca.crt``: the CA being replaced, then those already recorded
+    (the most recently replaced MAX_PREVIOUS_CAS)."""
+    recorded = sorted(
+        _load_cas(_secret_pem(secret, PREVIOUS_CA_KEY)),
+        key=lambda cert: cert.not_valid_before_utc,
+        reverse=True,  # newest first: the limit drops the oldest
+    )
+    return _bundle([*_load_cas(replaced), *recorded], now, MAX_PREVIOUS_CAS)
+
+
+def trusted_cas(own_ca: bytes, secret: dict[str, Any] | None, *, now: dt.datetime) -> bytes:
+    """The caBundle every replica agrees on: its own CA, the stored one and those rotations
+    replaced -- each once, unexpired, oldest first.
+
+    Pure. After a rotation one replica serves the new pair while others still serve older ones
+    until they restart; a bundle with only the new CA would make the API server refuse every
+    call routed to them. The Secret records every CA a replica may still serve, and the order
+    depends only on the certificates, so replicas holding different CAs compute the same
+    bundle and never undo each other's writes; a CA that is neither ours nor recorded (a
+    placeholder) is dropped.
+    """
+    certificates = [
+        *_load_cas(own_ca),
+        *_load_cas(_secret_pem(secret, "ca.crt")),
+        *_load_cas(_secret_pem(secret, PREVIOUS_CA_KEY)),
+    ]
+    return _bundle(certificates, now, None)
+
+
 async def inject_ca_bundle(client: KubeClient, config_name: str, ca_pem: bytes) -> bool | None:
-    """Set ``caBundle`` on every webhook of the configuration; None when it does not exist,
-    else whether a write was needed."""
+    """Set ``caBundle`` on every webhook of the configuration to ``ca_pem`` (one CA or a bundle,
+    :func:`trusted_cas`); None when it does not exist, else whether a write was needed."""
     config = await client.get(VALIDATING_WEBHOOKS, None, config_name)
     if config is None:
         return None
@@ -146,3 +211,13 @@ async def inject_ca_bundle(client: KubeClient, config_name: str, ca_pem: bytes) 
     )
     log.info("injected the CA into ValidatingWebhookConfiguration %s", config_name)
     return True
+
+
+async def bundle_to_trust(
+    client: KubeClient, own_ca: bytes, secret_namespace: str | None, secret_name: str | None
+) -> bytes:
+    """:func:`trusted_cas` with the Secret as stored now (own CA alone without a Secret)."""
+    secret = None
+    if secret_namespace and secret_name:
+        secret = await client.get(SECRETS, secret_namespace, secret_name)
+    return trusted_cas(own_ca, secret, now=dt.datetime.now(dt.UTC))
