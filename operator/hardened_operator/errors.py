@@ -1,20 +1,20 @@
 """The project's exceptions, in one place, and the exit code each gives on the command line.
 
-Hierarchy (exit code of a ``hardened`` command that stops on it)::
+Hierarchy, with the exit code of a ``hardened`` command that stops on each::
 
-    HardenedError                 base of everything we raise on purpose                  1
-    ├── InputError                a file, manifest, option or request body we cannot use  2
-    │   ├── ManifestParseError    YAML/JSON that does not parse (carries file and line)   2
-    │   ├── SpecValidationError   a HardenedService spec breaking the schema (names it)   2
-    │   └── MalformedFieldError   a pod spec field of the wrong type (the policy denies it) 2
-    ├── ConversionError           compose/Dockerfile input with no faithful mapping        1
-    ├── PolicyError               a policy misconfiguration (unknown profile or check id)  2
-    ├── ApiError                  the Kubernetes API refused or failed a call              1
-    │   ├── ConflictError         409: someone else changed the object; retry from a fresh read
-    │   ├── NotFoundError         404: the object (or its kind) does not exist
-    │   └── TransientApiError     5xx, 429, timeouts: retry with backoff
-    └── ControlPlaneError         the local etcd + kube-apiserver could not be built or started 1
-        └── AssetsNotFoundError   no KUBEBUILDER_ASSETS, no cached binaries and no Go toolchain
+    HardenedError                 1  base of everything we raise on purpose
+    ├── InputError                2  a file, manifest, option or request body we cannot use
+    │   ├── ManifestParseError    2  YAML/JSON that does not parse (carries file and line)
+    │   ├── SpecValidationError   2  a HardenedService spec breaking the schema (names the field)
+    │   └── MalformedFieldError   2  a pod spec field of the wrong type (the policy denies it)
+    ├── ConversionError           1  compose/Dockerfile input with no faithful mapping (--strict)
+    ├── PolicyError               2  a policy misconfiguration (unknown profile or check id)
+    ├── ApiError                  1  the Kubernetes API refused or failed a call
+    │   ├── ConflictError         1  409: someone else changed the object; retry from a fresh read
+    │   ├── NotFoundError         1  404: the object (or the API of its kind) does not exist
+    │   └── TransientApiError     1  5xx, 429, timeouts: retry with backoff
+    └── ControlPlaneError         1  the local etcd + kube-apiserver could not be built or started
+        └── AssetsNotFoundError   1  no KUBEBUILDER_ASSETS, no cached binaries and no Go toolchain
 
 Exit codes: **2** means "what you gave us is unusable" (the same code click gives a bad option),
 **1** means "we understood, and the answer is no or it failed" (findings, a stale file, an
