@@ -20,7 +20,9 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -171,7 +173,9 @@ def build_assets(
             out.mkdir()
             for name in (*REQUIRED, *OPTIONAL):
                 log(f"building {name} ({_GO_PACKAGES[name]}) with {go} ...")
+                began = time.monotonic()
                 go_build(go, module, _GO_PACKAGES[name], out / name, env)
+                log(f"  {name}: {time.monotonic() - began:.0f}s")
             _verify(out)
             (out / _MANIFEST).write_text(
                 json.dumps(
@@ -253,12 +257,44 @@ def go_build(
     if tags:
         command += ["-tags", tags]
     command += ["-o", str(output), package]
-    result = subprocess.run(
-        command, cwd=module, env=build_env, capture_output=True, text=True, check=False
-    )
+    with _elapsed_on_terminal(package.rsplit("/", 1)[-1]):
+        result = subprocess.run(
+            command, cwd=module, env=build_env, capture_output=True, text=True, check=False
+        )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
         raise ControlPlaneError(f"`go build {package}` failed ({result.returncode}):\n{tail}")
+
+
+@contextlib.contextmanager
+def _elapsed_on_terminal(what: str) -> Iterator[None]:
+    """On a terminal, a line that counts the seconds of a long step; in CI logs, nothing.
+
+    A cold kube-apiserver build takes minutes with no output of its own: without this a person
+    cannot tell a slow build from a hung one. Logs (not a TTY) get only the start and end lines
+    the callers print, so CI output stays short.
+    """
+    stream = sys.stderr
+    if not stream.isatty() or os.environ.get("CI") == "true":
+        yield
+        return
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(1.0):
+            stream.write(f"\r  {what}: {time.monotonic() - started:.0f}s elapsed ")
+            stream.flush()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
+        stream.write("\r\033[K")  # clear the line; the caller logs the result
+        stream.flush()
 
 
 def _goflags(env: Mapping[str, str]) -> str:
