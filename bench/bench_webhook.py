@@ -293,18 +293,30 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process and its live children have used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime
-    total = ticks / os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():  # --workers: the worker processes
+    """User + system CPU time a process and its live descendants have used (Linux /proc):
+    with --workers, the workers do the serving."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(_stat(int(entry.name))[1]), []).append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
         try:
-            children = (task / "children").read_text().split()
+            fields = _stat(current)
         except OSError:
             continue
-        total += sum(cpu_seconds(int(child)) for child in children)
-    return total
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        todo += children.get(current, [])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, lua: Path, duration: int, pid: int | None = None) -> dict[str, float]:
@@ -567,7 +579,11 @@ def main(argv: list[str]) -> int:
                 if other not in ("ours", "before") and procs[other].poll() is None:
                     procs[other].terminate()
             hol[name] = asyncio.run(head_of_line(urls[name], body, big, args.hol_seconds))
-            procs[name].kill()  # the old server would chew its queue of huge reviews for minutes
+            if name == "before":  # its event loop chews on huge reviews for minutes: SIGKILL
+                procs[name].kill()
+            else:  # SIGTERM: stops its large-review workers too
+                procs[name].terminate()
+                procs[name].wait(timeout=30)
             print("head-of-line", name, hol[name], file=sys.stderr)
         load.append(os.getloadavg())
     finally:

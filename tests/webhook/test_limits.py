@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import os
 import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -258,3 +262,55 @@ def test_keep_alive_survives_between_quick_requests_and_idles_out() -> None:
         closed, received = closed_within(raw, 4)  # answered, then idle: closed
         assert closed and b'"allowed":true' in received
         raw.close()
+
+
+def test_large_review_workers_leave_when_their_server_is_killed() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "hardened_operator.cli", "webhook", "--insecure"]
+    server = subprocess.Popen([*command, "--listen", f"127.0.0.1:{port}"])
+    try:
+        url = f"http://127.0.0.1:{port}/validate"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.post(
+                    url, data=padded_review("big", 40_000), headers=JSON, timeout=30
+                )
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert answer.json()["response"]["allowed"] is True
+        workers = [
+            int(pid)
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and _parent(int(pid)) == server.pid
+        ]
+        assert workers, "the large review was decided in a worker process"
+        server.kill()
+        server.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "orphaned workers must exit"
+            time.sleep(0.2)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(10)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -21,6 +21,8 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Final, Literal
 
@@ -31,6 +33,7 @@ from hardened_operator.webhook.jsonbody import BodyError, parse_json
 log = logging.getLogger(__name__)
 
 WORKER_NICENESS: Final = 10  # the small reviews of the event loop go first
+ORPHAN_CHECK_SECONDS: Final = 1.0
 
 # What a worker sends back: a Decision, or an HTTP refusal (status, metric reason, message).
 # Exceptions are not pickled across: a custom exception's constructor may not survive it.
@@ -40,11 +43,20 @@ Outcome = tuple[Literal["decision"], Decision] | tuple[Literal["refuse"], Refusa
 _worker_config: WebhookConfig | None = None
 
 
-def _init_worker(config: WebhookConfig) -> None:
+def _init_worker(config: WebhookConfig, server_pid: int) -> None:
     global _worker_config
     _worker_config = config
     with contextlib.suppress(OSError):  # not permitted: still correct, only less polite
         os.nice(WORKER_NICENESS)
+    # A server killed outright (SIGKILL, out of memory) cannot stop its workers: they notice
+    # that they were orphaned and leave, instead of chewing on reviews nobody waits for.
+    threading.Thread(target=_exit_with, args=(server_pid,), daemon=True).start()
+
+
+def _exit_with(server_pid: int) -> None:
+    while os.getppid() == server_pid:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(0)
 
 
 def decide_body(body: bytes, mode: str, config: WebhookConfig | None = None) -> Outcome:
@@ -91,7 +103,7 @@ class LargeReviews:
                 max_workers=self.config.large_workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.config,),
+                initargs=(self.config, os.getpid()),
             )
         return self._executor
 
