@@ -246,18 +246,16 @@ ROWS: list[Row] = [
         set(),
         set(),
     ),
-    # --- windowsHostProcess ---------------------------------------------------------------------
+    # --- windowsHostProcess (nonroot too: a HostProcess container is the node's account) ------
     (
         "hostprocess/pod",
         [(f"{SC}.windowsOptions", {"hostProcess": True})],
-        set(),
-        {"windowsHostProcess"},
+        *both({"windowsHostProcess"}),
     ),
     (
         "hostprocess/init",
         [(f"{INIT}.windowsOptions", {"hostProcess": True})],
-        set(),
-        {"windowsHostProcess"},
+        *both({"windowsHostProcess"}),
     ),
     ("hostprocess/false", [(f"{APP}.windowsOptions", {"hostProcess": False})], set(), set()),
     # --- hostProbesAndHostLifecycle -------------------------------------------------------------

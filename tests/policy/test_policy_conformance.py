@@ -3,9 +3,10 @@
 - ``restricted`` allows every ``restricted/pass`` pod and denies every ``restricted/fail``
   pod — with the check the fixture is named after (or the restricted check overriding it);
 - ``nonroot`` allows every ``restricted/pass`` pod and denies every ``restricted/fail`` pod
-  of its five checks (file name prefix = check id, lower-cased), with that check;
-- PSA's baseline level (our baseline-level checks, as PSA composes them) allows every
-  ``baseline/pass`` pod and denies every ``baseline/fail`` pod.
+  of its PSA checks (file name prefix = check id, lower-cased), with that check;
+- ``baseline`` (exactly PSA's baseline-level checks, as PSA composes them) allows every
+  ``baseline/pass`` and every ``restricted/pass`` pod, and denies every ``baseline/fail`` pod
+  with the fixture's check.
 
 The fixtures are ``fixtures/pod-security/`` next to this file (source, version and licence
 in its README). ``PSA_FIXTURES`` tests another copy instead; a missing or incomplete set, in
@@ -23,11 +24,12 @@ import pytest
 import yaml
 from policy_summary import CONFORMANCE_COUNTS, CONFORMANCE_NOTES
 
-from hardened_operator.policy import CHECKS, check_ids, evaluate, run_checks
+from hardened_operator.policy import CHECKS, check_ids, evaluate
 
 ENV = "PSA_FIXTURES"
 IN_REPO = Path(__file__).parent / "fixtures" / "pod-security"
-NONROOT_CHECKS = {check_id.lower(): check_id for check_id in check_ids("nonroot")}
+# nonroot's PSA checks (its own ``hardened`` ones have no PSA fixtures).
+NONROOT_CHECKS = {c.lower(): c for c in check_ids("nonroot") if CHECKS[c].level != "hardened"}
 BASELINE_CHECKS = [check for check in CHECKS.values() if check.level == "baseline"]
 # PSA's overrides: a baseline fixture's check may be replaced by a restricted one.
 OVERRIDDEN_BY = {o: c.id for c in CHECKS.values() for o in c.overrides}
@@ -98,7 +100,9 @@ def test_in_repo_copy_is_complete_and_says_where_it_comes_from() -> None:
         assert needle in notice, needle
 
 
-@pytest.mark.parametrize("profile", ["restricted", "nonroot"])
+@pytest.mark.parametrize(
+    "profile", ["restricted", "nonroot", "nonroot:allow-root-group", "baseline"]
+)
 def test_restricted_pass_fixtures_are_allowed(profile: str) -> None:
     pods = _pods(_fixture_root() / "restricted" / "pass")
     mismatches = [
@@ -129,31 +133,41 @@ def test_restricted_fail_fixtures_are_denied_by_restricted() -> None:
     )
 
 
-def test_restricted_fail_fixtures_of_nonroot_checks_are_denied_by_nonroot() -> None:
-    all_pods = _pods(_fixture_root() / "restricted" / "fail")
+@pytest.mark.parametrize("profile", ["nonroot", "nonroot:allow-root-group"])
+def test_fail_fixtures_of_nonroot_checks_are_denied_by_nonroot(profile: str) -> None:
+    root = _fixture_root()
+    all_pods = _pods(root / "restricted" / "fail")
     pods = [(stem, pod) for stem, pod in all_pods if _check_of(stem) in NONROOT_CHECKS]
-    # Every one of the five checks has fail fixtures: none may silently drop out.
+    # Every one of its PSA checks has fail fixtures: none may silently drop out.
     assert {_check_of(stem) for stem, _ in pods} == set(NONROOT_CHECKS)
+    # PSA's baseline directory has more of them (privileged, windowsHostProcess).
+    extra = [(s, p) for s, p in _pods(root / "baseline" / "fail") if _check_of(s) in NONROOT_CHECKS]
+    assert {_check_of(stem) for stem, _ in extra} == {"privileged", "windowshostprocess"}
     mismatches = []
-    for stem, pod in pods:
-        bad = _denying(evaluate(pod.get("metadata"), pod["spec"], "nonroot"))
+    for stem, pod in pods + extra:
+        bad = _denying(evaluate(pod.get("metadata"), pod["spec"], profile))  # type: ignore[arg-type]
         if NONROOT_CHECKS[_check_of(stem)] not in bad:
             mismatches.append(f"{stem}: expected a denial by {_check_of(stem)}, got {sorted(bad)}")
     _record(
-        "nonroot    restricted/fail",
-        len(pods) - len(mismatches),
-        len(pods),
-        f"denied (fixtures of its {len(NONROOT_CHECKS)} checks; {len(all_pods)} in the directory)",
+        f"{profile} restricted+baseline/fail",
+        len(pods) + len(extra) - len(mismatches),
+        len(pods) + len(extra),
+        f"denied (fixtures of its {len(NONROOT_CHECKS)} PSA checks; {len(all_pods)} in "
+        "restricted/fail)",
         mismatches,
     )
 
 
+def test_baseline_profile_is_psas_baseline_level() -> None:
+    assert check_ids("baseline") == [check.id for check in BASELINE_CHECKS]
+
+
 @pytest.mark.parametrize("outcome", ["pass", "fail"])
-def test_baseline_fixtures_against_psa_baseline_level(outcome: str) -> None:
+def test_baseline_fixtures_against_the_baseline_profile(outcome: str) -> None:
     pods = _pods(_fixture_root() / "baseline" / outcome)
     mismatches = []
     for stem, pod in pods:
-        bad = _denying(run_checks(BASELINE_CHECKS, pod.get("metadata"), pod["spec"]))
+        bad = _denying(evaluate(pod.get("metadata"), pod["spec"], "baseline"))
         if outcome == "pass" and bad:
             mismatches.append(f"{stem}: denied by {sorted(bad)}")
         if outcome == "fail":

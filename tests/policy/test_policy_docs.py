@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "policy.md").read_text()
 FIXTURES = Path(__file__).parent / "fixtures"
 
-EXAMPLE = re.compile(r"<!-- example: (\S+) (nonroot|restricted) -->\n```text\n(.*?)```", re.S)
-TABLE_ROW = re.compile(r"^\| `([A-Za-z_]+)` \| (baseline|restricted) \| ([^|]+) \|", re.M)
+EXAMPLE = re.compile(r"<!-- example: (\S+) (\S+) -->\n```text\n(.*?)```", re.S)
+TABLE_ROW = re.compile(r"^\| `([A-Za-z_]+)` \| (baseline|restricted|hardened) \| ([^|]+) \|", re.M)
 
 
 def test_python_example_runs() -> None:

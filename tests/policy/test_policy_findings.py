@@ -216,7 +216,7 @@ def test_every_finding_fix_is_consistent_with_its_structured_form() -> None:
 def test_every_registered_check_has_a_summary_and_psa_level() -> None:
     for check in CHECKS.values():
         assert check.summary
-        assert check.level in ("baseline", "restricted")
+        assert check.level in ("baseline", "restricted", "hardened")
 
 
 def test_psa_message_joins_denials_in_psa_order() -> None:

@@ -130,8 +130,10 @@ def test_deeply_nested_garbage_is_denied_not_crashing() -> None:
 
 
 def test_unknown_profile_is_a_policy_error() -> None:
-    with pytest.raises(PolicyError, match="unknown policy profile 'baseline'"):
-        evaluate({}, compliant_spec(), "baseline")  # type: ignore[arg-type]
+    with pytest.raises(PolicyError, match="unknown policy profile 'privileged'"):
+        evaluate({}, compliant_spec(), "privileged")  # type: ignore[arg-type]
+    with pytest.raises(PolicyError):
+        evaluate({}, compliant_spec(), "nonroot:allow-everything")  # type: ignore[arg-type]
     with pytest.raises(PolicyError):
         check_ids("Restricted")  # type: ignore[arg-type]
     with pytest.raises(PolicyError):

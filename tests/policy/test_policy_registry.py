@@ -28,37 +28,51 @@ PSA_RESTRICTED_V1_37 = {
     "restrictedVolumes", "allowPrivilegeEscalation", "runAsNonRoot", "runAsUser",
     "seccompProfile_restricted", "capabilities_restricted", "procMount_restricted",
 }  # fmt: skip
+PSA_BASELINE_V1_37 = {
+    "hostNamespaces", "privileged", "capabilities_baseline", "hostPathVolumes", "hostPorts",
+    "appArmorProfile", "seLinuxOptions", "procMount", "seccompProfile_baseline", "sysctls",
+    "windowsHostProcess", "hostProbesAndHostLifecycle",
+}  # fmt: skip
 
 
 def test_every_check_module_is_registered_exactly_once() -> None:
     modules = {m.name for m in pkgutil.iter_modules(checks.__path__) if not m.name.startswith("_")}
     registered = {check.func.__module__.rsplit(".", 1)[1] for check in CHECKS.values()}
     assert registered == modules
-    assert len(CHECKS) == len(modules) == 19
+    assert len(CHECKS) == len(modules) == 20
 
 
 def test_profiles() -> None:
     assert set(check_ids("restricted")) == PSA_RESTRICTED_V1_37
+    assert set(check_ids("baseline")) == PSA_BASELINE_V1_37
     assert check_ids("nonroot") == [
         "privileged",
+        "windowsHostProcess",
         "allowPrivilegeEscalation",
         "capabilities_restricted",
         "runAsNonRoot",
         "runAsUser",
+        "rootGroups",
+    ]
+    # The switch turns off rootGroups and nothing else.
+    assert check_ids("nonroot:allow-root-group") == [
+        c for c in check_ids("nonroot") if c != "rootGroups"
     ]
     assert check_ids() == check_ids("nonroot")  # nonroot is the default
 
 
-def test_order_is_psas_baseline_then_restricted_by_id() -> None:
-    ids = check_ids("restricted")
+@pytest.mark.parametrize("profile", ["restricted", "baseline", "nonroot"])
+def test_order_is_psas_baseline_then_restricted_by_id_then_ours(profile: str) -> None:
+    ids = check_ids(profile)  # type: ignore[arg-type]
+    order = ["baseline", "restricted", "hardened"]
     levels = [CHECKS[i].level for i in ids]
-    assert levels == sorted(levels, key=lambda level: level != "baseline")
-    baseline = [i for i in ids if CHECKS[i].level == "baseline"]
-    restricted = [i for i in ids if CHECKS[i].level == "restricted"]
-    assert baseline == sorted(baseline) and restricted == sorted(restricted)
+    assert levels == sorted(levels, key=order.index)
+    for level in order:
+        of_level = [i for i in ids if CHECKS[i].level == level]
+        assert of_level == sorted(of_level)
 
 
-def test_overrides_are_psas_and_overridden_checks_run_in_no_profile() -> None:
+def test_overrides_are_psas_and_overridden_checks_run_in_baseline_only() -> None:
     overrides = {c.id: set(c.overrides) for c in CHECKS.values() if c.overrides}
     assert overrides == {
         "restrictedVolumes": {"hostPathVolumes"},
@@ -67,7 +81,7 @@ def test_overrides_are_psas_and_overridden_checks_run_in_no_profile() -> None:
         "procMount_restricted": {"procMount"},
     }
     for overridden in set().union(*overrides.values()):
-        assert CHECKS[overridden].profiles == ()
+        assert CHECKS[overridden].profiles == ("baseline",)
         assert CHECKS[overridden].level == "baseline"
 
 
@@ -80,7 +94,7 @@ def test_a_check_can_run_alone_with_psa_semantics() -> None:
     assert next(r for r in evaluate({}, spec, "nonroot") if r.check == "runAsUser").allowed is False
 
 
-@pytest.mark.parametrize("profile", ["nonroot", "restricted"])
+@pytest.mark.parametrize("profile", ["nonroot", "baseline", "restricted"])
 def test_evaluation_never_mutates_its_input(profile: str) -> None:
     for _, edits, _, _ in ROWS:
         spec = spec_with(*edits)
@@ -91,7 +105,7 @@ def test_evaluation_never_mutates_its_input(profile: str) -> None:
 
 
 def test_results_are_one_per_check_in_profile_order() -> None:
-    for profile in ("nonroot", "restricted"):
+    for profile in ("nonroot", "nonroot:allow-root-group", "baseline", "restricted"):
         results = evaluate({}, compliant_spec(), profile)
         assert [r.check for r in results] == check_ids(profile)
         assert all(r.allowed and not r.findings for r in results)

@@ -105,7 +105,8 @@ def _fix(
     type=click.Choice(PROFILES),
     default=DEFAULT_PROFILE,
     show_default=True,
-    help="nonroot: the five run-as-root checks; restricted: all of PSA restricted.",
+    help="nonroot: the run-as-root checks (root group included); nonroot:allow-root-group: "
+    "the same but GID 0 allowed; baseline / restricted: all of PSA baseline / restricted.",
 )
 @click.option(
     "--format",

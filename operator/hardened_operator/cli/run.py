@@ -15,6 +15,7 @@ import click
 from hardened_operator.cli._exemptions import exempt_namespaces as exempt_namespaces_for
 from hardened_operator.cli._exemptions import exemption_options
 from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
+from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
 
 if TYPE_CHECKING:
     from hardened_operator.webhook.config import WebhookConfig
@@ -63,7 +64,7 @@ def _listen(value: str | None, what: str) -> tuple[str, int] | None:
               "always included.")  # fmt: skip
 @click.option("--webhook-config-name", default="hardened-operator", show_default=True,
               help="ValidatingWebhookConfiguration to inject the CA into ('' = none).")  # fmt: skip
-@click.option("--profile", type=click.Choice(["nonroot", "restricted"]), default="nonroot",
+@click.option("--profile", type=click.Choice(PROFILES), default=DEFAULT_PROFILE,
               show_default=True, help="Admission policy profile.")  # fmt: skip
 @exemption_options
 @click.option("--exempt-username", "exempt_usernames", multiple=True, metavar="NAME",

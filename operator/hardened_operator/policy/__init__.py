@@ -7,9 +7,13 @@ and ephemeralContainers.
 Profiles:
 
 ``nonroot`` (default)
-    runAsNonRoot, runAsUser, privileged, allowPrivilegeEscalation, capabilities_restricted —
-    exactly PSA's checks at policy v1.37, except that ``hostUsers: false`` never makes UID 0
-    acceptable.
+    runAsNonRoot, runAsUser, privileged, allowPrivilegeEscalation, capabilities_restricted,
+    windowsHostProcess — exactly PSA's checks at policy v1.37, except that ``hostUsers:
+    false`` never makes UID 0 acceptable — and our own rootGroups (no GID 0).
+``nonroot:allow-root-group``
+    ``nonroot`` without rootGroups, for platforms that rely on GID 0.
+``baseline``
+    PSA's whole baseline profile at policy v1.37, exactly.
 ``restricted``
     PSA's whole restricted profile at policy v1.37 (baseline checks included), exactly.
 

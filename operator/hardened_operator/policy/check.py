@@ -18,7 +18,9 @@ from .fields import JsonObject, opt_bool, opt_mapping, opt_str
 from .types import CheckResult, Finding, FixOp, Profile, Scope
 from .visitor import ContainerRef, visit_containers
 
-Level = Literal["baseline", "restricted"]
+# PSA's two levels, and ``hardened`` for our own checks beyond PSA (evaluated after PSA's).
+Level = Literal["baseline", "restricted", "hardened"]
+LEVEL_ORDER: dict[str, int] = {"baseline": 0, "restricted": 1, "hardened": 2}
 _EMPTY: JsonObject = {}
 _T = TypeVar("_T")
 
@@ -103,7 +105,8 @@ CheckFunc = Callable[[PodView], CheckResult]
 
 @dataclass(frozen=True)
 class Check:
-    """A registered check: PSA's id and level, the profiles that run it, and the function.
+    """A registered check: PSA's id and level (``hardened`` for ours), the profiles that run
+    it, and the function.
 
     ``overrides`` names the baseline checks PSA drops when this restricted check runs
     (``restrictedVolumes`` replaces ``hostPathVolumes``, and so on).

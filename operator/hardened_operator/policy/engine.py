@@ -22,12 +22,28 @@ from .visitor import CONTAINER_LISTS
 
 CHECKS: Mapping[str, Check] = MappingProxyType({check.id: check for check in ALL})
 
+# A profile with a switch: (the profile it derives from, the check ids the switch turns off).
+VARIANTS: Mapping[str, tuple[Profile, frozenset[str]]] = MappingProxyType(
+    {"nonroot:allow-root-group": ("nonroot", frozenset({"rootGroups"}))}
+)
+
+
+def _checks_of(profile: Profile) -> tuple[Check, ...]:
+    base, off = VARIANTS.get(profile, (profile, frozenset()))
+    return tuple(check for check in ALL if base in check.profiles and check.id not in off)
+
+
 _PROFILE_CHECKS: dict[str, tuple[Check, ...]] = {
-    profile: tuple(check for check in ALL if profile in check.profiles) for profile in PROFILES
+    profile: _checks_of(profile) for profile in PROFILES
 }
-# PSA's hostUsers: false relaxation applies in `restricted` (to match PSA) but never in
-# `nonroot`, whose whole point is that UID 0 is not acceptable.
-_RELAX_USER_NAMESPACES: dict[str, bool] = {"nonroot": False, "restricted": True}
+# PSA's hostUsers: false relaxation applies in `baseline` and `restricted` (to match PSA) but
+# never in `nonroot`, whose whole point is that UID 0 is not acceptable.
+_RELAX_USER_NAMESPACES: dict[str, bool] = {
+    "nonroot": False,
+    "nonroot:allow-root-group": False,
+    "baseline": True,
+    "restricted": True,
+}
 
 MALFORMED_REASON = "malformed pod spec"
 
@@ -59,7 +75,8 @@ def evaluate(
 def psa_message(results: list[CheckResult]) -> str:
     """The denials as PSA words them: ``reason (detail), reason (detail)``, in PSA's order.
 
-    Prefixed with ``violates PodSecurity "restricted:v1.37": `` this is, character for
+    For results of the ``restricted`` (or ``baseline``) profile, prefixed with ``violates
+    PodSecurity "restricted:v1.37": `` (or ``"baseline:v1.37"``) this is, character for
     character, what kube-apiserver's PodSecurity admission says for the same pod (proved by
     tests/policy/test_policy_psa_differential.py). Empty when every check allowed the pod.
     """

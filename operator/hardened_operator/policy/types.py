@@ -8,8 +8,12 @@ from typing import Any, Literal
 ContainerType = Literal["container", "initContainer", "ephemeralContainer"]
 FixOp = Literal["set", "remove"]
 Scope = Literal["spec", "metadata"]
-Profile = Literal["nonroot", "restricted"]
-PROFILES: tuple[Profile, ...] = ("nonroot", "restricted")
+Profile = Literal["nonroot", "nonroot:allow-root-group", "baseline", "restricted"]
+# ``nonroot:allow-root-group`` is ``nonroot`` with its one switch: the rootGroups check off, for
+# platforms that rely on GID 0 (OpenShift's arbitrary UIDs run in group 0, for example). The
+# switch is part of the profile name so that every front end that selects a profile (audit,
+# webhook, operator, Helm value, Python API) reaches it the same way.
+PROFILES: tuple[Profile, ...] = ("nonroot", "nonroot:allow-root-group", "baseline", "restricted")
 DEFAULT_PROFILE: Profile = "nonroot"
 
 

@@ -6,7 +6,7 @@ reason and detail follow PSA's wording and whose findings name each offending fi
 
 from __future__ import annotations
 
-from ..check import Check
+from ..check import LEVEL_ORDER, Check
 from . import (
     allow_privilege_escalation,
     app_armor_profile,
@@ -20,6 +20,7 @@ from . import (
     proc_mount,
     proc_mount_restricted,
     restricted_volumes,
+    root_groups,
     run_as_non_root,
     run_as_user,
     se_linux_options,
@@ -49,10 +50,12 @@ _REGISTERED: tuple[Check, ...] = (
     seccomp_profile_restricted.CHECK,
     capabilities_restricted.CHECK,
     proc_mount_restricted.CHECK,
+    root_groups.CHECK,
 )
 
-# PSA's evaluation order: baseline checks, then restricted ones, each sorted by id. Results
-# come out in this order, so joining "reason (detail)" gives PSA's own denial message.
+# PSA's evaluation order: baseline checks, then restricted ones, each sorted by id (then our
+# own ``hardened`` checks). Results come out in this order, so joining "reason (detail)"
+# gives PSA's own denial message.
 ALL: tuple[Check, ...] = tuple(
-    sorted(_REGISTERED, key=lambda check: (check.level != "baseline", check.id))
+    sorted(_REGISTERED, key=lambda check: (LEVEL_ORDER[check.level], check.id))
 )

@@ -124,7 +124,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=("restricted",),
+    profiles=("baseline", "restricted"),
     func=check,
     summary="AppArmor only RuntimeDefault or Localhost (fields and beta annotations)",
 )

@@ -1,7 +1,7 @@
 """capabilities_baseline (PSA baseline): only the default capabilities may be added.
 
-Overridden by ``capabilities_restricted`` in the restricted profile, so it belongs to no
-profile of ours; it stays registered for PSA's baseline level (and its conformance test).
+Overridden by ``capabilities_restricted`` in the restricted profile, so it runs in the
+``baseline`` profile only.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=(),
+    profiles=("baseline",),
     func=check,
     summary="only default capabilities may be added (baseline level only)",
 )

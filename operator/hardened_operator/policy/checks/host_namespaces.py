@@ -35,7 +35,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=("restricted",),
+    profiles=("baseline", "restricted"),
     func=check,
     summary="hostNetwork, hostPID and hostIPC must not be true",
 )

@@ -1,6 +1,7 @@
 """hostPathVolumes (PSA baseline): no hostPath volumes.
 
-Overridden by ``restrictedVolumes`` in the restricted profile (which forbids hostPath too).
+Overridden by ``restrictedVolumes`` in the restricted profile (which forbids hostPath too), so
+it runs in the ``baseline`` profile only.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=(),
+    profiles=("baseline",),
     func=check,
     summary="no hostPath volumes (baseline level only; restrictedVolumes covers it)",
 )

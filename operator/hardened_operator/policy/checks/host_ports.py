@@ -50,7 +50,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=("restricted",),
+    profiles=("baseline", "restricted"),
     func=check,
     summary="no hostPort on any container port",
 )

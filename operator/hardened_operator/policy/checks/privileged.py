@@ -38,7 +38,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=("nonroot", "restricted"),
+    profiles=("nonroot", "baseline", "restricted"),
     func=check,
     summary="no container may be privileged",
 )

@@ -1,7 +1,7 @@
 """procMount (PSA baseline, policy v1.35): /proc stays masked, unless ``hostUsers: false``.
 
-Overridden by ``procMount_restricted`` in the restricted profile, so it belongs to no profile
-of ours; it stays registered for PSA's baseline level.
+Overridden by ``procMount_restricted`` in the restricted profile, so it runs in the
+``baseline`` profile only.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=(),
+    profiles=("baseline",),
     func=check,
     summary="procMount only Default, any value for hostUsers: false (baseline level only)",
 )

@@ -105,7 +105,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=("restricted",),
+    profiles=("baseline", "restricted"),
     func=check,
     summary="SELinux type only container_t/container_init_t/container_kvm_t/container_engine_t;"
     " no user or role",

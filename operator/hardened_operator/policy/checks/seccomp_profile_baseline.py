@@ -1,6 +1,6 @@
 """seccompProfile_baseline (PSA baseline, policy v1.19): if set, only RuntimeDefault/Localhost.
 
-Overridden by ``seccompProfile_restricted`` in the restricted profile (no profile of ours).
+Overridden by ``seccompProfile_restricted`` in the restricted profile (``baseline`` only).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=(),
+    profiles=("baseline",),
     func=check,
     summary="seccomp profile, if set, only RuntimeDefault or Localhost (baseline level only)",
 )

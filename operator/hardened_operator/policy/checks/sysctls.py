@@ -60,7 +60,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=("restricted",),
+    profiles=("baseline", "restricted"),
     func=check,
     summary="only safe sysctls (the v1.37 list)",
 )

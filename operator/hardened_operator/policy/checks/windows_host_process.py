@@ -1,4 +1,9 @@
-"""windowsHostProcess (PSA baseline): no Windows HostProcess pod or container."""
+"""windowsHostProcess (PSA baseline): no Windows HostProcess pod or container.
+
+Also in ``nonroot``: a HostProcess container runs as an account of the Windows node itself
+(``NT AUTHORITY\\SYSTEM``, say), in the node's network (the API server requires
+``hostNetwork: true`` with it) and with the node's files: root on the node in all but name.
+"""
 
 from __future__ import annotations
 
@@ -62,7 +67,7 @@ def check(pod: PodView) -> CheckResult:
 CHECK = Check(
     id=ID,
     level="baseline",
-    profiles=("restricted",),
+    profiles=("nonroot", "baseline", "restricted"),
     func=check,
     summary="no Windows HostProcess (pod or container)",
 )
