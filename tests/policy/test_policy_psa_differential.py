@@ -3,12 +3,12 @@
 Every pod of a corpus (each row of the table-driven tests, hand-made extras, and seeded random
 combinations of row edits) is created with ``dryRun=All`` twice: once with PSA off, which
 returns the validated and *defaulted* object PSA will look at, and once in a namespace
-enforcing PSA ``restricted`` pinned to ``v1.37``. For every valid pod our ``restricted``
-verdict on the defaulted object must equal PSA's, PSA's denial message must be exactly our
-``reason (detail)`` strings joined in order (wording and order included), and the manifest as
-written must
-never pass where PSA denies. Ephemeral containers cannot be set on create: they are compared
-through the pods/ephemeralcontainers subresource (what ``kubectl debug`` uses) instead.
+enforcing PSA ``restricted`` (then, in a second run, ``baseline``) pinned to ``v1.37``. For
+every valid pod our verdict of the same profile on the defaulted object must equal PSA's,
+PSA's denial message must be exactly our ``reason (detail)`` strings joined in order (wording
+and order included), and the manifest as written must never pass where PSA denies. Ephemeral
+containers cannot be set on create: they are compared through the pods/ephemeralcontainers
+subresource (what ``kubectl debug`` uses) instead.
 
 Needs the shared ``control_plane`` fixture (skips without one, fails in CI).
 """
@@ -23,14 +23,17 @@ import pytest
 from policy_pods import DELETE, compliant_spec, spec_with
 from policy_summary import CONFORMANCE_COUNTS
 from test_policy_checks import ROWS
+from test_policy_profiles import ROWS as PROFILE_ROWS
 
-from hardened_operator.policy import evaluate, psa_message
+from hardened_operator.policy import CHECKS, evaluate, psa_message
 
 pytestmark = pytest.mark.controlplane
 
 SEED = 20261128
 RANDOM_PODS = 200
 PSA_LEVEL = "restricted"
+# Per level: the least the corpus must bring to PSA (compared, denied), or it proves little.
+MINIMUMS = {"restricted": (200, 120), "baseline": (200, 100)}
 PSA_VERSION = "v1.37"
 APP = "containers[0].securityContext"
 APPARMOR = "container.apparmor.security.beta.kubernetes.io/app"
@@ -195,8 +198,11 @@ def _usable(edits: list[tuple[str, Any]]) -> bool:
 def corpus() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     rows = [(name, edits) for name, edits, _, _ in ROWS if _usable(edits)]
     rows += [(name, edits) for name, meta, edits in EXTRA if not meta]
+    # The profile table (root groups, HostProcess, baseline rows): single pods, no mixes, so
+    # the seeded mixes below stay what they were.
+    single = [(f"profiles/{name}", edits) for name, edits, *_ in PROFILE_ROWS if _usable(edits)]
     pods: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-        (name, {}, spec_with(*edits, base=_base())) for name, edits in rows
+        (name, {}, spec_with(*edits, base=_base())) for name, edits in rows + single
     ]
     pods += [(name, meta, spec_with(*edits, base=_base())) for name, meta, edits in EXTRA if meta]
     pods += [(name, {}, spec_with(*edits, base=WINDOWS_SPEC)) for name, edits in WINDOWS_EXTRA]
@@ -240,7 +246,10 @@ def _label_namespace(core: Any, namespace: str, level: str) -> None:
     core.patch_namespace(namespace, {"metadata": {"labels": labels}})
 
 
-def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: str) -> None:
+@pytest.mark.parametrize("level", ["restricted", "baseline"])
+def test_profile_matches_kube_apiserver_podsecurity(
+    k8s_api: Any, namespace: str, level: str
+) -> None:
     from kubernetes import client
 
     core = client.CoreV1Api(k8s_api)
@@ -271,9 +280,9 @@ def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: 
         assert status == 201, (label, status, body)
         defaulted[label] = body
 
-    # Pass 2, PSA restricted:v1.37 enforcing: its verdict and message for each valid pod.
-    _label_namespace(core, namespace, PSA_LEVEL)
-    prefix = f'violates PodSecurity "{PSA_LEVEL}:{PSA_VERSION}": '
+    # Pass 2, PSA <level>:v1.37 enforcing: its verdict and message for each valid pod.
+    _label_namespace(core, namespace, level)
+    prefix = f'violates PodSecurity "{level}:{PSA_VERSION}": '
     compared = denied = 0
     mismatches: list[str] = []
     for label, pod in pods:
@@ -288,13 +297,16 @@ def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: 
         denied += psa is not None
 
         seen = defaulted[label]
-        restricted = evaluate(seen["metadata"], seen["spec"], "restricted")
-        expected = psa_message(restricted)
-        if seen["spec"].get("hostUsers") is not False:
-            # Outside user namespaces, nonroot's five checks are PSA's, result for result.
+        ours = evaluate(seen["metadata"], seen["spec"], level)  # type: ignore[arg-type]
+        expected = psa_message(ours)
+        if level == "restricted" and seen["spec"].get("hostUsers") is not False:
+            # Outside user namespaces, nonroot's PSA checks are PSA's, result for result (its
+            # own rootGroups is not PSA's: tested in test_policy_profiles.py).
             nonroot = evaluate(seen["metadata"], seen["spec"], "nonroot")
-            five = {r.check for r in nonroot}
-            if nonroot != [r for r in restricted if r.check in five]:
+            psa_ids = {r.check for r in nonroot if CHECKS[r.check].level != "hardened"}
+            if [r for r in nonroot if r.check in psa_ids] != [
+                r for r in ours if r.check in psa_ids
+            ]:
                 mismatches.append(f"{label}: nonroot differs from PSA on its own checks")
         if psa is None and expected:
             mismatches.append(f"{label}: PSA allowed, we deny with {expected}")
@@ -304,20 +316,21 @@ def test_restricted_matches_kube_apiserver_podsecurity(k8s_api: Any, namespace: 
                 mismatches.append(f"{label}:\n  PSA:  {psa}\n  ours: {expected}")
             # Fail closed on files too: the object as written (before the API server's
             # defaulting) must never be allowed when PSA denies the defaulted object.
-            raw = evaluate(pod["metadata"], pod["spec"], "restricted")
+            raw = evaluate(pod["metadata"], pod["spec"], level)  # type: ignore[arg-type]
             if all(r.allowed for r in raw):
                 mismatches.append(f"{label}: PSA denies, but the raw manifest passes")
 
     CONFORMANCE_COUNTS.append(
         (
-            "restricted vs kube-apiserver PodSecurity",
+            f"{level} vs kube-apiserver PodSecurity",
             compared - len({m.split(":", 1)[0] for m in mismatches}),
             compared,
             f"identical verdict and message ({denied} denied; {invalid} invalid pods skipped)",
         )
     )
     # Guard the corpus itself: most pods must reach PSA, or the comparison proves little.
-    assert compared >= 200 and denied >= 120
+    least_compared, least_denied = MINIMUMS[level]
+    assert compared >= least_compared and denied >= least_denied, (compared, denied)
     assert not mismatches, f"{len(mismatches)} differences:\n" + "\n".join(mismatches[:20])
 
 
