@@ -47,6 +47,21 @@ def _events_for(api: Any, namespace: str, name: str) -> list[Any]:
         ("gpus", {"extra": {"gpu": {"count": 64}}}, "Unschedulable", "nvidia.com/gpu"),
         ("nopull", {"image": MISSING_IMAGE}, "ImagePullBackOff", "does-not-exist"),
         ("crashes", {"env": {"CRASH": "1"}}, "CrashLoopBackOff", "app"),
+        (
+            "nosecret",
+            {
+                "extra": {
+                    "env": [
+                        {
+                            "name": "TOKEN",
+                            "valueFrom": {"secretKeyRef": {"name": "missing", "key": "token"}},
+                        }
+                    ]
+                }
+            },
+            "CreateContainerConfigError",
+            'secret "missing" not found',
+        ),
     ],
 )
 def test_what_the_pods_report_is_the_hardenedservice_reason(

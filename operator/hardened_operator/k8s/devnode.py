@@ -6,23 +6,24 @@ create and delete; this module only reads and writes the objects.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from hardened_operator.errors import ApiError, ControlPlaneError
-from hardened_operator.k8s.bootstrap import _call
+from hardened_operator.errors import ApiError, ConflictError, ControlPlaneError, NotFoundError
+from hardened_operator.k8s.bootstrap import call
 
 
 def node_ready(api: Any, name: str) -> tuple[bool, str]:
     """Whether node ``name`` is Ready, and the Ready condition's message (or why not known)."""
     try:
-        node = client.CoreV1Api(api).read_node(name)
-    except ApiException as error:
-        return False, f"node {name}: {error.status} {error.reason}"
+        node = call(f"read node {name}", lambda: client.CoreV1Api(api).read_node(name))
+    except ApiError as error:
+        return False, str(error)
     for condition in (node.status.conditions or []) if node.status else []:
         if condition.type == "Ready":
             return condition.status == "True", str(condition.message or condition.reason)
@@ -58,7 +59,7 @@ def advertise_extended_resource(api: Any, node: str, resource: str, quantity: in
         {"op": "add", "path": f"/status/allocatable/{escaped}", "value": str(quantity)},
     ]
     core = client.CoreV1Api(api)
-    _call(
+    call(
         f"advertise {resource} on node {node}",
         lambda: core.patch_node_status(node, patch, _content_type="application/json-patch+json"),
     )
@@ -67,20 +68,18 @@ def advertise_extended_resource(api: Any, node: str, resource: str, quantity: in
 def apply_storage_class(api: Any, manifest: Mapping[str, Any]) -> None:
     """Create the StorageClass unless one of that name exists (its fields are immutable)."""
     body: Any = dict(manifest)
-    try:
-        client.StorageV1Api(api).create_storage_class(body)
-    except ApiException as error:
-        if error.status != 409:
-            raise ApiError(
-                f"create StorageClass {manifest['metadata']['name']}: {error.status}",
-                status=error.status,
-            ) from error
+    name = manifest["metadata"]["name"]
+    with contextlib.suppress(ConflictError):
+        call(
+            f"create StorageClass {name}",
+            lambda: client.StorageV1Api(api).create_storage_class(body),
+        )
 
 
 def list_claims(api: Any) -> list[dict[str, Any]]:
     """Every PersistentVolumeClaim in the cluster, as plain dicts."""
     core = client.CoreV1Api(api)
-    result: Any = _call(
+    result: Any = call(
         "list PersistentVolumeClaims",
         lambda: core.list_persistent_volume_claim_for_all_namespaces(_preload_content=False),
     )
@@ -90,7 +89,7 @@ def list_claims(api: Any) -> list[dict[str, Any]]:
 def list_volumes(api: Any) -> list[dict[str, Any]]:
     """Every PersistentVolume, as plain dicts."""
     core = client.CoreV1Api(api)
-    result: Any = _call(
+    result: Any = call(
         "list PersistentVolumes", lambda: core.list_persistent_volume(_preload_content=False)
     )
     return _items(result)
@@ -99,30 +98,24 @@ def list_volumes(api: Any) -> list[dict[str, Any]]:
 def create_volume(api: Any, manifest: Mapping[str, Any]) -> None:
     """Create a PersistentVolume; an existing one of that name is left alone (a retry)."""
     body: Any = dict(manifest)
-    try:
-        client.CoreV1Api(api).create_persistent_volume(body)
-    except ApiException as error:
-        if error.status != 409:
-            raise ApiError(
-                f"create PersistentVolume {manifest['metadata']['name']}: {error.status}",
-                status=error.status,
-            ) from error
+    name = manifest["metadata"]["name"]
+    with contextlib.suppress(ConflictError):
+        call(
+            f"create PersistentVolume {name}",
+            lambda: client.CoreV1Api(api).create_persistent_volume(body),
+        )
 
 
 def delete_volume(api: Any, name: str) -> None:
     """Delete a PersistentVolume (gone already is fine)."""
-    try:
-        client.CoreV1Api(api).delete_persistent_volume(name)
-    except ApiException as error:
-        if error.status != 404:
-            raise ApiError(
-                f"delete PersistentVolume {name}: {error.status}", status=error.status
-            ) from error
+    with contextlib.suppress(NotFoundError):
+        call(
+            f"delete PersistentVolume {name}",
+            lambda: client.CoreV1Api(api).delete_persistent_volume(name),
+        )
 
 
 def _items(response: Any) -> list[dict[str, Any]]:
-    import json
-
     data = json.loads(response.data)
     items = data.get("items") or []
     return [item for item in items if isinstance(item, dict)]
