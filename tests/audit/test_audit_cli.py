@@ -395,6 +395,8 @@ def test_clean_sarif_has_rules_and_no_results(tmp_path: Path, run_audit: RunAudi
         "privileged",
         "allowPrivilegeEscalation",
         "capabilities_restricted",
+        "windowsHostProcess",
+        "rootGroups",
     }
 
 
@@ -402,7 +404,7 @@ def test_usage_errors(tmp_path: Path, run_audit: RunAudit) -> None:
     f = write_yaml(tmp_path / "x.yaml", wrap("Pod", compliant_spec()))
     assert run_audit(str(f), "--in-place").exit_code == 2
     assert run_audit("-", "--fix", "--in-place", input="").exit_code == 2
-    assert run_audit(str(f), "--profile", "baseline").exit_code == 2
+    assert run_audit(str(f), "--profile", "privileged").exit_code == 2
     assert run_audit().exit_code == 2
 
 

@@ -50,7 +50,7 @@ OPTION_AXES: dict[str, list[Any]] = {
     ],
     "podDisruptionBudget.enabled": [True, False],
     "webhook.failurePolicy": ["Fail", "Ignore"],
-    "webhook.profile": ["nonroot", "restricted"],
+    "webhook.profile": ["nonroot", "nonroot:allow-root-group", "restricted", "baseline"],
 }
 # Placement and cosmetics, rendered once on top of the defaults and once with everything.
 EXTRAS: dict[str, Any] = {
@@ -366,7 +366,7 @@ def test_mode_label_is_configurable(chart: helm.Chart) -> None:
         ({"image": {"digest": "md5:abc"}}, "/image/digest"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"logLevel": "trace"}, "/logLevel"),
-        ({"webhook": {"profile": "baseline"}}, "/webhook/profile"),
+        ({"webhook": {"profile": "privileged"}}, "/webhook/profile"),
         ({"resources": {"limits": {"gpu": 1}}}, "/resources/limits"),
         (
             {"metrics": {"serviceMonitor": {"interval": "often"}}},
