@@ -123,7 +123,7 @@ def test_a_huge_review_does_not_delay_small_ones(huge_body: bytes) -> None:
         # On the event loop the huge review held everything for seconds; now the small ones
         # wait for nothing but their own work (generous bound: this machine is shared).
         assert statistics.median(latencies) < 0.1, latencies
-        assert max(latencies) < 0.5, latencies
+        assert max(latencies) < 1.0, latencies  # on the event loop: the whole evaluation, ~2 s
 
 
 def test_large_reviews_beyond_the_bound_are_refused_not_queued(huge_body: bytes) -> None:
@@ -131,7 +131,7 @@ def test_large_reviews_beyond_the_bound_are_refused_not_queued(huge_body: bytes)
     with running_server(config) as server:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             first = pool.submit(post, server, huge_body)
-            time.sleep(0.5)
+            time.sleep(1.0)  # its head is in: it holds the only slot for seconds
             started = time.perf_counter()
             second = post(server, padded_review("second", 40_000))
             assert second.status_code == 429, second.text
