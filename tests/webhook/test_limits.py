@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -314,3 +315,35 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _spawned_workers() -> set[int]:
+    """This process's children that multiprocessing spawned (large-review workers)."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and _parent(int(pid)) == os.getpid():
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.add(int(pid))
+    return found
+
+
+def test_a_worker_dying_mid_review_is_a_refusal_and_the_pool_comes_back(
+    huge_body: bytes,
+) -> None:
+    before = _spawned_workers()
+    with running_server(WebhookConfig(large_timeout=30)) as server:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            huge = pool.submit(post, server, huge_body)
+            deadline = time.monotonic() + 20
+            while not (workers := _spawned_workers() - before):
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            time.sleep(1.0)  # deciding now
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            answer = huge.result()
+        assert answer.status_code == 503, answer.text
+        assert "died" in answer.text
+        again = post(server, padded_review("again", 40_000))
+        assert again.json()["response"] == {"uid": "again", "allowed": True}

@@ -138,6 +138,9 @@ class LargeReviews:
             self._discard_pool()
             log.error("large-review worker died: %s", exc)
             return ("refuse", (503, "internal", "large-review worker died"))
+        except Exception:  # e.g. an answer that could not be passed back: never an admission
+            log.exception("unexpected error from a large-review worker")
+            return ("refuse", (400, "internal", "the request could not be processed"))
 
     def _discard_pool(self) -> None:
         executor, self._executor = self._executor, None
