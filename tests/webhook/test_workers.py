@@ -3,15 +3,23 @@ of them whichever worker answers the scrape (issue 13 §3)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
+import pytest
 import requests
 from webhook_support import pod, review, root_pod_spec
+
+from hardened_operator import certs
+from hardened_operator.errors import InputError
+from hardened_operator.webhook import WebhookConfig, serve
+from hardened_operator.webhook.server import worker_args
 
 JSON = {"Content-Type": "application/json"}
 
@@ -68,3 +76,41 @@ def test_workers_refuse_plain_http_off_loopback() -> None:
     command += ["--listen", "0.0.0.0:0", "--workers", "2"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "loopback" in result.stderr
+
+
+def test_serve_with_workers_over_tls(tmp_path: Path) -> None:
+    """What ``hardened run --workers`` uses: ``serve(..., workers=2)`` with certificates."""
+    certs.generate(["127.0.0.1", "localhost"]).write(tmp_path)
+    config = WebhookConfig(
+        exempt_namespaces=frozenset({"kube-system"}), exempt_usernames=frozenset({"ci"})
+    )
+    server = asyncio.run(
+        serve(config, "127.0.0.1", 0, tmp_path / "tls.crt", tmp_path / "tls.key", workers=2)
+    )
+    try:
+        assert server.group is not None and len(server.group.pids) == 2
+        assert server.url.startswith("https://127.0.0.1:")
+        ca = str(tmp_path / "ca.crt")
+        denied = orjson.dumps(review(pod(root_pod_spec())))
+        exempt = orjson.dumps(review(pod(root_pod_spec()), username="ci"))
+        for body, allowed in ((denied, False), (exempt, True)) * 8:
+            answer = requests.post(
+                server.url + "/validate", data=body, headers=JSON, verify=ca, timeout=10
+            )
+            assert answer.json()["response"]["allowed"] is allowed
+        for _ in range(6):
+            text = requests.get(server.url + "/metrics", verify=ca, timeout=10).text
+            assert decisions(text, "deny") == 8
+    finally:
+        pids = server.group.pids if server.group else []
+        asyncio.run(server.stop())
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+
+
+def test_workers_get_every_setting_or_refuse() -> None:
+    with pytest.raises(InputError, match="flags"):
+        worker_args(WebhookConfig(large_timeout=1.0))
+    args = worker_args(WebhookConfig(profile="restricted", exempt_namespaces=frozenset()))
+    assert args[:3] == ["--profile", "restricted", "--no-default-exemptions"]
+    assert "--exempt-namespace" not in args

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import logging
 import ssl
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from hardened_operator.errors import InputError
 from hardened_operator.webhook.app import create_app
 from hardened_operator.webhook.config import WebhookConfig
 from hardened_operator.webhook.tls import CertReloader
+from hardened_operator.webhook.workers import WorkerGroup, listen_args
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 TLS_HANDSHAKE_TIMEOUT = 10.0  # asyncio's default is 60 s
+WORKERS_START_SECONDS = 60.0
 LINGERING_SECONDS = 2.0  # reading (and dropping) the rest of a refused body; aiohttp: 10 s
 
 
@@ -141,11 +144,12 @@ class _Site(web.BaseSite):
 class WebhookServer:
     """A running webhook; ``await stop()`` closes the socket and finishes open requests."""
 
-    runner: web.AppRunner
+    runner: web.AppRunner | None  # None: served by worker processes (``group``)
     host: str
     port: int
     scheme: str
     reloader: CertReloader | None
+    group: WorkerGroup | None = None
 
     @property
     def url(self) -> str:
@@ -153,7 +157,10 @@ class WebhookServer:
         return f"{self.scheme}://{host}:{self.port}"
 
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.group is not None:
+            await asyncio.to_thread(self.group.stop)
 
 
 async def serve(
@@ -166,12 +173,15 @@ async def serve(
     insecure: bool = False,
     app: web.Application | None = None,
     reuse_port: bool = False,
+    workers: int = 1,
 ) -> WebhookServer:
     """Start serving ``create_app(config)`` (or ``app``) on ``host:port`` and return.
 
     HTTPS needs ``cert_file`` and ``key_file`` (re-read when they change). ``insecure=True``
     serves plain HTTP instead and is refused unless ``host`` is a loopback address.
-    ``reuse_port`` lets other processes serve the same port (``--workers``).
+    ``reuse_port`` lets other processes serve the same port (``--workers``). ``workers`` > 1
+    serves from that many ``hardened webhook`` processes instead of this one (see
+    ``webhook.workers``; what the app would serve must then be ``config``, not ``app``).
     """
     reloader: CertReloader | None = None
     if insecure:
@@ -187,6 +197,10 @@ async def serve(
     else:
         reloader = CertReloader(cert_file, key_file)
     config = config or WebhookConfig()
+    if workers > 1:
+        if app is not None:
+            raise InputError("workers > 1 serve create_app(config); an app cannot be passed on")
+        return await _serve_workers(config, host, port, cert_file, key_file, workers)
     runner = web.AppRunner(
         app or create_app(config),
         access_log=None,
@@ -213,4 +227,69 @@ async def serve(
     scheme = "https" if reloader else "http"
     server = WebhookServer(runner, host, int(bound_port), scheme, reloader)
     log.info("admission webhook serving on %s", server.url)
+    return server
+
+
+def worker_args(config: WebhookConfig) -> list[str]:
+    """``hardened webhook`` flags that give a worker exactly ``config``; InputError when a
+    setting has no flag (it would silently differ in the workers)."""
+    expressible = WebhookConfig(
+        profile=config.profile,
+        exempt_namespaces=config.exempt_namespaces,
+        exempt_usernames=config.exempt_usernames,
+        max_body_bytes=config.max_body_bytes,
+    )
+    if expressible != config:
+        raise InputError(
+            "webhook workers get their settings as flags: only the profile, exemptions and "
+            "max_body_bytes can differ from the defaults"
+        )
+    args = ["--profile", config.profile, "--no-default-exemptions"]
+    for namespace in sorted(config.exempt_namespaces):
+        args += ["--exempt-namespace", namespace]
+    for user in sorted(config.exempt_usernames):
+        args += ["--exempt-username", user]
+    args += ["--max-body-bytes", str(config.max_body_bytes)]
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
+    if level in ("debug", "info", "warning", "error"):
+        args += ["--log-level", level]
+    return args
+
+
+async def _serve_workers(
+    config: WebhookConfig,
+    host: str,
+    port: int,
+    cert_file: Path | str | None,
+    key_file: Path | str | None,
+    workers: int,
+) -> WebhookServer:
+    tls = ["--insecure"] if cert_file is None else ["--tls-cert-file", str(cert_file)]
+    if key_file is not None:
+        tls += ["--tls-key-file", str(key_file)]
+    reservation, port, listen = listen_args(host, port)
+    group = WorkerGroup(["webhook", *listen, *tls, *worker_args(config)], workers)
+    try:
+        group.start()
+        target = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+        deadline = time.monotonic() + WORKERS_START_SECONDS
+        while True:  # serving once the port answers
+            if group.wait(0) or time.monotonic() > deadline:
+                raise InputError(f"webhook workers did not start (exit code {group.failed})")
+            try:
+                _, writer = await asyncio.open_connection(target, port)
+            except OSError:
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            break
+    except BaseException:
+        await asyncio.to_thread(group.stop)
+        raise
+    finally:
+        if reservation is not None:
+            reservation.close()
+    scheme = "http" if cert_file is None else "https"
+    server = WebhookServer(None, host, port, scheme, None, group)
+    log.info("admission webhook serving on %s from %d workers", server.url, workers)
     return server

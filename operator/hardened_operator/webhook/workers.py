@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from typing import Final
@@ -52,62 +53,106 @@ def _reserve_port(host: str) -> tuple[socket.socket, int]:
     return sock, int(sock.getsockname()[1])
 
 
-def supervise(args: Sequence[str], host: str, port: int, workers: int) -> int:
-    """Run ``hardened <args>`` ``workers`` times on ``host:port``; return the exit code.
+class WorkerGroup:
+    """``workers`` processes running ``python -m hardened_operator.cli <args>`` on one port.
 
-    ``args`` is the command line of this process (``webhook --listen ... --workers N``); the
-    workers get it unchanged, plus ``--listen host:PORT`` when ``port`` was 0.
+    A monitor thread starts a worker again when one dies; one that dies within
+    ``EARLY_EXIT_SECONDS`` of its start is a configuration error: the group stops and
+    ``failed`` says with which exit code.
     """
-    reservation = None
-    worker_args = list(args)
-    if port == 0:
-        reservation, port = _reserve_port(host)
-        shown = f"[{host}]" if ":" in host else host
-        worker_args += ["--listen", f"{shown}:{port}"]
-    metrics_dir = tempfile.mkdtemp(prefix="hardened-webhook-metrics-")
-    env = {**os.environ, WORKER_ENV: "1", METRICS_DIR_ENV: metrics_dir}
-    command = [sys.executable, "-m", "hardened_operator.cli", *worker_args]
-    stopping = False
 
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+    def __init__(self, args: Sequence[str], workers: int) -> None:
+        self.metrics_dir = tempfile.mkdtemp(prefix="hardened-webhook-metrics-")
+        self.env = {**os.environ, WORKER_ENV: "1", METRICS_DIR_ENV: self.metrics_dir}
+        self.command = [sys.executable, "-m", "hardened_operator.cli", *args]
+        self.count = workers
+        self.failed: int | None = None
+        self._procs: list[tuple[subprocess.Popen[bytes], float]] = []
+        self._stopping = threading.Event()
+        self._monitor = threading.Thread(target=self._watch, name="webhook-workers", daemon=True)
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    procs: list[tuple[subprocess.Popen[bytes], float]] = []
-    code = 0
-    try:
-        procs = [(subprocess.Popen(command, env=env), time.monotonic()) for _ in range(workers)]
-        log.info("%d webhook workers on port %d: pids %s", workers, port, [p.pid for p, _ in procs])
-        while not stopping:
-            time.sleep(0.2)
-            for index, (proc, started) in enumerate(procs):
+    def start(self) -> None:
+        self._procs = [self._start_one() for _ in range(self.count)]
+        log.info("%d webhook workers: pids %s", self.count, self.pids)
+        self._monitor.start()
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc, _ in self._procs]
+
+    def _start_one(self) -> tuple[subprocess.Popen[bytes], float]:
+        return subprocess.Popen(self.command, env=self.env), time.monotonic()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.2):
+            for index, (proc, started) in enumerate(self._procs):
                 status = proc.poll()
-                if status is None or stopping:
+                if status is None or self._stopping.is_set():
                     continue
                 if time.monotonic() - started < EARLY_EXIT_SECONDS:
                     log.error(
                         "webhook worker %d exited with %d at start; stopping", proc.pid, status
                     )
-                    code = status or 1
-                    stopping = True
+                    self.failed = status or 1
+                    self._stopping.set()
                     break
                 log.error("webhook worker %d exited with %d; starting another", proc.pid, status)
                 time.sleep(RESTART_PAUSE_SECONDS)
-                procs[index] = (subprocess.Popen(command, env=env), time.monotonic())
-    finally:
-        for proc, _ in procs:
+                self._procs[index] = self._start_one()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until the group stops by itself (a worker failed at start); True if it did."""
+        return self._stopping.wait(timeout)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._monitor.is_alive():
+            self._monitor.join(timeout=5)
+        for proc, _ in self._procs:
             if proc.poll() is None:
                 proc.terminate()
-        for proc, _ in procs:
+        for proc, _ in self._procs:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+
+def listen_args(host: str, port: int) -> tuple[socket.socket | None, int, list[str]]:
+    """A reserved port when ``port`` is 0, the port, and ``--listen`` for the workers."""
+    reservation = None
+    if port == 0:
+        reservation, port = _reserve_port(host)
+    shown = f"[{host}]" if ":" in host else host
+    return reservation, port, ["--listen", f"{shown}:{port}"]
+
+
+def supervise(args: Sequence[str], host: str, port: int, workers: int) -> int:
+    """Run ``hardened <args>`` ``workers`` times on ``host:port`` until SIGTERM/SIGINT; return
+    the exit code.
+
+    ``args`` is the command line of this process (``webhook --listen ... --workers N``); the
+    workers get it unchanged, plus ``--listen host:PORT`` when ``port`` was 0.
+    """
+    reservation, port, listen = listen_args(host, port)
+    group = WorkerGroup([*args, *listen] if reservation else list(args), workers)
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.set()
+        group._stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        group.start()
+        while not group.wait(0.5):
+            pass
+    finally:
+        group.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if reservation is not None:
             reservation.close()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-    return code
+    return 0 if stopped.is_set() else (group.failed or 0)
