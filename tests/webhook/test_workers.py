@@ -4,19 +4,24 @@ of them whichever worker answers the scrape (issue 13 §3)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import requests
+import yaml
+from click.testing import CliRunner
 from webhook_support import pod, review, root_pod_spec
 
 from hardened_operator import certs
+from hardened_operator.cli import main
 from hardened_operator.errors import InputError
 from hardened_operator.webhook import WebhookConfig, serve
 from hardened_operator.webhook.server import worker_args
@@ -114,3 +119,71 @@ def test_workers_get_every_setting_or_refuse() -> None:
     args = worker_args(WebhookConfig(profile="restricted", exempt_namespaces=frozenset()))
     assert args[:3] == ["--profile", "restricted", "--no-default-exemptions"]
     assert "--exempt-namespace" not in args
+
+
+def test_chart_value_webhook_workers_reaches_hardened_run() -> None:
+    helm = pytest.importorskip("helm_python")
+    chart_dir = Path(__file__).resolve().parents[2] / "helm" / "hardened-operator"
+
+    def args(values: dict[str, Any]) -> list[str]:
+        with helm.Chart.load(chart_dir) as chart:
+            rendered = chart.render(values, name="h", namespace="hardened-system", is_install=True)
+        for path, text in rendered.items():
+            if path.endswith("NOTES.txt"):
+                continue
+            for doc in yaml.safe_load_all(text):
+                if isinstance(doc, dict) and doc.get("kind") == "Deployment":
+                    found: list[str] = doc["spec"]["template"]["spec"]["containers"][0]["args"]
+                    return found
+        raise AssertionError("no Deployment rendered")
+
+    assert not any(a.startswith("--workers") for a in args({}))  # default: one process
+    with_two = args({"webhook": {"workers": 2}})
+    assert "--workers=2" in with_two
+    result = CliRunner().invoke(main, ["run", "--help"])
+    assert "--workers" in result.output
+    with pytest.raises(helm.HelmError):
+        args({"webhook": {"workers": 0}})  # the schema refuses it
+
+
+def test_workers_stop_when_their_supervisor_is_killed() -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "hardened_operator.cli", "webhook", "--insecure"]
+    command += ["--listen", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"]
+    proc = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        workers = [
+            int(pid) for pid in os.listdir("/proc") if pid.isdigit() and _ppid(pid) == proc.pid
+        ]
+        assert len(workers) == 2
+    finally:
+        proc.kill()
+        proc.wait(10)
+    deadline = time.monotonic() + 15
+    while any(_running(pid) for pid in workers):
+        assert time.monotonic() < deadline, "orphaned workers must stop serving"
+        time.sleep(0.2)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+
+
+def _ppid(pid: str) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -44,6 +44,9 @@ def _listen(value: str | None, what: str) -> tuple[str, int] | None:
 @click.option("--webhook-listen", default="0.0.0.0:8443", show_default=True,
               help="Where the admission webhook listens (HTTPS).")  # fmt: skip
 @click.option("--no-webhook", is_flag=True, help="Do not serve admission (reconciler only).")
+@click.option("--workers", "webhook_workers", type=click.IntRange(1, 64), default=1,
+              show_default=True, help="Admission webhook processes sharing --webhook-listen "
+              "(one core each); /metrics on that port sums them.")  # fmt: skip
 @click.option("--certs", "certs_mode", type=click.Choice(["self", "files"]), default=None,
               help="self: generate and keep the certificate in a Secret and inject the CA; "
               "files: serve --tls-cert-file/--tls-key-file (e.g. from cert-manager). "
@@ -94,6 +97,7 @@ def run(
     all_namespaces: bool,
     webhook_listen: str,
     no_webhook: bool,
+    webhook_workers: int,
     certs_mode: str | None,
     tls_cert_file: Path | None,
     tls_key_file: Path | None,
@@ -180,6 +184,7 @@ def run(
             port=host_port[1],
             cert_file=cert_file,
             key_file=key_file,
+            workers=webhook_workers,
         )
 
     state = OperatorState(

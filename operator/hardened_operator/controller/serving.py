@@ -51,6 +51,7 @@ class WebhookSettings:
     port: int
     cert_file: Path
     key_file: Path
+    workers: int = 1  # > 1: served by that many `hardened webhook` processes (--workers)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,9 @@ class ServingThread:
         try:
             if self._webhook is not None:
                 w = self._webhook
-                self.webhook_server = await serve(w.config, w.host, w.port, w.cert_file, w.key_file)
+                self.webhook_server = await serve(
+                    w.config, w.host, w.port, w.cert_file, w.key_file, workers=w.workers
+                )
             if self._health is not None:
                 runner = web.AppRunner(self._health_app(), access_log=None, handle_signals=False)
                 await runner.setup()
