@@ -196,11 +196,17 @@ def test_exactly_one_replica_reconciles(installed: NodeCluster) -> None:
             for p in _operator_pods(api)
         ]
 
-    paused = wait_for(
-        lambda: [text for text in logs() if "Pausing operations in favour of" in text],
-        60,
-        "one replica to pause in favour of the other (kopf peering)",
-    )
+    # kopf notices a peer through the peering object's watch; on a loaded machine its first
+    # keep-alive can take a while, hence the generous wait. The message carries both logs.
+    try:
+        paused = wait_for(
+            lambda: [text for text in logs() if "Pausing operations in favour of" in text],
+            180,
+            "one replica to pause in favour of the other (kopf peering)",
+        )
+    except AssertionError as error:
+        tails = "\n---\n".join(text[-3000:] for text in logs())
+        raise AssertionError(f"{error}\n{tails}") from None
     assert len(paused) == 1
 
 
