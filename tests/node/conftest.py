@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node_support import NodeCluster, core_api, wait_for
+from node_support import NodeCluster, user_namespace
 
 from hardened_operator.dev import plane as plane_module
 from hardened_operator.k8s import bootstrap
@@ -84,15 +84,7 @@ def node_namespace(node_api: Any, request: pytest.FixtureRequest) -> Iterator[st
     """
     stem = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:30].strip("-")
     name = f"n-{stem}-{uuid.uuid4().hex[:6]}"
-    bootstrap.create_namespace(node_api, name)
-
-    core = core_api(node_api)
-
-    def default_account() -> bool:
-        names = [sa.metadata.name for sa in core.list_namespaced_service_account(name).items]
-        return "default" in names
-
-    wait_for(default_account, 60, f"the ServiceAccount controller to create {name}/default")
+    user_namespace(node_api, name)
     try:
         yield name
     finally:

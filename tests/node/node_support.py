@@ -180,3 +180,48 @@ def running_pod(api: Any, namespace: str, name: str, timeout: float = 180) -> st
         return None
 
     return wait_for(find, timeout, f"a Running, Ready pod of {namespace}/{name}")
+
+
+def user_namespace(api: Any, name: str) -> str:
+    """Create ``name`` (if new) as a user would and wait for the ServiceAccount controller's
+    ``default`` there: the ServiceAccount admission plugin refuses pods until it exists."""
+    import contextlib
+
+    from hardened_operator.errors import ConflictError
+
+    with contextlib.suppress(ConflictError):  # made by an earlier test of the module
+        bootstrap.create_namespace(api, name)
+
+    def default_account() -> bool:
+        names = [
+            sa.metadata.name for sa in core_api(api).list_namespaced_service_account(name).items
+        ]
+        return "default" in names
+
+    wait_for(default_account, 60, f"the ServiceAccount controller to create {name}/default")
+    return name
+
+
+def root_pod(name: str = "root") -> dict[str, Any]:
+    """A pod that asks for UID 0 outright: every admission path must refuse it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "securityContext": {"runAsUser": 0},
+            "containers": [{"name": "app", "image": SAMPLE_APP}],
+        },
+    }
+
+
+def refusal_of_root_pod(api: Any, namespace: str) -> str:
+    """The API server's refusal of :func:`root_pod` (fails the test if it was admitted)."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        core_api(api).create_namespaced_pod(namespace, root_pod())
+    except ApiException as error:
+        assert error.status == 403, error.body
+        return str(error.body)
+    raise AssertionError(f"a root pod was admitted in {namespace}")

@@ -7,10 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 from node_support import (
     MISSING_IMAGE,
-    SAMPLE_APP,
     SAMPLE_ROOT,
     NodeCluster,
     apps_api,
@@ -20,6 +18,7 @@ from node_support import (
     delete_hsvc,
     pods_of,
     read_hsvc,
+    refusal_of_root_pod,
     running_pod,
     sample_service,
     wait_for,
@@ -191,20 +190,8 @@ def test_delete_policy_claims_go_with_the_hardenedservice(
 def test_admission_and_drift_correction_hold_with_a_kubelet(
     node_cluster: NodeCluster, node_api: Any, node_namespace: str
 ) -> None:
-    core, apps = core_api(node_api), apps_api(node_api)
-    root_pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "root"},
-        "spec": {
-            "securityContext": {"runAsUser": 0},
-            "containers": [{"name": "app", "image": SAMPLE_APP}],
-        },
-    }
-    with pytest.raises(ApiException) as refused:
-        core.create_namespaced_pod(node_namespace, root_pod)
-    assert refused.value.status == 403
-    assert "runAsUser" in str(refused.value.body)
+    apps = apps_api(node_api)
+    assert "runAsUser" in refusal_of_root_pod(node_api, node_namespace)
 
     create_hsvc(node_api, node_namespace, sample_service("drifty"))
     first = running_pod(node_api, node_namespace, "drifty")

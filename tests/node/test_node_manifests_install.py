@@ -14,22 +14,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 from node_support import (
-    SAMPLE_APP,
     NodeCluster,
     apps_api,
-    core_api,
     create_hsvc,
+    refusal_of_root_pod,
     running_pod,
     sample_service,
+    user_namespace,
     wait_for,
 )
 from test_node_operator_pod import IMAGE_REPOSITORY, VERSION, operator_image  # noqa: F401
 
 from hardened_operator.dev import node, node_assets
 from hardened_operator.dev import plane as plane_module
-from hardened_operator.k8s import bootstrap
 from support import controlplane
 
 pytestmark = pytest.mark.node
@@ -83,27 +81,8 @@ def test_the_manifests_install_admits_and_reconciles_like_the_chart(
     manifests_installed: NodeCluster,
 ) -> None:
     api = manifests_installed.api_client()
-    bootstrap.create_namespace(api, "apps")
-    wait_for(
-        lambda: any(
-            sa.metadata.name == "default"
-            for sa in core_api(api).list_namespaced_service_account("apps").items
-        ),
-        60,
-        "apps/default",
-    )
-    root = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "root"},
-        "spec": {
-            "securityContext": {"runAsUser": 0},
-            "containers": [{"name": "app", "image": SAMPLE_APP}],
-        },
-    }
-    with pytest.raises(ApiException) as refused:
-        core_api(api).create_namespaced_pod("apps", root)
-    assert refused.value.status == 403 and "runAsUser" in str(refused.value.body)
+    user_namespace(api, "apps")
+    assert "runAsUser" in refusal_of_root_pod(api, "apps")
 
     create_hsvc(api, "apps", sample_service("web"))
     pod = running_pod(api, "apps", "web", timeout=240)
