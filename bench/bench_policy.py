@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "operator"))
 
 from hardened_operator.policy import evaluate  # noqa: E402
-from hardened_operator.review import review_object  # noqa: E402
+from hardened_operator.workloads import review_object  # noqa: E402
 
 TARGET_US = 50.0
 ROUNDS = 7

@@ -251,7 +251,7 @@ def check_rendering(objs: list[dict[str, Any]]) -> None:
         else:
             raise AssertionError(f"unexpected third-party kind {key}")
     for label, obj in pod_templates(objs):
-        from hardened_operator.review import review_object
+        from hardened_operator.workloads import review_object
 
         violations = review_object(obj, "restricted")
         assert violations == [], (label, [v.describe() for v in violations])

@@ -178,7 +178,7 @@ def test_deployment_args_are_what_hardened_run_accepts() -> None:
 
 
 def test_deployment_pod_template_passes_the_restricted_profile() -> None:
-    from hardened_operator.review import review_object
+    from hardened_operator.workloads import review_object
 
     violations = review_object(deployment(), "restricted")
     assert violations == [], [v.describe() for v in violations]
@@ -227,7 +227,7 @@ def test_webhooks_cover_pods_ephemeral_containers_every_workload_and_hsvc() -> N
 
 
 def test_webhook_rules_match_the_kinds_the_reviewer_understands() -> None:
-    from hardened_operator.review import POD_BEARING_KINDS
+    from hardened_operator.workloads import POD_BEARING_KINDS
 
     plurals = {resource for _, resource in WORKLOAD_RESOURCES} - {"pods/ephemeralcontainers"}
     assert set(POD_BEARING_KINDS.values()) == plurals

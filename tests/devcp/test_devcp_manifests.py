@@ -29,7 +29,7 @@ def _resources(hook: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def test_every_pod_bearing_kind_is_routed_to_every_mode() -> None:
-    from hardened_operator.review import POD_BEARING_KINDS
+    from hardened_operator.workloads import POD_BEARING_KINDS
 
     for mode, hook in _hooks().items():
         resources = set().union(*_resources(hook).values())

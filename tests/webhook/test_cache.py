@@ -9,7 +9,7 @@ import pytest
 from test_decide import CASES
 from webhook_support import pod, review, root_pod_spec, workload
 
-from hardened_operator import review as review_module
+from hardened_operator import workloads as workloads_module
 from hardened_operator.errors import InputError
 from hardened_operator.webhook import WebhookConfig, evaluate_review
 from hardened_operator.webhook.cache import MAX_KEY_BYTES, ReviewCache
@@ -59,7 +59,7 @@ def test_errors_are_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
         calls += 1
         raise InputError("bad shape")
 
-    monkeypatch.setattr(review_module, "review_object", flaky)
+    monkeypatch.setattr(workloads_module, "review_object", flaky)
     cache = ReviewCache()
     for _ in range(2):
         with pytest.raises(InputError):

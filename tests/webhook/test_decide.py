@@ -16,7 +16,7 @@ from webhook_support import (
     workload,
 )
 
-from hardened_operator import review as review_module
+from hardened_operator import workloads as workloads_module
 from hardened_operator.webhook import BadReview, WebhookConfig, decide, evaluate_review
 from hardened_operator.webhook.responses import MAX_WARNING_CHARS, MAX_WARNINGS
 
@@ -762,7 +762,7 @@ def test_warn_mode_one_short_warning_per_violation() -> None:
     body = review(ROOT_DEPLOY)
     denied = decide(body, CONFIG, "enforce")["response"]
     warned = decide(body, CONFIG, "warn")["response"]
-    violations = review_module.review_object(ROOT_DEPLOY)
+    violations = workloads_module.review_object(ROOT_DEPLOY)
     assert violations, "the root Deployment must have violations for this test to mean anything"
     assert warned["allowed"] is True
     assert len(warned["warnings"]) == len(violations)
@@ -892,7 +892,7 @@ def test_policy_crash_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     def explode(obj: Any, profile: str = "nonroot") -> list[Any]:
         raise RuntimeError("bug in a check")
 
-    monkeypatch.setattr(review_module, "review_object", explode)
+    monkeypatch.setattr(workloads_module, "review_object", explode)
     decision = evaluate_review(review(OK_POD), CONFIG)
     assert decision.verdict == "error"
     assert decision.response["response"]["allowed"] is False
@@ -910,4 +910,4 @@ def test_kind_labels_are_bounded() -> None:
 def test_target_table_matches_review_kinds() -> None:
     from hardened_operator.webhook.kinds import TARGETS
 
-    assert {t.kind: r for (_, r), t in TARGETS.items()} == dict(review_module.POD_BEARING_KINDS)
+    assert {t.kind: r for (_, r), t in TARGETS.items()} == dict(workloads_module.POD_BEARING_KINDS)

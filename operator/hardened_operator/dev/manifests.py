@@ -20,14 +20,14 @@ import yaml
 
 from hardened_operator import API_GROUP
 from hardened_operator.conventions import ENFORCE_LABEL, OPERATOR_NAMESPACE_DEFAULT
-from hardened_operator.review import admission_resources
+from hardened_operator.workloads import admission_resources
 
 WEBHOOK_CONFIGURATION_NAME = "hardened-operator-dev"
 NEVER_MATCHED_NAMESPACES = ("kube-system", OPERATOR_NAMESPACE_DEFAULT)
 
 
 def webhook_rules() -> list[dict[str, Any]]:
-    """The rules of every registration: each pod-bearing kind (``review.POD_BEARING``) on
+    """The rules of every registration: each pod-bearing kind (``workloads.POD_BEARING``) on
     CREATE and UPDATE, subresources spelled out (a rule for "pods" does not cover
     "pods/ephemeralcontainers", which is how `kubectl debug` adds one).
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NamedTuple
 
-from hardened_operator import review
+from hardened_operator import workloads
 from hardened_operator.errors import InputError
 from hardened_operator.policy.types import Profile, Violation
 from hardened_operator.webhook import responses
@@ -41,7 +41,7 @@ from hardened_operator.webhook.updates import (
 
 log = logging.getLogger(__name__)
 
-# review.review_object or a memo in front of it (webhook.cache.ReviewCache.violations).
+# workloads.review_object or a memo in front of it (webhook.cache.ReviewCache.violations).
 Reviewer = Callable[[Mapping[str, Any], Profile], list[Violation]]
 
 Verdict = Literal["allow", "deny", "warn", "audit", "exempt", "skip", "invalid", "error"]
@@ -239,7 +239,7 @@ def _verdict(
 ) -> Decision:
     try:
         if reviewer is None:
-            violations: list[Violation] = review.review_object(obj, config.profile)
+            violations: list[Violation] = workloads.review_object(obj, config.profile)
         else:
             violations = reviewer(obj, config.profile)
     except (InputError, RecursionError) as exc:
@@ -275,7 +275,7 @@ def evaluate_review(
 
     Raises ``BadReview`` when there is no uid to answer to; every other problem becomes a
     denial that echoes the uid. Never returns ``allowed: true`` for input it could not read.
-    ``reviewer`` replaces ``review.review_object`` (the HTTP app passes its ``ReviewCache``).
+    ``reviewer`` replaces ``workloads.review_object`` (the HTTP app passes its ``ReviewCache``).
     """
     uid, request = _envelope(body)
     kind = _kind_label(request)

@@ -3,7 +3,7 @@
 The same object often comes back unchanged but for bookkeeping: server-side dry runs
 (``kubectl apply --dry-run=server``, GitOps diffing every few minutes), retried requests,
 several webhooks of one configuration. Evaluating it again gives the same violations, so the
-result is remembered under the object's bytes - everything ``review.review_object`` could
+result is remembered under the object's bytes - everything ``workloads.review_object`` could
 read - minus metadata that the API server rewrites on every request and the policy never
 reads (``managedFields``, ``uid``, ``resourceVersion``, ``creationTimestamp``,
 ``generation``). Keys are exact bytes: a changed field, a reordered key or another profile
@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import orjson
 
-from hardened_operator import review
+from hardened_operator import workloads
 from hardened_operator.policy.types import Profile, Violation
 
 # Rewritten by the API server on every write; never read by the policy.
@@ -41,7 +41,7 @@ def _key(obj: Mapping[str, Any], profile: Profile) -> bytes | None:
 
 
 class ReviewCache:
-    """``review.review_object`` with a bounded least-recently-used memo in front."""
+    """``workloads.review_object`` with a bounded least-recently-used memo in front."""
 
     def __init__(self, max_entries: int = 512) -> None:
         self.max_entries = max_entries
@@ -58,7 +58,7 @@ class ReviewCache:
                 self.hits += 1
                 return list(found)
         self.misses += 1
-        result = review.review_object(obj, profile)  # raises: nothing is stored
+        result = workloads.review_object(obj, profile)  # raises: nothing is stored
         if key is not None:
             self._entries[key] = tuple(result)
             if len(self._entries) > self.max_entries:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from hardened_operator.review import POD_BEARING
+from hardened_operator.workloads import POD_BEARING
 
 
 class Target(NamedTuple):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeGuard
 
-from hardened_operator import review
+from hardened_operator import workloads
 
 _SECCOMP_POD_ANNOTATION: Final = "seccomp.security.alpha.kubernetes.io/pod"
 _SECCOMP_CONTAINER_ANNOTATION_PREFIX: Final = "container.seccomp.security.alpha.kubernetes.io/"
@@ -96,7 +96,7 @@ def is_significant_pod_update(pod: Mapping[str, Any], old_pod: Mapping[str, Any]
 
 def _templates(obj: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
     found: list[tuple[str, Any, Any]] = [
-        (ref.path, ref.metadata, ref.spec) for ref in review.pod_specs(obj)
+        (ref.path, ref.metadata, ref.spec) for ref in workloads.pod_specs(obj)
     ]
     if obj.get("kind") == "HardenedService":
         # Its identity fields are checked on the object itself, not only as rendered.
@@ -110,7 +110,7 @@ def is_significant_workload_update(obj: Mapping[str, Any], old: Mapping[str, Any
     """True when a pod template (metadata or spec) differs between ``old`` and ``obj``.
 
     Anything we cannot compare counts as significant, so the new object gets evaluated (and
-    ``review.review_object`` reports what is wrong with it).
+    ``workloads.review_object`` reports what is wrong with it).
     """
     try:
         new_templates = _templates(obj)

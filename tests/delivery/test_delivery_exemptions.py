@@ -1,4 +1,4 @@
-"""Review gaps of issue 5: the operator exempts exactly what the chart's webhook excludes."""
+"""The operator exempts exactly the namespaces the chart's webhook configuration excludes."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Gaps found in review (reviewer-A): promises of the enforcement issue that no test pinned.
+"""Defaults that keep the webhook fail-closed without refusing honest requests.
 
-- "Bad input fails closed ... never allowed: true": an UPDATE whose object and oldObject carry
-  the same *unreadable* container list must not slip through the significant-update shortcut.
-- "Body size limit configurable (default >= 3 MiB, the API server's own object limit)": the
-  default must admit an honest 3 MiB object over real HTTP.
+- An UPDATE whose object and oldObject carry the same *unreadable* container list must not slip
+  through the significant-update shortcut: bad input is a denial, never ``allowed: true``.
+- The default body limit admits an honest 3 MiB object (the API server's own object limit) over
+  real HTTP.
 """
 
 from __future__ import annotations
