@@ -14,32 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from node_support import SAMPLE_APP, core_api
+from node_support import compliant_pod, core_api
 
 from hardened_operator.k8s import bootstrap
 
-COMPLIANT_POD: dict[str, Any] = {
-    "apiVersion": "v1",
-    "kind": "Pod",
-    "metadata": {"generateName": "load-"},
-    "spec": {
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": 1000,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [
-            {
-                "name": "app",
-                "image": SAMPLE_APP,
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-            }
-        ],
-    },
-}
+COMPLIANT_POD: dict[str, Any] = compliant_pod()
 
 
 @dataclass

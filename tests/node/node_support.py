@@ -215,6 +215,32 @@ def root_pod(name: str = "root") -> dict[str, Any]:
     }
 
 
+def compliant_pod(name: str | None = None) -> dict[str, Any]:
+    """A pod of the sample app that every profile admits (``name`` None: ``generateName``)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name} if name else {"generateName": "load-"},
+        "spec": {
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 1000,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "app",
+                    "image": SAMPLE_APP,
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
+
+
 def refusal_of_root_pod(api: Any, namespace: str) -> str:
     """The API server's refusal of :func:`root_pod` (fails the test if it was admitted)."""
     from kubernetes.client.exceptions import ApiException

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from node_support import SAMPLE_APP, wait_for
+from node_support import wait_for
 
 from hardened_operator.dev import node
 
@@ -53,35 +53,13 @@ def _ip_forward() -> str:
 
 
 def _run_pod(kubeconfig: Path, name: str) -> None:
-    from node_support import core_api
+    from node_support import compliant_pod, core_api
 
     from hardened_operator.k8s import bootstrap
 
     api = bootstrap.api_client(kubeconfig)
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name},
-        "spec": {
-            "securityContext": {
-                "runAsUser": 1000,
-                "runAsNonRoot": True,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "app",
-                    "image": SAMPLE_APP,
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
-                }
-            ],
-        },
-    }
     core = core_api(api)
-    core.create_namespaced_pod("default", pod)
+    core.create_namespaced_pod("default", compliant_pod(name))
     wait_for(
         lambda: core.read_namespaced_pod(name, "default").status.phase == "Running",
         120,

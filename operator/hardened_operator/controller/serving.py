@@ -152,8 +152,9 @@ class ServingThread:
                 await runner.cleanup()
 
     async def _keep_ca_injected(self, ca: CaInjection) -> None:
-        # The configuration may be (re)applied after we start, e.g. by `kubectl apply -k`:
-        # re-check periodically; an unchanged caBundle costs one GET, no write.
+        # The configuration may be (re)applied after we start, e.g. by `kubectl apply -k`, and
+        # another replica may rotate the certificate: re-check periodically; an unchanged
+        # state costs two GETs (the Secret, the configuration), no write.
         client = KubeClient(load_connection(ca.kubeconfig))
         try:
             while True:
