@@ -57,6 +57,12 @@ _MODES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+def mode_label_conditions() -> dict[str, dict[str, Any]]:
+    """mode -> the namespace label condition routing a namespace to it (``hardened audit
+    --cluster`` evaluates these to say which mode each namespace is in)."""
+    return {mode: dict(label) for mode, (_, label) in _MODES.items()}
+
+
 def mode_routed_webhook_configuration(
     validate_url: str, ca_bundle: bytes, *, name: str = WEBHOOK_CONFIGURATION_NAME
 ) -> dict[str, Any]:
