@@ -51,7 +51,7 @@ def summary(report: Report) -> str:
         parts.append(f"{len(report.errors)} unreadable or invalid input(s)")
     files = f"{report.files} file{'s' if report.files != 1 else ''}"
     objects = f"{report.objects} object{'s' if report.objects != 1 else ''}"
-    line = f"{', '.join(parts)} in {objects} from {files}"
+    line = f"{', '.join(parts)} in {objects} from {report.origin or files}"
     if report.notes:
         line += f"; {len(report.notes)} non-Kubernetes document(s) skipped"
     return line + "."
@@ -168,10 +168,14 @@ def _rule(check_id: str, description: str) -> dict[str, Any]:
     }
 
 
-def render_sarif(report: Report, rules: Mapping[str, str]) -> str:
+def render_sarif(
+    report: Report, rules: Mapping[str, str], properties: Mapping[str, Any] | None = None
+) -> str:
     """SARIF 2.1.0: one rule per check of the profile (plus input errors), one result per entry.
 
-    ``rules`` maps check id -> one-line description, in the order to list them.
+    ``rules`` maps check id -> one-line description, in the order to list them;
+    ``properties`` (the run's property bag) carries what is not a result, e.g. a cluster
+    audit's per-namespace summary.
     """
     all_rules = dict(rules)
     for entry in report.entries:  # an id the caller did not know still gets a rule
@@ -196,20 +200,17 @@ def render_sarif(report: Report, rules: Mapping[str, str]) -> str:
             },
         }
         results.append(result)
-    log = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "hardened audit",
-                        "version": __version__,
-                        "rules": [_rule(rule_id, text) for rule_id, text in all_rules.items()],
-                    }
-                },
-                "results": results,
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "hardened audit",
+                "version": __version__,
+                "rules": [_rule(rule_id, text) for rule_id, text in all_rules.items()],
             }
-        ],
+        },
+        "results": results,
     }
+    if properties:
+        run["properties"] = dict(properties)
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(log, indent=2) + "\n"

@@ -27,9 +27,11 @@ EXIT_UNREADABLE = 2
 
 UNREADABLE = "unreadable-input"
 INVALID = "invalid-object"
+UNREAD = "unread-objects"
 ERROR_CHECKS = {
     UNREADABLE: "The input could not be read or parsed as YAML/JSON.",
     INVALID: "The object has a field of the wrong shape; it cannot be judged, so it fails.",
+    UNREAD: "Objects in the cluster could not be listed (RBAC, API error): the result is partial.",
 }
 
 EntryType = Literal["violation", "error"]
@@ -77,6 +79,7 @@ class Report:
     notes: list[Note] = field(default_factory=list)
     files: int = 0
     objects: int = 0
+    origin: str | None = None  # where the objects came from when not files ("cluster URL")
 
     @property
     def violations(self) -> list[Entry]:

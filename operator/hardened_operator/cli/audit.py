@@ -1,7 +1,9 @@
-"""``hardened audit``: check manifests against the policy; ``--fix`` rewrites them minimally.
+"""``hardened audit``: check manifests against the policy; ``--fix`` rewrites them minimally;
+``--cluster`` reads the pod-bearing objects of a cluster instead of files.
 
-Imports only click, PyYAML and the pure layers (ruamel.yaml with ``--fix``): no kubernetes
-client, no kopf, so that a CI step starts in a fraction of a second.
+Imports only click, PyYAML and the pure layers (ruamel.yaml with ``--fix``, the kubernetes
+client with ``--cluster``, in ``_audit_cluster``): no kopf, so that a CI step starts in a
+fraction of a second.
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
 from hardened_operator.audit.formats import FORMATS, render_json, render_sarif, render_table
-from hardened_operator.audit.report import Report, audit_sources
+from hardened_operator.audit.report import EXIT_UNREADABLE, Report, audit_sources
 from hardened_operator.audit.sources import Source, iter_sources, write_back
+from hardened_operator.cli import _exemptions
 from hardened_operator.cli._io import output_option, terminal_width, use_colour, write_output
-from hardened_operator.errors import ManifestParseError
+from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
+from hardened_operator.errors import ApiError, ManifestParseError
 from hardened_operator.policy import CHECKS, check_ids
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES, Profile
 
@@ -27,13 +31,18 @@ def _rules(profile: Profile) -> dict[str, str]:
 
 
 def _render(
-    report: Report, output_format: str, profile: Profile, stream: TextIO | None = None
+    report: Report,
+    output_format: str,
+    profile: Profile,
+    stream: TextIO | None = None,
+    properties: dict[str, Any] | None = None,
 ) -> str:
-    """``stream`` is the terminal the table goes to (None: a file): fit and colour it."""
+    """``stream`` is the terminal the table goes to (None: a file): fit and colour it.
+    ``properties``: SARIF's run properties (a cluster audit's namespaces)."""
     if output_format == "json":
         return render_json(report)
     if output_format == "sarif":
-        return render_sarif(report, _rules(profile))
+        return render_sarif(report, _rules(profile), properties)
     if stream is None:
         return render_table(report)
     return render_table(report, width=terminal_width(stream), colour=use_colour(stream))
@@ -98,8 +107,11 @@ def _fix(
     return report.exit_code
 
 
+_CLUSTER_ONLY = ("kubeconfig", "context", "namespace", "all_namespaces")
+
+
 @click.command(name="audit")
-@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.argument("paths", nargs=-1, metavar="PATH...")
 @click.option(
     "--profile",
     type=click.Choice(PROFILES),
@@ -122,6 +134,21 @@ def _fix(
     help="Print the manifests with the minimal securityContext changes that make them pass.",
 )
 @click.option("--in-place", is_flag=True, help="With --fix: rewrite the files instead.")
+@click.option(
+    "--cluster",
+    is_flag=True,
+    help="Audit the pod-bearing objects of a cluster (as kubectl reaches it) instead of files, "
+    "with a per-namespace summary of what admission refuses.",
+)
+@click.option("--kubeconfig", metavar="FILE", help="With --cluster: the kubeconfig "
+              "(default: $KUBECONFIG, else in-cluster, else ~/.kube/config).")  # fmt: skip
+@click.option("--context", metavar="NAME", help="With --cluster: the kubeconfig context.")
+@click.option("-n", "--namespace", metavar="NS", help="With --cluster: this namespace "
+              "(default: the context's namespace, as kubectl).")  # fmt: skip
+@click.option("-A", "--all-namespaces", is_flag=True, help="With --cluster: every namespace.")
+@click.option("--operator-namespace", default=OPERATOR_NAMESPACE_DEFAULT, show_default=True,
+              help="With --cluster: the operator's namespace, exempt by default.")  # fmt: skip
+@_exemptions.exemption_options
 @output_option
 def audit(
     paths: tuple[str, ...],
@@ -129,14 +156,45 @@ def audit(
     output_format: str,
     fix: bool,
     in_place: bool,
+    cluster: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    all_namespaces: bool,
+    operator_namespace: str,
+    exempt_namespaces: tuple[str, ...],
+    no_default_exemptions: bool,
     output: Path | None,
 ) -> None:
     """Check Kubernetes manifests (files, directories, - for stdin) for pods that can run as root.
 
+    With --cluster, check the cluster's pod-bearing objects instead (-n NS or -A).
     The report (or, with --fix, the fixed manifests) goes to stdout or -o FILE.
-    Exit codes: 0 clean, 1 violations, 2 unreadable or invalid input.
+    Exit codes: 0 clean, 1 violations, 2 unreadable or invalid input (for --cluster also:
+    unreachable API server, objects that could not be listed).
     """
     stdin = sys.stdin
+    if cluster:
+        if paths:
+            raise click.UsageError("--cluster reads the cluster: give no PATH")
+        if fix:
+            raise click.UsageError("--fix rewrites files; it cannot be combined with --cluster")
+        if namespace is not None and all_namespaces:
+            raise click.UsageError("-n/--namespace and -A/--all-namespaces exclude each other")
+        exempt = _exemptions.exempt_namespaces(
+            operator_namespace, exempt_namespaces, no_default_exemptions
+        )
+        code = _audit_cluster(
+            kubeconfig, context, namespace, all_namespaces, profile, exempt, output_format, output
+        )
+        sys.exit(code)
+    given = click.get_current_context().params
+    misplaced = [name for name in _CLUSTER_ONLY if given.get(name)]
+    if misplaced:
+        option = "--" + misplaced[0].replace("_", "-")
+        raise click.UsageError(f"{option} needs --cluster")
+    if not paths:
+        raise click.UsageError("give a PATH (a file, a directory, - for stdin) or --cluster")
     if in_place and not fix:
         raise click.UsageError("--in-place needs --fix")
     if in_place and "-" in paths:
@@ -157,3 +215,53 @@ def audit(
             where = f"{entry.file}:{entry.line}" if entry.line is not None else entry.file
             click.echo(f"error: {where}: {entry.message}", err=True)
     sys.exit(report.exit_code)
+
+
+def _audit_cluster(
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    all_namespaces: bool,
+    profile: Profile,
+    exempt: frozenset[str],
+    output_format: str,
+    output: Path | None,
+) -> int:
+    """The report as for files (same formats, same exit codes), then the namespace summary:
+    under the table, or on stderr beside JSON/SARIF (SARIF also carries it in its run's
+    properties). Unreachable or refused credentials: one error line, exit 2."""
+    from hardened_operator.audit.cluster import render_namespace_table
+    from hardened_operator.cli._audit_cluster import run_cluster_audit
+
+    try:
+        result = run_cluster_audit(
+            kubeconfig=kubeconfig,
+            context=context,
+            namespace=namespace,
+            all_namespaces=all_namespaces,
+            profile=profile,
+            exempt=exempt,
+        )
+    except ApiError as error:  # unreachable, unauthorized: nothing was audited
+        click.echo(f"error: {error}; nothing was audited", err=True)
+        return EXIT_UNREADABLE
+    report = result.audit.report
+    namespaces = render_namespace_table(result.namespaces, result.audit.unread_everywhere())
+    properties = {
+        "cluster": result.server,
+        "partial": result.audit.partial,
+        "namespaces": [row.to_json() for row in result.namespaces],
+    }
+    stream = sys.stdout if output is None or str(output) == "-" else None
+    text = _render(report, output_format, profile, stream, properties)
+    if output_format == "table":
+        text += "\n" + namespaces
+    write_output(text, output)
+    if output_format != "table":
+        click.echo(namespaces, err=True, nl=False)
+        for entry in report.errors:
+            click.echo(f"error: {entry.file}: {entry.message}", err=True)
+    if result.audit.partial:
+        click.echo("error: the result is PARTIAL: some objects could not be listed (see "
+                   "unread-objects above); it is not clean", err=True)  # fmt: skip
+    return report.exit_code
