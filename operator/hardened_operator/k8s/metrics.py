@@ -59,3 +59,10 @@ RESYNCS = Counter(
     "Completed periodic resyncs (every HardenedService re-compared against its owned objects).",
     registry=REGISTRY,
 )
+POLICY_VIOLATIONS = Gauge(
+    "hardened_policy_violations",
+    "Objects failing a check of the policy profile, by namespace and check, as the background "
+    "reports see them (hardened run --reports); a namespace's series go when it is clean.",
+    ["namespace", "check"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,138 @@
+"""One cluster object → what its namespace's report says about it (pure).
+
+Which objects are judged: every object of a pod-bearing kind (``workloads.POD_BEARING``)
+except those a pod-bearing workload controls (a Deployment's ReplicaSets and their Pods, a
+CronJob's Jobs, a HardenedService's Deployment): their pod template is their owner's, so the
+failure is reported once, at the top owner -- the object a person edits, exactly what
+``hardened audit`` judges in manifests. One exception: ephemeral containers are added to a
+running Pod (``kubectl debug``), never to its owner, so an owned Pod's ephemeral containers
+are still judged, and reported on that Pod.
+
+The decisions are ``workloads.review_object``'s, the webhook's and the audit's: the same
+profile gives the same violations. An object of the wrong shape cannot be judged and is
+reported as an error (``invalid-object``, the audit's name for it), never passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from hardened_operator.audit.report import INVALID
+from hardened_operator.errors import InputError
+from hardened_operator.policy.types import Profile, Violation
+from hardened_operator.workloads import POD_BEARING, review_object
+
+INVALID_OBJECT: Final = INVALID
+_MESSAGE_CHARS: Final = 512  # of one result's message; the report's size bound relies on it
+_FIELDS_CHARS: Final = 512  # of the "fields" property
+_FIX_CHARS: Final = 256
+
+# (API group, kind) of the kinds whose controller's pod template makes its objects' pods.
+_WORKLOAD_OWNERS: Final = frozenset((k.group, k.kind) for k in POD_BEARING)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFailure:
+    """One failing check of one object: a result of the report."""
+
+    check: str
+    status: Literal["fail", "error"]
+    message: str
+    fields: str  # the failing fields, comma-separated (bounded)
+    fix: str  # how to fix the first one (bounded)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFindings:
+    """An object that fails, and how: what the controller keeps in memory per object."""
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str
+    failures: tuple[CheckFailure, ...]
+
+
+def _group(api_version: Any) -> str:
+    if not isinstance(api_version, str):
+        return ""
+    return api_version.rpartition("/")[0]
+
+
+def owned_by_workload(obj: Mapping[str, Any]) -> bool:
+    """Its controller (``ownerReferences[].controller``) is of a pod-bearing kind."""
+    meta = obj.get("metadata")
+    refs = meta.get("ownerReferences") if isinstance(meta, Mapping) else None
+    if not isinstance(refs, list):
+        return False
+    for ref in refs:
+        if isinstance(ref, Mapping) and ref.get("controller") is True:
+            return (_group(ref.get("apiVersion")), ref.get("kind")) in _WORKLOAD_OWNERS
+    return False
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _failures(violations: list[Violation]) -> tuple[CheckFailure, ...]:
+    """One failure per check, in the order the checks first failed."""
+    by_check: dict[str, list[Violation]] = {}
+    for violation in violations:
+        by_check.setdefault(violation.check, []).append(violation)
+    failures = []
+    for check, found in by_check.items():
+        messages = list(dict.fromkeys(v.message for v in found))
+        fields = list(dict.fromkeys(v.field for v in found))
+        failures.append(
+            CheckFailure(
+                check=check,
+                status="fail",
+                message=_bounded("; ".join(messages), _MESSAGE_CHARS),
+                fields=_bounded(", ".join(fields), _FIELDS_CHARS),
+                fix=_bounded(found[0].fix, _FIX_CHARS),
+            )
+        )
+    return tuple(failures)
+
+
+def findings_for(obj: Mapping[str, Any], profile: Profile) -> ObjectFindings | None:
+    """What the report says about ``obj``; None when nothing (compliant, owned, not ours).
+
+    ``obj`` is an object as the API serves it (``kind``/``apiVersion`` set by the caller for
+    list items). Raises ``PolicyError`` for an unknown profile, like ``review_object``.
+    """
+    kind = obj.get("kind")
+    meta = obj.get("metadata")
+    if not isinstance(kind, str) or not isinstance(meta, Mapping):
+        return None
+    owned = owned_by_workload(obj)
+    if owned and kind != "Pod":
+        return None  # its owner is judged instead: same template
+    try:
+        violations = review_object(obj, profile)
+    except InputError as error:
+        failures: tuple[CheckFailure, ...] = (
+            CheckFailure(
+                check=INVALID_OBJECT,
+                status="error",
+                message=_bounded(f"cannot be judged: {error}", _MESSAGE_CHARS),
+                fields=_bounded(str(getattr(error, "field", None) or ""), _FIELDS_CHARS),
+                fix="",
+            ),
+        )
+    else:
+        if owned:  # only what was added to this Pod itself: its ephemeral containers
+            violations = [v for v in violations if v.container_type == "ephemeralContainer"]
+        failures = _failures(violations)
+    if not failures:
+        return None
+    return ObjectFindings(
+        api_version=str(obj.get("apiVersion") or ""),
+        kind=kind,
+        name=str(meta.get("name") or ""),
+        uid=str(meta.get("uid") or ""),
+        failures=failures,
+    )

@@ -1,0 +1,193 @@
+"""What a namespace's PolicyReport says (pure): who is judged, one result per object and
+check, exact summary counts, the size bound and what a truncated report says."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hardened_operator.reports import (
+    INVALID_OBJECT,
+    MAX_REPORT_BYTES,
+    MAX_RESULTS,
+    OMITTED_ANNOTATION,
+    SOURCE,
+    build_report,
+    comparable,
+    findings_for,
+    owned_by_workload,
+    violation_counts,
+)
+from hardened_operator.workloads import review_object
+
+ROOT = {"securityContext": {"runAsUser": 0}}
+
+
+def pod(name: str, *, owner: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": "team", "uid": f"uid-{name}"}
+    if owner is not None:
+        meta["ownerReferences"] = [{"controller": True, "name": "x", "uid": "o", **owner}]
+    container = {"name": "app", "image": "app:1", **spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {"containers": [container]},
+    }
+
+
+def deployment(name: str, **container: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "team", "uid": f"uid-{name}"},
+        "spec": {
+            "template": {"spec": {"containers": [{"name": "app", "image": "a", **container}]}}
+        },
+    }
+
+
+COMPLIANT = {
+    "securityContext": {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+}
+
+
+def test_a_compliant_object_is_not_reported() -> None:
+    assert review_object(pod("ok", **COMPLIANT)) == []
+    assert findings_for(pod("ok", **COMPLIANT), "nonroot") is None
+
+
+def test_one_failure_per_check_with_the_same_decisions_as_review_object() -> None:
+    obj = deployment("web", **ROOT)
+    found = findings_for(obj, "nonroot")
+    assert found is not None
+    checks = [failure.check for failure in found.failures]
+    assert checks == list(dict.fromkeys(v.check for v in review_object(obj, "nonroot")))
+    assert len(checks) == len(set(checks))
+    assert found.kind == "Deployment" and found.uid == "uid-web"
+    run_as_user = next(f for f in found.failures if f.check == "runAsUser")
+    assert "spec.template.spec.containers[0].securityContext.runAsUser" in run_as_user.fields
+
+
+def test_objects_a_workload_controls_are_judged_at_their_owner() -> None:
+    replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet"}
+    assert owned_by_workload(pod("p", owner=replica_set, **ROOT))
+    # The Pod's template is its ReplicaSet's (and that one's its Deployment's): not repeated.
+    assert findings_for(pod("p", owner=replica_set, **ROOT), "nonroot") is None
+    rs = deployment("rs", **ROOT) | {"kind": "ReplicaSet"}
+    rs["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "controller": True, "name": "d", "uid": "u"}
+    ]
+    assert findings_for(rs, "nonroot") is None
+    # Owned by something that is no workload (a Node's mirror pod, a custom controller): judged.
+    node = {"apiVersion": "v1", "kind": "Node"}
+    assert not owned_by_workload(pod("m", owner=node, **ROOT))
+    assert findings_for(pod("m", owner=node, **ROOT), "nonroot") is not None
+    # A same-named kind of another API group is not ours.
+    other = {"apiVersion": "example.com/v1", "kind": "Deployment"}
+    assert findings_for(pod("c", owner=other, **ROOT), "nonroot") is not None
+
+
+def test_an_owned_pods_ephemeral_containers_are_still_judged() -> None:
+    obj = pod("p", owner={"apiVersion": "apps/v1", "kind": "ReplicaSet"}, **COMPLIANT)
+    obj["spec"]["ephemeralContainers"] = [{"name": "debug", "image": "busybox", **ROOT}]
+    found = findings_for(obj, "nonroot")
+    assert found is not None
+    assert all("ephemeralContainers[0]" in f.fields for f in found.failures)
+
+
+def test_an_object_that_cannot_be_judged_is_an_error_not_a_pass() -> None:
+    broken = deployment("broken")
+    broken["spec"]["template"] = "not a template"
+    found = findings_for(broken, "nonroot")
+    assert found is not None
+    assert [(f.check, f.status) for f in found.failures] == [(INVALID_OBJECT, "error")]
+    report = build_report("team", [found], "nonroot")
+    assert report is not None
+    assert report["summary"]["error"] == 1 and report["results"][0]["result"] == "error"
+
+
+def _findings(count: int) -> list[Any]:
+    found = [findings_for(pod(f"p{i:05d}", **ROOT), "nonroot") for i in range(count)]
+    assert all(found)
+    return found
+
+
+def test_report_lists_every_failure_with_the_source_and_exact_summary() -> None:
+    found = _findings(3)
+    report = build_report("team", reversed(found), "nonroot")
+    assert report is not None
+    assert report["apiVersion"] == "wgpolicyk8s.io/v1alpha2" and report["kind"] == "PolicyReport"
+    assert report["metadata"]["namespace"] == "team"
+    failures = sum(len(f.failures) for f in found)
+    assert report["summary"] == {"pass": 0, "fail": failures, "warn": 0, "error": 0, "skip": 0}
+    assert len(report["results"]) == failures
+    assert {r["source"] for r in report["results"]} == {SOURCE}
+    names = [r["resources"][0]["name"] for r in report["results"]]
+    assert names == sorted(names)  # deterministic, whatever order the events came in
+    assert build_report("team", found, "nonroot") == report
+    assert OMITTED_ANNOTATION not in report["metadata"]["annotations"]
+
+
+def test_no_failure_no_report() -> None:
+    assert build_report("team", [], "nonroot") is None
+
+
+def test_a_namespace_over_the_cap_gets_a_bounded_report_with_exact_counts() -> None:
+    found = _findings(MAX_RESULTS)  # several failing checks each: over the cap
+    failures = sum(len(f.failures) for f in found)
+    assert failures > MAX_RESULTS
+    report = build_report("team", found, "nonroot")
+    assert report is not None
+    size = len(json.dumps(report))
+    assert size <= MAX_REPORT_BYTES
+    listed = [r for r in report["results"] if r["result"] == "fail"]
+    assert len(listed) <= MAX_RESULTS
+    assert report["summary"]["fail"] == failures  # exact, omitted ones included
+    notice = report["results"][-1]
+    assert notice["rule"] == "results-omitted" and notice["result"] == "warn"
+    omitted = failures - len(listed)
+    assert notice["properties"]["omittedFail"] == str(omitted)
+    assert report["metadata"]["annotations"][OMITTED_ANNOTATION] == str(omitted)
+    assert report["summary"]["warn"] == 1
+
+
+def test_the_byte_bound_holds_with_long_names_and_messages() -> None:
+    long = "n" * 253
+    found = []
+    for i in range(400):
+        obj = pod(f"{long[:245]}{i:05d}", **ROOT)
+        obj["spec"]["containers"] = [
+            {"name": f"c{j}-{'x' * 50}", "image": "a", **ROOT} for j in range(8)
+        ]
+        item = findings_for(obj, "restricted")
+        assert item is not None
+        found.append(item)
+    report = build_report("team", found, "restricted")
+    assert report is not None
+    assert len(json.dumps(report, ensure_ascii=False).encode()) <= MAX_REPORT_BYTES
+    assert report["metadata"]["annotations"][OMITTED_ANNOTATION] != "0"
+
+
+def test_comparable_is_equal_for_the_same_report_read_back_with_server_fields() -> None:
+    report = build_report("team", _findings(2), "nonroot")
+    assert report is not None
+    served = json.loads(json.dumps(report))
+    served["metadata"].update(uid="u", resourceVersion="9", managedFields=[{"manager": "x"}])
+    served["metadata"]["labels"]["other"] = "label"
+    assert comparable(served) == comparable(report)
+    changed = build_report("team", _findings(3), "nonroot")
+    assert comparable(changed) != comparable(report)
+
+
+def test_violation_counts_count_failing_objects_per_check() -> None:
+    found = _findings(4)
+    counts = violation_counts(found)
+    assert counts["runAsUser"] == 4
+    assert set(counts) == {f.check for item in found for f in item.failures}
