@@ -18,10 +18,10 @@ MANIFESTS = REPO / "manifests"
 SAMPLES = MANIFESTS / "samples"
 CHART = REPO / "helm" / "hardened-operator"
 CRD_SOURCE = REPO / "crds" / "hardenedservices.ai-system.io.yaml"
-KOPF_PEERING_CRD = MANIFESTS / "01-kopf-peering-crd.yaml"
 SYNC_CRDS = (
-    "crds/ changed: copy it, `cp crds/hardenedservices.ai-system.io.yaml manifests/01-crd.yaml"
-    " && cp crds/hardenedservices.ai-system.io.yaml helm/hardened-operator/crds/`"
+    "crds/ changed: copy it into the chart and render manifests/ again, `cp"
+    " crds/hardenedservices.ai-system.io.yaml helm/hardened-operator/crds/"
+    " && .venv/bin/python scripts/render_manifests.py`"
 )
 
 # The Kubernetes versions every rendered object must be valid for (oldest supported, newest).
