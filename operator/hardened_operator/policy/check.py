@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from ..errors import MalformedFieldError
 from .fields import JsonObject, opt_bool, opt_mapping, opt_str
 from .types import CheckResult, Finding, FixOp, Profile, Scope
 from .visitor import ContainerRef, visit_containers
+
+if TYPE_CHECKING:
+    from .cel import CelRule
 
 # PSA's two levels, and ``hardened`` for our own checks beyond PSA (evaluated after PSA's).
 Level = Literal["baseline", "restricted", "hardened"]
@@ -109,7 +112,9 @@ class Check:
     it, and the function.
 
     ``overrides`` names the baseline checks PSA drops when this restricted check runs
-    (``restrictedVolumes`` replaces ``hostPathVolumes``, and so on).
+    (``restrictedVolumes`` replaces ``hostPathVolumes``, and so on). ``cel`` is the same check
+    in CEL, for the API server's in-process policy (``hardened_operator.inprocess``); None
+    when it has none yet (that profile then stays the webhook's alone).
     """
 
     id: str
@@ -118,6 +123,7 @@ class Check:
     func: CheckFunc
     summary: str
     overrides: tuple[str, ...] = ()
+    cel: CelRule | None = None
 
     def __call__(
         self,

@@ -6,12 +6,16 @@ field there.
 
 from __future__ import annotations
 
+from ..cel import CelFinding, CelRule, lit
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool
 from ..types import CheckResult, Finding
 
 ID = "allowPrivilegeEscalation"
 _ALLOWED = allowed(ID)
+_IS_TRUE = "is true"
+_UNSET = "is not set (it defaults to true)"
+_MESSAGE = "allowPrivilegeEscalation {what}: setuid binaries can gain privileges"
 
 
 def check(pod: PodView) -> CheckResult:
@@ -25,12 +29,12 @@ def check(pod: PodView) -> CheckResult:
         if value is None or value:
             bad.append(ref.name)
             field = ref.field("securityContext", "allowPrivilegeEscalation")
-            what = "is true" if value else "is not set (it defaults to true)"
+            what = _IS_TRUE if value else _UNSET
             findings.append(
                 finding(
                     ID,
                     field,
-                    f"allowPrivilegeEscalation {what}: setuid binaries can gain privileges",
+                    _MESSAGE.format(what=what),
                     ref=ref,
                     fix_op="set",
                     fix_field=field,
@@ -43,10 +47,27 @@ def check(pod: PodView) -> CheckResult:
     return _ALLOWED
 
 
+_VALUE = "c.?securityContext.?allowPrivilegeEscalation"
+CEL = CelRule(
+    skip="variables.windows",
+    container=(
+        CelFinding(
+            f"{_VALUE}.orValue(true)",
+            "securityContext.allowPrivilegeEscalation",
+            f"{_VALUE}.hasValue() ? {lit(_MESSAGE.format(what=_IS_TRUE))} "
+            f": {lit(_MESSAGE.format(what=_UNSET))}",
+            "container",
+            "securityContext.allowPrivilegeEscalation",
+            False,
+        ),
+    ),
+)
+
 CHECK = Check(
     id=ID,
     level="restricted",
     profiles=("nonroot", "restricted"),
     func=check,
     summary="every container must set allowPrivilegeEscalation: false (Windows pods exempt)",
+    cel=CEL,
 )

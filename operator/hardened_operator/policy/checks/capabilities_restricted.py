@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..cel import CelFinding, CelRule, lit
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding, join_quote
 from ..fields import opt_list, str_items
 from ..types import CheckResult, Finding
@@ -17,6 +18,8 @@ ID = "capabilities_restricted"
 _ALLOWED = allowed(ID)
 CAPABILITY_ALL = "ALL"
 NET_BIND_SERVICE = "NET_BIND_SERVICE"
+_NOT_DROPPED = 'capabilities are not dropped: drop must include "ALL"'
+_ONLY = 'only "NET_BIND_SERVICE" may be added'
 
 
 def check(pod: PodView) -> CheckResult:
@@ -41,7 +44,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     drop_field,
-                    'capabilities are not dropped: drop must include "ALL"',
+                    _NOT_DROPPED,
                     ref=ref,
                     fix_op="set",
                     fix_field=drop_field,
@@ -58,8 +61,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     add_field,
-                    f"adds capabilities {join_quote(sorted(set(bad_adds)))}; "
-                    'only "NET_BIND_SERVICE" may be added',
+                    f"adds capabilities {join_quote(sorted(set(bad_adds)))}; {_ONLY}",
                     ref=ref,
                     fix_op="set" if kept else "remove",
                     fix_field=add_field,
@@ -81,6 +83,31 @@ def check(pod: PodView) -> CheckResult:
     return _ALLOWED
 
 
+_CAPS = "c.?securityContext.?capabilities"
+_EXTRA = f"{_CAPS}.?add.orValue([]).filter(a, a != {lit(NET_BIND_SERVICE)})"
+CEL = CelRule(
+    skip="variables.windows",
+    container=(
+        CelFinding(
+            f"!({lit(CAPABILITY_ALL)} in {_CAPS}.?drop.orValue([]))",
+            "securityContext.capabilities.drop",
+            lit(_NOT_DROPPED),
+            "container",
+            "securityContext.capabilities.drop",
+            [CAPABILITY_ALL],
+        ),
+        CelFinding(
+            f"{_CAPS}.?add.orValue([]).exists(a, a != {lit(NET_BIND_SERVICE)})",
+            "securityContext.capabilities.add",
+            f"'adds capabilities ' + {_EXTRA}.map(a, '\"' + a + '\"').join(', ') + "
+            f"{lit('; ' + _ONLY)}",
+            "container",
+            "securityContext.capabilities.add",
+            [NET_BIND_SERVICE],
+        ),
+    ),
+)
+
 CHECK = Check(
     id=ID,
     level="restricted",
@@ -88,4 +115,5 @@ CHECK = Check(
     func=check,
     summary='every container must drop ["ALL"] and add nothing but NET_BIND_SERVICE',
     overrides=("capabilities_baseline",),
+    cel=CEL,
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from ..cel import CelFinding, CelRule, lit
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool
 from ..types import CheckResult, Finding
 
 ID = "privileged"
 _ALLOWED = allowed(ID)
+_MESSAGE = "runs privileged: full access to the node"
 
 
 def check(pod: PodView) -> CheckResult:
@@ -22,7 +24,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    "runs privileged: full access to the node",
+                    _MESSAGE,
                     ref=ref,
                     fix_op="set",
                     fix_field=field,
@@ -35,10 +37,24 @@ def check(pod: PodView) -> CheckResult:
     return _ALLOWED
 
 
+CEL = CelRule(
+    container=(
+        CelFinding(
+            "c.?securityContext.?privileged.orValue(false)",
+            "securityContext.privileged",
+            lit(_MESSAGE),
+            "container",
+            "securityContext.privileged",
+            False,
+        ),
+    ),
+)
+
 CHECK = Check(
     id=ID,
     level="baseline",
     profiles=("nonroot", "baseline", "restricted"),
     func=check,
     summary="no container may be privileged",
+    cel=CEL,
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ...conventions import APP_GID
 from ...errors import MalformedFieldError
+from ..cel import CelFinding, CelRule, lit
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import JsonObject, opt_int, opt_list
 from ..types import CheckResult, Finding
@@ -24,6 +25,10 @@ from ..types import CheckResult, Finding
 ID = "rootGroups"
 _ALLOWED = allowed(ID)
 _SC = "securityContext"
+_POD_GROUP = "GID 0 (root group) is every container's primary group at pod level"
+_SUPPLEMENTAL = "supplementalGroups adds GID 0 (root group) to every container"
+_FS_GROUP = "fsGroup=0 gives the pod's volumes to GID 0 (root group) and adds it to every container"
+_GROUP = "runs with GID 0 (root group) as its primary group"
 
 
 def _groups(sc: JsonObject) -> list[int] | None:
@@ -50,7 +55,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    "GID 0 (root group) is every container's primary group at pod level",
+                    _POD_GROUP,
                     fix_op="set",
                     fix_field=field,
                     fix_value=APP_GID,
@@ -61,7 +66,7 @@ def check(pod: PodView) -> CheckResult:
             pod_fields.append("supplementalGroups containing 0")
             field = f"{_SC}.supplementalGroups"
             rest = [group for group in groups if group != 0]
-            message = "supplementalGroups adds GID 0 (root group) to every container"
+            message = _SUPPLEMENTAL
             if rest:
                 findings.append(
                     finding(ID, field, message, fix_op="set", fix_field=field, fix_value=rest)
@@ -75,8 +80,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    "fsGroup=0 gives the pod's volumes to GID 0 (root group) and adds it to "
-                    "every container",
+                    _FS_GROUP,
                     fix_op="set",
                     fix_field=field,
                     fix_value=APP_GID,
@@ -92,7 +96,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    "runs with GID 0 (root group) as its primary group",
+                    _GROUP,
                     ref=ref,
                     fix_op="set",
                     fix_field=field,
@@ -109,10 +113,51 @@ def check(pod: PodView) -> CheckResult:
     return _ALLOWED
 
 
+_POD_SC = "variables.spec.?securityContext"
+CEL = CelRule(
+    pod=(
+        CelFinding(
+            f"{_POD_SC}.?runAsGroup.orValue(1) == 0",
+            f"{_SC}.runAsGroup",
+            lit(_POD_GROUP),
+            "pod",
+            f"{_SC}.runAsGroup",
+            APP_GID,
+        ),
+        CelFinding(
+            f"0 in {_POD_SC}.?supplementalGroups.orValue([])",
+            f"{_SC}.supplementalGroups",
+            lit(_SUPPLEMENTAL),
+            "pod",
+            f"{_SC}.supplementalGroups",
+            fix_template="remove 0 from {path}",
+        ),
+        CelFinding(
+            f"{_POD_SC}.?fsGroup.orValue(1) == 0",
+            f"{_SC}.fsGroup",
+            lit(_FS_GROUP),
+            "pod",
+            f"{_SC}.fsGroup",
+            APP_GID,
+        ),
+    ),
+    container=(
+        CelFinding(
+            "c.?securityContext.?runAsGroup.orValue(1) == 0",
+            f"{_SC}.runAsGroup",
+            lit(_GROUP),
+            "container",
+            f"{_SC}.runAsGroup",
+            APP_GID,
+        ),
+    ),
+)
+
 CHECK = Check(
     id=ID,
     level="hardened",
     profiles=("nonroot",),
     func=check,
     summary="no GID 0: runAsGroup (pod or any container), supplementalGroups, fsGroup",
+    cel=CEL,
 )

@@ -7,6 +7,7 @@ PSA skips the check for ``hostUsers: false`` pods; the ``nonroot`` profile does 
 
 from __future__ import annotations
 
+from ..cel import CelFinding, CelRule, lit
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool
 from ..types import CheckResult, Finding
@@ -14,6 +15,9 @@ from ..types import CheckResult, Finding
 ID = "runAsNonRoot"
 _ALLOWED = allowed(ID)
 _POD_FIELD = "securityContext.runAsNonRoot"
+_POD_FALSE = "runAsNonRoot is false at pod level"
+_FALSE = "runAsNonRoot is false: the container may run as root"
+_UNSET = "runAsNonRoot is not true here nor at pod level: the image's user, often root, would run"
 
 
 def check(pod: PodView) -> CheckResult:
@@ -31,7 +35,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     _POD_FIELD,
-                    "runAsNonRoot is false at pod level",
+                    _POD_FALSE,
                     fix_op="set",
                     fix_field=_POD_FIELD,
                     fix_value=True,
@@ -55,7 +59,7 @@ def check(pod: PodView) -> CheckResult:
                     finding(
                         ID,
                         field,
-                        "runAsNonRoot is false: the container may run as root",
+                        _FALSE,
                         ref=ref,
                         fix_op="set",
                         fix_field=field,
@@ -68,8 +72,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    "runAsNonRoot is not true here nor at pod level: "
-                    "the image's user, often root, would run",
+                    _UNSET,
                     ref=ref,
                     fix_op="set",
                     fix_field=_POD_FIELD,
@@ -88,10 +91,44 @@ def check(pod: PodView) -> CheckResult:
     return _ALLOWED
 
 
+_POD_VALUE = "variables.spec.?securityContext.?runAsNonRoot"
+CEL = CelRule(
+    skip="variables.relaxed",
+    pod=(
+        CelFinding(
+            f"{_POD_VALUE}.orValue(true) == false",
+            _POD_FIELD,
+            lit(_POD_FALSE),
+            "pod",
+            _POD_FIELD,
+            True,
+        ),
+    ),
+    container=(
+        CelFinding(
+            "c.?securityContext.?runAsNonRoot.orValue(true) == false",
+            "securityContext.runAsNonRoot",
+            lit(_FALSE),
+            "container",
+            "securityContext.runAsNonRoot",
+            True,
+        ),
+        CelFinding(
+            f"!c.?securityContext.?runAsNonRoot.hasValue() && !{_POD_VALUE}.orValue(false)",
+            "securityContext.runAsNonRoot",
+            lit(_UNSET),
+            "pod",
+            _POD_FIELD,
+            True,
+        ),
+    ),
+)
+
 CHECK = Check(
     id=ID,
     level="restricted",
     profiles=("nonroot", "restricted"),
     func=check,
     summary="runAsNonRoot must be true (pod level, or every container)",
+    cel=CEL,
 )

@@ -8,6 +8,7 @@ securityContext.runAsUser. Allowed: non-zero, unset. PSA skips the check for
 from __future__ import annotations
 
 from ...conventions import APP_UID
+from ..cel import CelFinding, CelRule, lit
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool, opt_int
 from ..types import CheckResult, Finding
@@ -15,6 +16,8 @@ from ..types import CheckResult, Finding
 ID = "runAsUser"
 _ALLOWED = allowed(ID)
 _POD_FIELD = "securityContext.runAsUser"
+_POD_ROOT = "UID 0 (root) at pod level"
+_ROOT = "runs as UID 0 (root)"
 
 
 def _userns_note(pod: PodView) -> str:
@@ -36,7 +39,7 @@ def check(pod: PodView) -> CheckResult:
             finding(
                 ID,
                 _POD_FIELD,
-                "UID 0 (root) at pod level" + _userns_note(pod),
+                _POD_ROOT + _userns_note(pod),
                 fix_op="set",
                 fix_field=_POD_FIELD,
                 fix_value=APP_UID,
@@ -52,7 +55,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    "runs as UID 0 (root)" + _userns_note(pod),
+                    _ROOT + _userns_note(pod),
                     ref=ref,
                     fix_op="set",
                     fix_field=field,
@@ -67,10 +70,35 @@ def check(pod: PodView) -> CheckResult:
     return _ALLOWED
 
 
+CEL = CelRule(
+    skip="variables.relaxed",
+    pod=(
+        CelFinding(
+            "variables.spec.?securityContext.?runAsUser.orValue(1) == 0",
+            _POD_FIELD,
+            lit(_POD_ROOT),
+            "pod",
+            _POD_FIELD,
+            APP_UID,
+        ),
+    ),
+    container=(
+        CelFinding(
+            "c.?securityContext.?runAsUser.orValue(1) == 0",
+            "securityContext.runAsUser",
+            lit(_ROOT),
+            "container",
+            "securityContext.runAsUser",
+            APP_UID,
+        ),
+    ),
+)
+
 CHECK = Check(
     id=ID,
     level="restricted",
     profiles=("nonroot", "restricted"),
     func=check,
     summary="runAsUser must not be 0 (pod or any container)",
+    cel=CEL,
 )

@@ -7,6 +7,7 @@ Also in ``nonroot``: a HostProcess container runs as an account of the Windows n
 
 from __future__ import annotations
 
+from ..cel import CelFinding, CelRule, lit
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
 from ..fields import opt_bool, opt_mapping
 from ..types import CheckResult, Finding
@@ -14,6 +15,9 @@ from ._common import container_sub
 
 ID = "windowsHostProcess"
 _ALLOWED = allowed(ID)
+_CONTAINER = "runs as a Windows HostProcess: full access to the node"
+_POD = "the pod runs as a Windows HostProcess: full access to the node"
+_FIELD = "securityContext.windowsOptions.hostProcess"
 
 
 def check(pod: PodView) -> CheckResult:
@@ -30,7 +34,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     f"{path}.hostProcess",
-                    "runs as a Windows HostProcess: full access to the node",
+                    _CONTAINER,
                     ref=ref,
                     fix_op="set",
                     fix_field=f"{path}.hostProcess",
@@ -48,7 +52,7 @@ def check(pod: PodView) -> CheckResult:
             finding(
                 ID,
                 field,
-                "the pod runs as a Windows HostProcess: full access to the node",
+                _POD,
                 fix_op="set",
                 fix_field=field,
                 fix_value=False,
@@ -64,10 +68,34 @@ def check(pod: PodView) -> CheckResult:
     return _ALLOWED
 
 
+CEL = CelRule(
+    pod=(
+        CelFinding(
+            "variables.spec.?securityContext.?windowsOptions.?hostProcess.orValue(false)",
+            _FIELD,
+            lit(_POD),
+            "pod",
+            _FIELD,
+            False,
+        ),
+    ),
+    container=(
+        CelFinding(
+            "c.?securityContext.?windowsOptions.?hostProcess.orValue(false)",
+            _FIELD,
+            lit(_CONTAINER),
+            "container",
+            _FIELD,
+            False,
+        ),
+    ),
+)
+
 CHECK = Check(
     id=ID,
     level="baseline",
     profiles=("nonroot", "baseline", "restricted"),
     func=check,
     summary="no Windows HostProcess (pod or container)",
+    cel=CEL,
 )
