@@ -23,6 +23,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("audit", "audit", "Check manifests against the non-root policy (CI and reviews)."),
     "webhook": ("webhook", "webhook", "Serve the validating admission webhook."),
     "crd": ("crd", "crd", "Print the HardenedService CRD generated from the typed model."),
+    "policies": (
+        "policies",
+        "policies",
+        "Print the in-process ValidatingAdmissionPolicy generated from the policy.",
+    ),
     "render": (
         "render",
         "render",
