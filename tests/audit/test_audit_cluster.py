@@ -1,0 +1,219 @@
+"""``hardened audit --cluster`` against a real kube-apiserver: the same findings as the files
+kubectl exports, the per-namespace summary, and what it reads and skips."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_manifests import bad_specs, compliant_spec
+from cluster_support import (
+    RESOURCES,
+    comparable,
+    create,
+    mixed_objects,
+    run_hardened,
+    sarif_namespaces,
+    valid_object,
+)
+
+from hardened_operator.conventions import ENFORCE_LABEL
+from hardened_operator.k8s import bootstrap, inventory
+from support.controlplane import ControlPlaneHandle
+
+pytestmark = pytest.mark.controlplane
+
+
+@pytest.fixture
+def labelled_namespaces(k8s_api: Any) -> Iterator[dict[str, str]]:
+    """Fresh namespaces, one per value of the enforce label (``none``: no label), each with
+    one root Pod and one compliant Pod."""
+    suffix = uuid.uuid4().hex[:6]
+    created: dict[str, str] = {}
+    for value in ("none", "enforce", "warn", "audit", "disabled", "bogus", "exempted"):
+        name = f"t-modes-{value}-{suffix}"
+        labels = {ENFORCE_LABEL: value} if value not in ("none", "exempted") else None
+        bootstrap.create_namespace(k8s_api, name, labels)
+        bootstrap.ensure_service_account(k8s_api, name)
+        created[value] = name
+        create(k8s_api, valid_object("Pod", bad_specs()["pod-uid0"], "root", name))
+        create(k8s_api, valid_object("Pod", compliant_spec(), "fine", name))
+    try:
+        yield created
+    finally:
+        for name in created.values():
+            bootstrap.delete_namespace(k8s_api, name)
+
+
+def test_cluster_and_its_kubectl_export_give_the_same_findings(
+    control_plane: ControlPlaneHandle, k8s_api: Any, namespace: str, tmp_path: Path
+) -> None:
+    objects = mixed_objects(namespace)
+    for obj in objects:
+        create(k8s_api, obj)
+    kubectl = shutil.which("kubectl")
+    assert kubectl is not None, "kubectl is needed to export the objects as a user would"
+    export = subprocess.run(
+        [kubectl, "get", ",".join(RESOURCES), "-n", namespace, "-o", "yaml"],
+        capture_output=True, text=True, timeout=60, check=True, env=control_plane.env(),
+    )  # fmt: skip
+    exported = tmp_path / "export.yaml"
+    exported.write_text(export.stdout)
+
+    offline = run_hardened("audit", str(exported), "--format", "json")
+    live = run_hardened(
+        "audit", "--cluster", "--kubeconfig", str(control_plane.kubeconfig),
+        "-n", namespace, "--format", "json",
+    )  # fmt: skip
+
+    assert offline.returncode == live.returncode == 1, (offline.stderr, live.stderr)
+    offline_entries, live_entries = json.loads(offline.stdout), json.loads(live.stdout)
+    assert comparable(live_entries) == comparable(offline_entries)
+    # Not two empty lists: every kind has findings, and a compliant object has none.
+    judged = {(e["kind"], e["name"]) for e in live_entries}
+    assert {kind for kind, _ in judged} == {obj["kind"] for obj in objects} - {"HardenedService"}
+    assert not any(name.endswith("-ok") for _, name in judged)
+    assert all(e["line"] is None and e["file"].endswith(f"/{e['name']}") for e in live_entries)
+
+
+def test_summary_gives_each_namespace_its_mode_and_what_admission_refuses(
+    control_plane: ControlPlaneHandle, labelled_namespaces: dict[str, str]
+) -> None:
+    result = run_hardened(
+        "audit", "--cluster", "--kubeconfig", str(control_plane.kubeconfig), "-A",
+        "--format", "sarif", "--exempt-namespace", labelled_namespaces["exempted"],
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    rows = sarif_namespaces(result.stdout)
+    expected = {  # label value -> (mode, refused now, refused if enforced)
+        "none": ("enforce", 1, 1),
+        "enforce": ("enforce", 1, 1),
+        "bogus": ("enforce", 1, 1),  # an unknown value enforces (fail closed)
+        "warn": ("warn", 0, 1),
+        "audit": ("audit", 0, 1),
+        "disabled": ("disabled", 0, 1),
+        "exempted": ("exempt", 0, 0),
+    }
+    for value, (mode, now, enforced) in expected.items():
+        row = rows[labelled_namespaces[value]]
+        assert (row["mode"], row["refusedNow"], row["refusedIfEnforced"]) == (
+            mode,
+            now,
+            enforced,
+        ), row
+        assert (row["objects"], row["violating"], row["partial"]) == (2, 1, False)
+    # The same summary is shown to a human beside the machine format.
+    warn_row = [labelled_namespaces["warn"], "warn", "warn", "2", "1", "0", "1"]
+    assert warn_row in [line.split() for line in result.stderr.splitlines()]
+    assert "Admission refuses" in result.stderr
+
+
+def test_table_report_ends_with_the_namespace_summary(
+    control_plane: ControlPlaneHandle, labelled_namespaces: dict[str, str]
+) -> None:
+    name = labelled_namespaces["warn"]
+    result = run_hardened(
+        "audit", "--cluster", "--kubeconfig", str(control_plane.kubeconfig), "-n", name
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    findings, summary = result.stdout.split("\nNAMESPACE ", 1)
+    assert f"api/v1/namespaces/{name}/pods/root" in findings
+    assert f"from cluster {control_plane.server}" in findings
+    assert summary.splitlines()[1].split() == [name, "warn", "warn", "2", "1", "0", "1"]
+
+
+def test_pods_controlled_by_a_workload_read_are_judged_through_it(
+    control_plane: ControlPlaneHandle, k8s_api: Any, namespace: str
+) -> None:
+    root = bad_specs()["pod-uid0"]
+    deployment = create(k8s_api, valid_object("Deployment", root, "web", namespace))
+    replica_set = valid_object("ReplicaSet", root, "web-1", namespace)
+    replica_set["metadata"]["ownerReferences"] = [_owner(deployment)]
+    replica_set = create(k8s_api, replica_set)
+    owned = valid_object("Pod", root, "web-1-abcde", namespace)
+    owned["metadata"]["ownerReferences"] = [_owner(replica_set)]
+    create(k8s_api, owned)
+    create(k8s_api, valid_object("Pod", root, "bare", namespace))
+    foreign = valid_object("Pod", root, "rollout-pod", namespace)
+    foreign["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Rollout",
+            "name": "r",
+            "uid": str(uuid.uuid4()),
+            "controller": True,
+        }
+    ]
+    create(k8s_api, foreign)
+
+    api = control_plane.api_client()
+    try:
+        scope = inventory.read_namespaces(api, namespace)
+        read = [item for item in inventory.read_pod_bearing(api, scope)]
+    finally:
+        api.close()
+    names = sorted(
+        (item.obj["kind"], item.obj["metadata"]["name"])
+        for item in read
+        if isinstance(item, inventory.Listed)
+    )
+    assert names == [
+        ("Deployment", "web"),
+        ("Pod", "bare"),
+        ("Pod", "rollout-pod"),
+        ("ReplicaSet", "web-1"),
+    ]
+    assert [item for item in read if not isinstance(item, inventory.Listed)] == []
+
+
+def test_lists_are_read_page_by_page(
+    control_plane: ControlPlaneHandle, k8s_api: Any, namespace: str
+) -> None:
+    for index in range(7):
+        create(k8s_api, valid_object("Pod", compliant_spec(), f"p{index}", namespace))
+    api = control_plane.api_client()
+    calls: list[str] = []
+    call_api = api.call_api
+
+    def counting(method: str, url: str, **kwargs: Any) -> Any:
+        calls.append(url)
+        return call_api(method, url, **kwargs)
+
+    api.call_api = counting
+    try:
+        scope = inventory.read_namespaces(api, namespace)
+        read = list(inventory.read_pod_bearing(api, scope, page_size=2))
+    finally:
+        api.close()
+    pods = [i.obj["metadata"]["name"] for i in read if isinstance(i, inventory.Listed)]
+    assert sorted(pods) == [f"p{index}" for index in range(7)]
+    pod_pages = [url for url in calls if url.split("?")[0].endswith(f"/{namespace}/pods")]
+    assert len(pod_pages) == 4  # 2 + 2 + 2 + 1
+    assert sum("continue=" in url for url in pod_pages) == 3
+
+
+def test_a_namespace_that_does_not_exist_is_an_error_not_clean(
+    control_plane: ControlPlaneHandle,
+) -> None:
+    result = run_hardened(
+        "audit", "--cluster", "--kubeconfig", str(control_plane.kubeconfig), "-n", "no-such-ns"
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "namespace 'no-such-ns' does not exist" in result.stderr
+    assert result.stdout == ""
+
+
+def _owner(obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+    }
