@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import helm_python as helm
+import pytest
 import yaml
 from delivery_support import CHART, MANIFESTS, REPO, kustomization_resources, manifest_objects
 
@@ -129,3 +131,27 @@ def test_a_new_chart_template_becomes_a_new_listed_file(tmp_path: Path) -> None:
     assert "app.kubernetes.io/managed-by" not in labels
     kustomization = yaml.safe_load((tmp_path / "manifests" / "kustomization.yaml").read_text())
     assert kustomization["resources"][-1] == "07-extra-config.yaml"
+
+
+def test_the_webhook_rules_come_from_the_pod_bearing_table() -> None:
+    from hardened_operator.dev.manifests import webhook_rules
+
+    rules = yaml.safe_load((CHART / "files" / "webhook-rules.yaml").read_text())
+    assert rules == webhook_rules()
+    (vwc,) = yaml.safe_load_all((MANIFESTS / "06-validatingwebhookconfiguration.yaml").read_text())
+    assert [hook["rules"] for hook in vwc["webhooks"]] == [rules] * len(vwc["webhooks"])
+
+
+def test_the_chart_refuses_to_render_without_its_webhook_rules(tmp_path: Path) -> None:
+    # Fail closed: a webhook configuration without rules would review nothing at all.
+    chart = tmp_path / CHART.name
+    shutil.copytree(CHART, chart)
+    rules = chart / "files" / "webhook-rules.yaml"
+    for broken in (None, "", "not: a list\n"):
+        if broken is None:
+            rules.unlink(missing_ok=True)
+        else:
+            rules.write_text(broken)
+        with helm.Chart.load(chart) as loaded, pytest.raises(helm.HelmError) as caught:
+            loaded.render({}, name="hardened-operator", namespace="hardened-system")
+        assert "files/webhook-rules.yaml is missing or not a list of rules" in str(caught.value)
