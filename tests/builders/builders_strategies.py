@@ -210,6 +210,34 @@ POD_AFFINITY_TERMS = st.just(
         ]
     }
 )
+INT_OR_PERCENT = st.one_of(st.integers(1, 5), st.sampled_from(["1%", "25%", "100%"]))
+
+
+@st.composite
+def autoscaling(draw: st.DrawFn) -> dict[str, Any]:
+    """min <= max, and at least one utilisation target (the model's rules)."""
+    low, high = sorted(draw(st.lists(st.integers(1, 50), min_size=2, max_size=2)))
+    result: dict[str, Any] = {"maxReplicas": high}
+    if draw(st.booleans()):
+        result["minReplicas"] = low
+    targets = draw(
+        st.sampled_from(
+            [
+                ("targetCPUUtilizationPercentage",),
+                ("targetMemoryUtilizationPercentage",),
+                ("targetCPUUtilizationPercentage", "targetMemoryUtilizationPercentage"),
+            ]
+        )
+    )
+    for target in targets:
+        result[target] = draw(st.integers(1, 1000))
+    return result
+
+
+ROLLING_UPDATE = _optional(
+    maxSurge=st.one_of(st.just(0), INT_OR_PERCENT), maxUnavailable=INT_OR_PERCENT
+)
+
 USER_LABEL_KEY = st.one_of(DNS_LABEL, DNS_LABEL.map(lambda k: f"example.com/{k}"))
 
 
@@ -256,6 +284,10 @@ def hardened_services(draw: st.DrawFn) -> dict[str, Any]:
             podAnnotations=st.dictionaries(USER_LABEL_KEY, TEXT, max_size=3),
             terminationGracePeriodSeconds=st.integers(0, 3600),
             debug=st.booleans(),
+            autoscaling=autoscaling(),
+            disruptionBudget=_optional(enabled=st.booleans(), maxUnavailable=INT_OR_PERCENT),
+            topologySpread=st.booleans(),
+            rollingUpdate=ROLLING_UPDATE,
         )
     )
     spec.update(optional)

@@ -65,6 +65,20 @@ def dry_run_create(api: Any, namespace: str, obj: dict[str, Any]) -> None:
                 dry_run="All",
                 field_validation="Strict",
             )
+        elif kind == "HorizontalPodAutoscaler":
+            client.AutoscalingV2Api(api).create_namespaced_horizontal_pod_autoscaler(
+                namespace,
+                obj,  # type: ignore[arg-type]
+                dry_run="All",
+                field_validation="Strict",
+            )
+        elif kind == "PodDisruptionBudget":
+            client.PolicyV1Api(api).create_namespaced_pod_disruption_budget(
+                namespace,
+                obj,  # type: ignore[arg-type]
+                dry_run="All",
+                field_validation="Strict",
+            )
         else:  # pragma: no cover - the builders make nothing else
             pytest.fail(f"unexpected kind {kind}")
     except ApiException as error:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from hardened_operator import conventions
 from hardened_operator.builders import build_objects, pod_templates
+from hardened_operator.builders.availability import wants_disruption_budget
 from hardened_operator.errors import SpecValidationError
 from hardened_operator.model.validation import parse
 
@@ -96,6 +97,8 @@ def test_structural_invariants(obj: dict[str, Any]) -> None:
         + ["Deployment"]
         + (["Service"] if hs.spec.ports else [])
         + (["Deployment"] if hs.spec.debug else [])
+        + (["HorizontalPodAutoscaler"] if hs.spec.autoscaling else [])
+        + (["PodDisruptionBudget"] if wants_disruption_budget(hs) else [])
     )
     for item in objects:
         meta = item["metadata"]

@@ -140,7 +140,12 @@ CLUSTER_NEEDS = frozenset(
     + [("ai-system.io", "hardenedservices/finalizers", "update")]
     + [
         (group, resource, verb)
-        for group, resource in (("apps", "deployments"), ("", "services"))
+        for group, resource in (
+            ("apps", "deployments"),
+            ("", "services"),
+            ("autoscaling", "horizontalpodautoscalers"),
+            ("policy", "poddisruptionbudgets"),
+        )
         for verb in ("list", "watch", "create", "patch", "delete")
     ]
     + [("", "persistentvolumeclaims", verb) for verb in ("list", "watch", "create", "patch")]

@@ -130,6 +130,15 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
         {"volumes": {"data": {"accessModes": ["ReadWriteOnce", "ReadWriteOnce"]}}},
         "spec.volumes.data.accessModes",
     ),
+    (
+        {"autoscaling": {"minReplicas": 5, "maxReplicas": 2, "targetCPUUtilizationPercentage": 5}},
+        "spec.autoscaling",
+    ),
+    ({"autoscaling": {"maxReplicas": 3}}, "spec.autoscaling"),
+    ({"disruptionBudget": {"maxUnavailable": 0}}, "spec.disruptionBudget"),
+    ({"disruptionBudget": {"maxUnavailable": "0%"}}, "spec.disruptionBudget"),
+    ({"disruptionBudget": {"maxUnavailable": "x%"}}, "spec.disruptionBudget.maxUnavailable"),
+    ({"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}, "spec.rollingUpdate"),
 ]
 
 

@@ -81,7 +81,15 @@ def test_names_scope_subresources_and_columns() -> None:
     assert spec["names"]["shortNames"] == ["hsvc"]
     [version] = spec["versions"]
     assert (version["name"], version["served"], version["storage"]) == ("v1alpha1", True, True)
-    assert version["subresources"] == {"status": {}}
+    assert version["subresources"] == {
+        "status": {},
+        # kubectl scale and an HPA go through /scale; the operator publishes status.selector.
+        "scale": {
+            "specReplicasPath": ".spec.replicas",
+            "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.selector",
+        },
+    }
     columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
     assert columns["Image"] == ".spec.image"
     assert columns["Desired"] == ".spec.replicas"

@@ -20,7 +20,15 @@ def _documented_paths() -> list[str]:
     props = SPEC["properties"]
     # Objects documented through their fields (securityContext.runAsUser, ...), not by name.
     paths = [p for p in props if p not in ("securityContext", "gpu", "probes", "volumes")]
-    for parent in ("securityContext", "gpu", "probes"):
+    paths = [p for p in paths if p not in ("autoscaling", "disruptionBudget", "rollingUpdate")]
+    for parent in (
+        "securityContext",
+        "gpu",
+        "probes",
+        "autoscaling",
+        "disruptionBudget",
+        "rollingUpdate",
+    ):
         paths += [f"{parent}.{child}" for child in props[parent]["properties"]]
     paths += [f"ports[].{child}" for child in props["ports"]["items"]["properties"]]
     paths += [f"volumes.{child}" for child in props["volumes"]["properties"]]

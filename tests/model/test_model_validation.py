@@ -48,7 +48,14 @@ def _schema_defaults(node: dict[str, Any], path: tuple[str, ...] = ()) -> list[A
 
 def test_every_crd_default_is_the_model_default() -> None:
     """The API server fills defaults from the schema, the builders from the model: same values."""
-    spec = HardenedServiceSpec(image="x")
+    # Optional objects given (empty where they can be), so their fields' defaults apply too.
+    spec = HardenedServiceSpec.model_validate(
+        {
+            "image": "x",
+            "autoscaling": {"maxReplicas": 3, "targetCPUUtilizationPercentage": 50},
+            "rollingUpdate": {},
+        }
+    )
     defaults = _schema_defaults(SCHEMA["properties"]["spec"])
     assert len(defaults) >= 20
     for path, expected in defaults:

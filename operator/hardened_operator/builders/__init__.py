@@ -21,6 +21,7 @@ from hardened_operator.builders.objects import (
     debug_name,
     pod_templates,
 )
+from hardened_operator.builders.warnings import spec_warnings, warnings_for
 from hardened_operator.model.validation import parse  # re-exported: the builders validate first
 
 __all__ = [
@@ -35,4 +36,6 @@ __all__ = [
     "parse",
     "pod_templates",
     "selector_labels",
+    "spec_warnings",
+    "warnings_for",
 ]

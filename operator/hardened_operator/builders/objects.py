@@ -1,6 +1,7 @@
 """The objects a HardenedService becomes, in apply order (pure: no I/O here).
 
-PVCs first (the pods mount them), then the Deployment, the Service, the debug Deployment.
+PVCs first (the pods mount them), then the Deployment, the Service, the debug Deployment,
+the HorizontalPodAutoscaler and the PodDisruptionBudget.
 """
 
 from __future__ import annotations
@@ -8,6 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from hardened_operator.builders.availability import (
+    horizontal_pod_autoscaler,
+    pod_disruption_budget,
+    rolling_update,
+    wants_disruption_budget,
+)
 from hardened_operator.builders.labels import (
     COMPONENT_DEBUG,
     COMPONENT_STORAGE,
@@ -70,7 +77,13 @@ def persistent_volume_claims(hs: HardenedService) -> list[dict[str, Any]]:
 def _strategy(hs: HardenedService) -> dict[str, Any]:
     # A rolling update would start the new pod while the old one still holds a single-node
     # volume; on another node it waits forever, so such services recreate instead.
-    return {"type": "Recreate" if single_node_volumes(hs) else "RollingUpdate"}
+    if single_node_volumes(hs):
+        return {"type": "Recreate"}
+    strategy: dict[str, Any] = {"type": "RollingUpdate"}
+    pace = rolling_update(hs)
+    if pace:
+        strategy["rollingUpdate"] = pace
+    return strategy
 
 
 def deployment(hs: HardenedService, *, debug: bool) -> dict[str, Any]:
@@ -124,6 +137,11 @@ def objects_for(hs: HardenedService) -> list[dict[str, Any]]:
         result.append(service(hs))
     if hs.spec.debug:
         result.append(deployment(hs, debug=True))
+    workload_labels = object_labels(hs, COMPONENT_WORKLOAD)
+    if hs.spec.autoscaling is not None:
+        result.append(horizontal_pod_autoscaler(hs, _metadata(hs, hs.name, workload_labels)))
+    if wants_disruption_budget(hs):
+        result.append(pod_disruption_budget(hs, _metadata(hs, hs.name, workload_labels)))
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from hardened_operator import conventions
+from hardened_operator.builders.availability import topology_spread
 from hardened_operator.builders.labels import COMPONENT_WORKLOAD, object_labels, selector_labels
 from hardened_operator.model import HardenedService
 from hardened_operator.model.probe import Probe
@@ -46,6 +47,7 @@ _PROBE_DEFAULTS: Final[dict[str, dict[str, int]]] = {
         "failureThreshold": conventions.HEALTH_RETRIES,
     },
 }
+PROBE_KINDS: Final = ("startup", "liveness", "readiness")
 _PROBE_TIMINGS: Final = (
     "initialDelaySeconds",
     "periodSeconds",
@@ -80,19 +82,28 @@ def container_security_context(hs: HardenedService) -> dict[str, Any]:
     }
 
 
-def default_probe_handler(hs: HardenedService) -> dict[str, Any]:
-    """TCP check of the first TCP port; without one, the seed's exec health check."""
+def default_probe_handler(hs: HardenedService) -> dict[str, Any] | None:
+    """TCP check of the first TCP port; without one, nothing.
+
+    No exec default: a command such as ``python -c ...`` exists only in some images, and a
+    probe that cannot run fails forever (a restart loop). The admission warnings say so.
+    """
     for port in hs.spec.ports or []:
         if port.protocol == "TCP":
             return {"tcpSocket": {"port": port.containerPort}}
-    return {"exec": {"command": list(conventions.HEALTH_EXEC_COMMAND)}}
+    return None
 
 
-def probe(hs: HardenedService, kind: str) -> dict[str, Any]:
-    """The ``kind`` (startup/liveness/readiness) probe: the user's fields over our defaults."""
+def probe(hs: HardenedService, kind: str) -> dict[str, Any] | None:
+    """The ``kind`` (startup/liveness/readiness) probe: the user's fields over our defaults.
+
+    None when there is no handler to run: the spec gives none and there is no TCP port.
+    """
     given: Probe | None = getattr(hs.spec.probes, kind, None) if hs.spec.probes else None
-    handler = given.handler() if given is not None else None
-    result: dict[str, Any] = dict(handler or default_probe_handler(hs))
+    handler = (given.handler() if given is not None else None) or default_probe_handler(hs)
+    if handler is None:
+        return None
+    result: dict[str, Any] = dict(handler)
     timings = dict(_PROBE_DEFAULTS[kind])
     if given is not None:
         for name in _PROBE_TIMINGS:
@@ -182,11 +193,18 @@ def _debug_affinity(hs: HardenedService) -> dict[str, Any] | None:
     return affinity
 
 
+def single_node_claims(hs: HardenedService) -> list[str]:
+    """The enabled volumes that only one node at a time can attach (e.g. ReadWriteOnce)."""
+    return [
+        name
+        for name, spec in hs.spec.volumes.enabled()
+        if not _SHAREABLE_MODES & set(spec.accessModes)
+    ]
+
+
 def single_node_volumes(hs: HardenedService) -> bool:
     """Whether an enabled volume can be attached by only one node at a time."""
-    return any(
-        not _SHAREABLE_MODES & set(spec.accessModes) for _, spec in hs.spec.volumes.enabled()
-    )
+    return bool(single_node_claims(hs))
 
 
 def container(hs: HardenedService, *, debug: bool) -> dict[str, Any]:
@@ -215,9 +233,10 @@ def container(hs: HardenedService, *, debug: bool) -> dict[str, Any]:
     result["securityContext"] = container_security_context(hs)
     result["volumeMounts"] = volume_mounts(hs)
     if not debug:
-        result["startupProbe"] = probe(hs, "startup")
-        result["livenessProbe"] = probe(hs, "liveness")
-        result["readinessProbe"] = probe(hs, "readiness")
+        for kind in PROBE_KINDS:
+            made = probe(hs, kind)
+            if made is not None:
+                result[f"{kind}Probe"] = made
     return result
 
 
@@ -270,6 +289,9 @@ def pod_template(
         affinity = spec.affinity.model_dump(exclude_none=True) if spec.affinity else None
     if affinity:
         pod["affinity"] = affinity
+    spread = [] if debug else topology_spread(hs)
+    if spread:
+        pod["topologySpreadConstraints"] = spread
     if spec.gpu.runtimeClassName is not None:
         pod["runtimeClassName"] = spec.gpu.runtimeClassName
     return {"metadata": metadata, "spec": pod}

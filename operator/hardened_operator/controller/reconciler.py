@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hardened_operator import API_GROUP, API_VERSION, FIELD_MANAGER, KIND
+from hardened_operator.builders import warnings_for
 from hardened_operator.controller import status as status_logic
 from hardened_operator.controller.cache import OWNER_LABEL, Cache
 from hardened_operator.errors import ApiError, InputError, NotFoundError
@@ -29,7 +30,13 @@ from hardened_operator.workloads import review_object
 log = logging.getLogger(__name__)
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-_APPLY_ORDER = {"PersistentVolumeClaim": 0, "Service": 1, "Deployment": 2}
+_APPLY_ORDER = {
+    "PersistentVolumeClaim": 0,
+    "Service": 1,
+    "Deployment": 2,
+    "HorizontalPodAutoscaler": 3,
+    "PodDisruptionBudget": 3,
+}
 
 Key = tuple[str, str]  # (namespace, name)
 Builder = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
@@ -191,8 +198,10 @@ class Reconciler:
         generation = meta.get("generation")
         settled = (hsvc.get("status") or {}).get("observedGeneration") == generation
 
+        warnings: list[str] = []
         try:
             desired = with_owner(self._build(hsvc), hsvc)
+            warnings = warnings_for(hsvc)
         except InputError as exc:
             desired = []
             outcome.failure = status_logic.ApplyFailure(
@@ -237,6 +246,7 @@ class Reconciler:
             now=self._clock(),
             failure=outcome.failure,
             pods=self.cache.pods(namespace, name),
+            warnings=warnings,
         )
         if not status_logic.same(hsvc.get("status"), new_status):
             try:

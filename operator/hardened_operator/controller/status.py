@@ -16,6 +16,7 @@ from typing import Any
 from hardened_operator.controller import pods as pod_logic
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
+WARNINGS_CONDITION = "SpecWarnings"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def compute(
     now: dt.datetime,
     failure: ApplyFailure | None = None,
     pods: Sequence[Mapping[str, Any]] = (),
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The status ``hsvc`` should carry, given its ``desired`` objects and what ``live`` holds.
 
@@ -62,6 +64,8 @@ def compute(
     pods seen with this HardenedService's labels (only the workload Deployment's count): while
     the replicas are not ready, what they say (:mod:`.pods`) becomes the Ready reason, and a
     hard problem (ImagePullBackOff, CrashLoopBackOff, Unschedulable, ...) makes it Degraded.
+    ``warnings`` (risky but legal spec choices) become the ``SpecWarnings`` condition, present
+    only while there are some.
     """
     meta = hsvc.get("metadata", {})
     name, generation = meta.get("name", ""), meta.get("generation")
@@ -135,9 +139,15 @@ def compute(
         _condition(kind, state, generation, previous.get(kind), now)
         for kind, state in zip(CONDITION_TYPES, (ready_c, progressing, degraded), strict=True)
     ]
+    if warnings:
+        state = (True, "RiskySpec", "; ".join(warnings))
+        conditions.append(
+            _condition(WARNINGS_CONDITION, state, generation, previous.get(WARNINGS_CONDITION), now)
+        )
     status: dict[str, Any] = {
         "observedGeneration": generation,
         "replicas": replicas,
+        "selector": _selector_text(_workload_selector(desired, name)),
         "readyReplicas": ready,
         "conditions": conditions,
         "volumes": volumes,
@@ -160,6 +170,11 @@ def _workload_selector(desired: Sequence[Mapping[str, Any]], name: str) -> dict[
             selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels")
             return dict(selector or {})
     return {}
+
+
+def _selector_text(labels: Mapping[str, str]) -> str:
+    """``k=v,k=v``: the form the ``/scale`` subresource reports (``labelSelectorPath``)."""
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
 
 
 def _volumes(

@@ -43,6 +43,8 @@ DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
 SERVICES = Resource("", "v1", "services", "Service")
 PVCS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
 PODS = Resource("", "v1", "pods", "Pod")
+HPAS = Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
+PDBS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget")
 EVENTS = Resource("", "v1", "events", "Event")
 SECRETS = Resource("", "v1", "secrets", "Secret")
 VALIDATING_WEBHOOKS = Resource(
@@ -57,7 +59,7 @@ CLUSTER_KOPF_PEERINGS = Resource(
     "kopf.dev", "v1", "clusterkopfpeerings", "ClusterKopfPeering", namespaced=False
 )
 
-OWNED = (DEPLOYMENTS, SERVICES, PVCS)
+OWNED = (DEPLOYMENTS, SERVICES, PVCS, HPAS, PDBS)
 """The kinds the controller generates (watched, indexed, compared)."""
 
 WATCHED = (*OWNED, PODS)
@@ -67,7 +69,17 @@ replicas are not ready)."""
 
 _BY_KIND = {
     r.kind: r
-    for r in (HARDENED_SERVICES, DEPLOYMENTS, SERVICES, PVCS, EVENTS, SECRETS, VALIDATING_WEBHOOKS)
+    for r in (
+        HARDENED_SERVICES,
+        DEPLOYMENTS,
+        SERVICES,
+        PVCS,
+        HPAS,
+        PDBS,
+        EVENTS,
+        SECRETS,
+        VALIDATING_WEBHOOKS,
+    )
 }
 
 

@@ -27,6 +27,14 @@ SHORT_NAMES: Final = ("hsvc",)
 CATEGORIES: Final = ("all", "ai-system")
 CRD_NAME: Final = f"{PLURAL}.{API_GROUP}"
 
+# `kubectl scale hsvc` and a HorizontalPodAutoscaler read and write replicas through /scale;
+# the operator publishes status.replicas and status.selector for it.
+SCALE_SUBRESOURCE: Final = {
+    "specReplicasPath": ".spec.replicas",
+    "statusReplicasPath": ".status.replicas",
+    "labelSelectorPath": ".status.selector",
+}
+
 _DROP: Final = frozenset({"title", "$defs", "examples"})
 
 PRINTER_COLUMNS: Final[list[dict[str, Any]]] = [
@@ -213,7 +221,7 @@ def crd_manifest() -> dict[str, Any]:
                     "name": API_VERSION,
                     "served": True,
                     "storage": True,
-                    "subresources": {"status": {}},
+                    "subresources": {"status": {}, "scale": dict(SCALE_SUBRESOURCE)},
                     "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS],
                     "schema": {"openAPIV3Schema": _root_schema()},
                 }

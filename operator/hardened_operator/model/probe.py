@@ -76,8 +76,9 @@ _HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 class Probe(ApiModel):
     """A Kubernetes probe; unset timings take the seed's defaults, an unset handler ours.
 
-    Default handler: a TCP check of the first TCP port, or (no ports) the seed's exec
-    ``python -c "import sys; sys.exit(0)"``.
+    Default handler: a TCP check of the first TCP port. Without a TCP port there is no
+    default (an exec command exists only in some images): a probe without a handler is then
+    left out, and the admission warnings say so.
     """
 
     model_config = cel_rules(at_most_one_rule(_HANDLERS, "probe"))

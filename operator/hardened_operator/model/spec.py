@@ -11,6 +11,12 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import Field, field_validator, model_validator
 
 from hardened_operator import conventions
+from hardened_operator.model.availability import (
+    MAX_REPLICAS,
+    AutoscalingSpec,
+    DisruptionBudgetSpec,
+    RollingUpdateSpec,
+)
 from hardened_operator.model.base import (
     NO_WHITESPACE,
     ApiModel,
@@ -231,8 +237,23 @@ class HardenedServiceSpec(ApiModel):
 
     image: str = Field(min_length=1, max_length=1024, pattern=NO_WHITESPACE)
     """Container image, e.g. ``registry.example.com/team/model-server:1.4.2``. Required."""
-    replicas: int = Field(default=1, ge=0, le=1000)
-    """Number of pods (default 1); 0 scales the service down and keeps its volumes."""
+    replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
+    """Number of pods (default 1); 0 scales the service down and keeps its volumes. With
+    ``autoscaling`` the autoscaler writes it (through ``/scale``): leave it out of your manifest."""
+    autoscaling: AutoscalingSpec | None = None
+    """Make an autoscaling/v2 HorizontalPodAutoscaler that scales this HardenedService between
+    ``minReplicas`` and ``maxReplicas`` on CPU and/or memory utilisation."""
+    disruptionBudget: DisruptionBudgetSpec = Field(
+        default_factory=DisruptionBudgetSpec, json_schema_extra=DEFAULT_EMPTY_OBJECT
+    )
+    """A PodDisruptionBudget (``maxUnavailable`` 1 by default), made whenever the service can
+    have 2 or more replicas (``replicas`` >= 2, or ``autoscaling.maxReplicas`` >= 2)."""
+    topologySpread: bool = True
+    """Spread 2 or more replicas over nodes and over zones where nodes carry
+    ``topology.kubernetes.io/zone`` (preferred, never blocking scheduling; default true)."""
+    rollingUpdate: RollingUpdateSpec | None = None
+    """maxSurge/maxUnavailable of the Deployment's rolling update; applies only when no enabled
+    volume is single-node (those force Recreate)."""
     command: list[str] | None = None
     """Overrides the image's ENTRYPOINT."""
     args: list[str] | None = None

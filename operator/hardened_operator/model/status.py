@@ -19,8 +19,9 @@ class Condition(ApiModel):
     """One aspect of the service's state (shaped like metav1.Condition)."""
 
     type: str = Field(min_length=1, max_length=316)
-    """Ready (pods available as asked), Progressing (a rollout is under way) or Degraded
-    (an apply failed or pods cannot start; ``reason`` says why)."""
+    """Ready (pods available as asked), Progressing (a rollout is under way), Degraded
+    (an apply failed or pods cannot start; ``reason`` says why), and SpecWarnings while the
+    spec makes legal but risky choices (the admission warnings, in ``message``)."""
     status: Literal["True", "False", "Unknown"]
     """True, False or Unknown."""
     reason: str | None = Field(default=None, max_length=1024)
@@ -50,7 +51,10 @@ class HardenedServiceStatus(ApiModel):
     observedGeneration: int | None = Field(default=None, ge=0)
     """The ``metadata.generation`` last reconciled."""
     replicas: int | None = Field(default=None, ge=0)
-    """Pods of the Deployment (all revisions)."""
+    """Pods of the Deployment (all revisions); the ``/scale`` subresource reports it."""
+    selector: str | None = None
+    """Label selector of the workload's pods, for the ``/scale`` subresource (an autoscaler
+    finds the pods to measure by it)."""
     readyReplicas: int | None = Field(default=None, ge=0)
     """Pods passing their readiness probe."""
     conditions: list[Condition] | None = Field(
