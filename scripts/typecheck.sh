@@ -33,6 +33,7 @@ for dir in tests/*/; do
   fi
 done
 check bench bench "$@" bench
+check scripts "" "$@" scripts/*.py
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "mypy --strict failed in: ${failed[*]}" >&2

@@ -19,9 +19,8 @@ SAMPLES = MANIFESTS / "samples"
 CHART = REPO / "helm" / "hardened-operator"
 CRD_SOURCE = REPO / "crds" / "hardenedservices.ai-system.io.yaml"
 SYNC_CRDS = (
-    "crds/ changed: copy it into the chart and render manifests/ again, `cp"
-    " crds/hardenedservices.ai-system.io.yaml helm/hardened-operator/crds/"
-    " && .venv/bin/python scripts/render_manifests.py`"
+    "crds/ changed: run `.venv/bin/python scripts/render_manifests.py` (it copies crds/ into"
+    " the chart and renders manifests/ from the chart)"
 )
 
 # The Kubernetes versions every rendered object must be valid for (oldest supported, newest).

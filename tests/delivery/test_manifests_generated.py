@@ -8,6 +8,7 @@ chart and manifests in a temporary folder.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -55,10 +56,11 @@ def test_no_object_claims_to_be_managed_by_helm() -> None:
 
 
 def copy_of_the_repository(tmp_path: Path) -> Path:
-    """The script, the chart and manifests/ (without samples) in a fresh folder."""
+    """The script, crds/, the chart and manifests/ (without samples) in a fresh folder."""
     (tmp_path / "scripts").mkdir()
     script = tmp_path / "scripts" / SCRIPT.name
     shutil.copy(SCRIPT, script)
+    shutil.copytree(REPO / "crds", tmp_path / "crds")
     shutil.copytree(CHART, tmp_path / "helm" / CHART.name)
     (tmp_path / "manifests").mkdir()
     for path in MANIFESTS.glob("*.yaml"):
@@ -155,3 +157,30 @@ def test_the_chart_refuses_to_render_without_its_webhook_rules(tmp_path: Path) -
         with helm.Chart.load(chart) as loaded, pytest.raises(helm.HelmError) as caught:
             loaded.render({}, name="hardened-operator", namespace="hardened-system")
         assert "files/webhook-rules.yaml is missing or not a list of rules" in str(caught.value)
+
+
+def test_the_commands_in_the_install_doc_run(tmp_path: Path) -> None:
+    # docs/install.md's commands, run in a copy (writing must not touch the repository).
+    doc = (REPO / "docs" / "install.md").read_text()
+    commands = re.findall(
+        r"^(\.venv/bin/python scripts/render_manifests\.py.*?)(?:  #.*)?$", doc, re.M
+    )
+    assert len(commands) == 2
+    script = copy_of_the_repository(tmp_path)
+    for command in commands:
+        args = command.split()[2:]
+        assert run(script, *args).returncode == 0, command
+
+
+def test_a_changed_crd_reaches_the_chart_and_manifests(tmp_path: Path) -> None:
+    script = copy_of_the_repository(tmp_path)
+    crd = tmp_path / "crds" / "hardenedservices.ai-system.io.yaml"
+    crd.write_text(crd.read_text().replace("shortNames:\n    - hsvc", "shortNames:\n    - hs"))
+    proc = run(script, "--check")
+    assert proc.returncode == 1
+    assert "+++ b/helm/hardened-operator/crds/hardenedservices.ai-system.io.yaml" in proc.stdout
+    assert "+++ b/manifests/01-crd.yaml" in proc.stdout
+    assert run(script).returncode == 0
+    chart_copy = tmp_path / "helm" / CHART.name / "crds" / crd.name
+    assert chart_copy.read_text() == crd.read_text()
+    assert "    - hs\n" in (tmp_path / "manifests" / "01-crd.yaml").read_text()
