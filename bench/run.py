@@ -1,7 +1,7 @@
 """Run every benchmark and write docs/benchmarks.md.
 
 Usage: ``.venv/bin/python bench/run.py [NAME ...]``
-(names: policy, webhook, e2e, audit, operator, node).
+(names: policy, webhook, e2e, audit, audit_cluster, operator, node).
 Each ``bench/bench_<name>.py`` measures its own baseline in the same run and prints a markdown
 section on stdout (everything after a line ``<!-- bench:section -->``); this script stitches the
 sections together with the date and the machine they were measured on.
@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MARKER = "<!-- bench:section -->"
-ALL = ("policy", "webhook", "e2e", "audit", "operator", "node")
+ALL = ("policy", "webhook", "e2e", "audit", "audit_cluster", "operator", "node")
 
 
 def machine() -> str:

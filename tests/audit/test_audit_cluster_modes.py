@@ -83,6 +83,8 @@ def test_an_unread_list_makes_the_report_partial_and_exit_2() -> None:
         (["--cluster", "-n", "a", "-A"], "exclude each other"),
         (["-n", "shop", "deploy.yaml"], "--namespace needs --cluster"),
         (["-A", "deploy.yaml"], "--all-namespaces needs --cluster"),
+        (["--exempt-namespace", "x", "deploy.yaml"], "--exempt-namespace needs --cluster"),
+        (["--mode-label", "team/mode", "deploy.yaml"], "--mode-label needs --cluster"),
         ([], "give a PATH"),
     ],
 )

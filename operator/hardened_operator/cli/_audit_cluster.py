@@ -37,13 +37,18 @@ def run_cluster_audit(
     all_namespaces: bool,
     profile: Profile,
     exempt: frozenset[str],
+    mode_label: str = ENFORCE_LABEL,
 ) -> ClusterResult:
     """Read and judge every pod-bearing object in scope.
 
     Raises ``InputError`` (unusable kubeconfig, a namespace that does not exist) and
     ``inventory.ClusterUnreachable``/``ClusterUnauthorized``; every other failure to read is
-    an ``unread-objects`` entry in the report (partial, exit 2).
+    an ``unread-objects`` entry in the report (partial, exit 2). ``mode_label``: the label the
+    registration routes by (the chart's ``webhook.modeLabel``).
     """
+    # The registration's conditions, with the label key the deployment uses.
+    conditions = {mode: {**condition, "key": mode_label}
+                  for mode, condition in mode_label_conditions().items()}  # fmt: skip
     cluster = inventory.connect(kubeconfig, context)
     try:
         wanted = None if all_namespaces else (namespace or cluster.context_namespace)
@@ -65,9 +70,9 @@ def run_cluster_audit(
                 click.echo(f"note: {item.message}: there are none to audit", err=True)
         rows = audit.summaries(
             scope.labels,
-            mode_label_conditions(),
+            conditions,
             exempt,
-            ENFORCE_LABEL,
+            mode_label,
             namespaces=() if wanted is None else (wanted,),
         )
         return ClusterResult(audit, rows, cluster.server)

@@ -20,7 +20,7 @@ from hardened_operator.audit.report import EXIT_UNREADABLE, Report, audit_source
 from hardened_operator.audit.sources import Source, iter_sources, write_back
 from hardened_operator.cli import _exemptions
 from hardened_operator.cli._io import output_option, terminal_width, use_colour, write_output
-from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
+from hardened_operator.conventions import ENFORCE_LABEL, OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.errors import ApiError, ManifestParseError
 from hardened_operator.policy import CHECKS, check_ids
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES, Profile
@@ -107,7 +107,16 @@ def _fix(
     return report.exit_code
 
 
-_CLUSTER_ONLY = ("kubeconfig", "context", "namespace", "all_namespaces")
+# Options that mean something only with --cluster: given without it, they are usage errors.
+_CLUSTER_ONLY = (
+    "kubeconfig",
+    "context",
+    "namespace",
+    "all_namespaces",
+    "exempt_namespaces",
+    "no_default_exemptions",
+)
+_DEFAULTS = {"mode_label": ENFORCE_LABEL, "operator_namespace": OPERATOR_NAMESPACE_DEFAULT}
 
 
 @click.command(name="audit")
@@ -148,6 +157,9 @@ _CLUSTER_ONLY = ("kubeconfig", "context", "namespace", "all_namespaces")
 @click.option("-A", "--all-namespaces", is_flag=True, help="With --cluster: every namespace.")
 @click.option("--operator-namespace", default=OPERATOR_NAMESPACE_DEFAULT, show_default=True,
               help="With --cluster: the operator's namespace, exempt by default.")  # fmt: skip
+@click.option("--mode-label", default=ENFORCE_LABEL, show_default=True, metavar="KEY",
+              help="With --cluster: the namespace label that picks the mode (the chart's "
+              "webhook.modeLabel).")  # fmt: skip
 @_exemptions.exemption_options
 @output_option
 def audit(
@@ -162,6 +174,7 @@ def audit(
     namespace: str | None,
     all_namespaces: bool,
     operator_namespace: str,
+    mode_label: str,
     exempt_namespaces: tuple[str, ...],
     no_default_exemptions: bool,
     output: Path | None,
@@ -185,13 +198,17 @@ def audit(
             operator_namespace, exempt_namespaces, no_default_exemptions
         )
         code = _audit_cluster(
-            kubeconfig, context, namespace, all_namespaces, profile, exempt, output_format, output
-        )
+            kubeconfig, context, namespace, all_namespaces, profile, exempt, mode_label,
+            output_format, output,
+        )  # fmt: skip
         sys.exit(code)
-    given = click.get_current_context().params
+    click_context = click.get_current_context()
+    given = click_context.params
     misplaced = [name for name in _CLUSTER_ONLY if given.get(name)]
+    misplaced += [name for name, default in _DEFAULTS.items() if given.get(name) != default]
     if misplaced:
-        option = "--" + misplaced[0].replace("_", "-")
+        spellings = {p.name: max(p.opts, key=len) for p in click_context.command.params}
+        option = spellings[misplaced[0]]
         raise click.UsageError(f"{option} needs --cluster")
     if not paths:
         raise click.UsageError("give a PATH (a file, a directory, - for stdin) or --cluster")
@@ -224,6 +241,7 @@ def _audit_cluster(
     all_namespaces: bool,
     profile: Profile,
     exempt: frozenset[str],
+    mode_label: str,
     output_format: str,
     output: Path | None,
 ) -> int:
@@ -241,6 +259,7 @@ def _audit_cluster(
             all_namespaces=all_namespaces,
             profile=profile,
             exempt=exempt,
+            mode_label=mode_label,
         )
     except ApiError as error:  # unreachable, unauthorized: nothing was audited
         click.echo(f"error: {error}; nothing was audited", err=True)
