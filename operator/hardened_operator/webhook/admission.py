@@ -34,6 +34,7 @@ from hardened_operator.webhook.kinds import (
     Target,
     group_of,
 )
+from hardened_operator.webhook.service_warnings import add_spec_warnings
 from hardened_operator.webhook.updates import (
     is_significant_pod_update,
     is_significant_workload_update,
@@ -286,7 +287,9 @@ def evaluate_review(
         parsed = _parse(uid, request)
     except _Malformed as exc:
         return _invalid(uid, kind, str(exc))
-    return _outcome(parsed, kind, config, mode, reviewer)
+    decision = _outcome(parsed, kind, config, mode, reviewer)
+    add_spec_warnings(decision.response, parsed.operation, parsed.obj)  # advice, never a verdict
+    return decision
 
 
 def decide(body: Any, config: WebhookConfig, mode: str = "enforce") -> dict[str, Any]:

@@ -58,6 +58,11 @@ def denial_message(profile: str, violations: Sequence[Violation]) -> str:
     return f'hardened-operator policy "{profile}": {count} {noun}: {_listing(violations)}'
 
 
+def shorten_warning(text: str) -> str:
+    """Any warning text as kubectl shows it in full: printable, at most 256 characters."""
+    return _printable(_shorten(text, MAX_WARNING_CHARS))
+
+
 def warning_line(profile: str, violation: Violation) -> str:
     """``[profile] field: message (fix: ...)`` within 256 characters, keeping the fix whole.
 
