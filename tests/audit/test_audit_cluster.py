@@ -217,3 +217,25 @@ def _owner(obj: dict[str, Any]) -> dict[str, Any]:
         "uid": obj["metadata"]["uid"],
         "controller": True,
     }
+
+
+def test_mode_label_follows_a_chart_installed_with_another_label(
+    control_plane: ControlPlaneHandle, k8s_api: Any
+) -> None:
+    name = f"t-modelabel-{uuid.uuid4().hex[:6]}"
+    bootstrap.create_namespace(k8s_api, name, {"team.example/admission": "audit"})
+    bootstrap.ensure_service_account(k8s_api, name)
+    try:
+        create(k8s_api, valid_object("Pod", bad_specs()["pod-uid0"], "root", name))
+        kubeconfig = str(control_plane.kubeconfig)
+        modes = {}
+        for args in ((), ("--mode-label", "team.example/admission")):
+            result = run_hardened(
+                "audit", "--cluster", "--kubeconfig", kubeconfig, "-n", name, "--format",
+                "sarif", *args,
+            )  # fmt: skip
+            assert result.returncode == 1, result.stderr
+            modes[args] = sarif_namespaces(result.stdout)[name]["mode"]
+        assert modes == {(): "enforce", ("--mode-label", "team.example/admission"): "audit"}
+    finally:
+        bootstrap.delete_namespace(k8s_api, name)
