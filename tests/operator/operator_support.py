@@ -223,7 +223,7 @@ def plain(api: Any, obj: Any) -> dict[str, Any]:
 
 
 def read(api: Any, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-    """Deployment, Service or PersistentVolumeClaim as plain JSON; None when absent."""
+    """An object of a kind the operator generates, as plain JSON; None when absent."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -231,6 +231,10 @@ def read(api: Any, kind: str, namespace: str, name: str) -> dict[str, Any] | Non
         "Deployment": client.AppsV1Api(api).read_namespaced_deployment,
         "Service": client.CoreV1Api(api).read_namespaced_service,
         "PersistentVolumeClaim": client.CoreV1Api(api).read_namespaced_persistent_volume_claim,
+        "HorizontalPodAutoscaler": client.AutoscalingV2Api(
+            api
+        ).read_namespaced_horizontal_pod_autoscaler,
+        "PodDisruptionBudget": client.PolicyV1Api(api).read_namespaced_pod_disruption_budget,
     }
     try:
         return plain(api, readers[kind](name, namespace))

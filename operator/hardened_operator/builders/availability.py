@@ -34,8 +34,13 @@ def wants_disruption_budget(hs: HardenedService) -> bool:
 
 def topology_spread(hs: HardenedService) -> list[dict[str, Any]]:
     """Preferred spreading over nodes, then zones (``ScheduleAnyway``: a single node or an
-    unlabelled cluster still schedules every replica; the scheduler just prefers spreading)."""
-    if not hs.spec.topologySpread or most_replicas(hs) < 2:
+    unlabelled cluster still schedules every replica; the scheduler just prefers spreading).
+
+    Whatever ``replicas`` says: with one pod the constraints change nothing, and a pod
+    template that depended on the replica count would restart every pod on ``kubectl scale``
+    (or on each autoscaler step across 1 and 2).
+    """
+    if not hs.spec.topologySpread:
         return []
     return [
         {

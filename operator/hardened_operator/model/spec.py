@@ -249,8 +249,9 @@ class HardenedServiceSpec(ApiModel):
     """A PodDisruptionBudget (``maxUnavailable`` 1 by default), made whenever the service can
     have 2 or more replicas (``replicas`` >= 2, or ``autoscaling.maxReplicas`` >= 2)."""
     topologySpread: bool = True
-    """Spread 2 or more replicas over nodes and over zones where nodes carry
-    ``topology.kubernetes.io/zone`` (preferred, never blocking scheduling; default true)."""
+    """Spread the replicas over nodes and over zones where nodes carry
+    ``topology.kubernetes.io/zone`` (preferred, never blocking scheduling; default true). Set
+    whatever the replica count, so that scaling never changes the pod template."""
     rollingUpdate: RollingUpdateSpec | None = None
     """maxSurge/maxUnavailable of the Deployment's rolling update; applies only when no enabled
     volume is single-node (those force Recreate)."""
