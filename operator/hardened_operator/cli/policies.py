@@ -136,9 +136,9 @@ def policies(
             exempt_namespaces=config.exempt_namespaces,
             exempt_usernames=config.exempt_usernames,
         )
-        where = check_file or output
-        if where is not None:
-            text = HEADER.format(profile=profile, path=where) + text
+        if check_file or output:  # a file: say what made it (the path as committed)
+            committed = f"admission/{profile.replace(':', '-')}.yaml"
+            text = HEADER.format(profile=profile, path=committed) + text
         command = f"hardened policies --profile {profile} -o"
     if check_file is not None:
         _check(check_file, text, f"{command} {check_file}")
