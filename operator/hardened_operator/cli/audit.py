@@ -120,7 +120,7 @@ _DEFAULTS = {"mode_label": ENFORCE_LABEL, "operator_namespace": OPERATOR_NAMESPA
 
 
 @click.command(name="audit")
-@click.argument("paths", nargs=-1, metavar="PATH...")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option(
     "--profile",
     type=click.Choice(PROFILES),
