@@ -206,3 +206,14 @@ def test_credentials_the_server_refuses_are_a_clear_error_and_exit_2(
     assert result.returncode == 2
     assert "did not accept the credentials (401 Unauthorized)" in result.stderr
     assert result.stdout == ""
+
+
+def test_without_namespace_rights_a_kind_forbidden_cluster_wide_is_unread_everywhere(
+    users: Users, namespace: str
+) -> None:
+    kubeconfig = users.user("narrow", reads={namespace: None}, namespaces_readable=False)
+    code, entries, stderr = _audit(kubeconfig, "-A")
+    assert code == 2
+    unread = {(e["kind"], e["namespace"]) for e in entries if e["check"] == "unread-objects"}
+    assert unread == {("Namespace", None)} | {(kind, None) for kind in ALL_KINDS}
+    assert "cluster-wide" in stderr
