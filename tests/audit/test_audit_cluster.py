@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from audit_manifests import bad_specs, compliant_spec
 from cluster_support import (
     RESOURCES,
@@ -239,3 +240,29 @@ def test_mode_label_follows_a_chart_installed_with_another_label(
         assert modes == {(): "enforce", ("--mode-label", "team.example/admission"): "audit"}
     finally:
         bootstrap.delete_namespace(k8s_api, name)
+
+
+def test_context_picks_the_cluster_and_its_namespace_as_kubectl_does(
+    control_plane: ControlPlaneHandle, k8s_api: Any, namespace: str, tmp_path: Path
+) -> None:
+    create(k8s_api, valid_object("Pod", bad_specs()["pod-uid0"], "root", namespace))
+    config = yaml.safe_load(control_plane.kubeconfig.read_text())
+    good = config["contexts"][0]
+    good["context"]["namespace"] = namespace
+    broken_cluster = {"name": "gone", "cluster": {"server": "https://127.0.0.1:1"}}
+    config["clusters"].append(broken_cluster)
+    broken = {"name": "broken", "context": {"cluster": "gone", "user": good["context"]["user"]}}
+    config["contexts"].append(broken)
+    config["current-context"] = "broken"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+
+    current = run_hardened("audit", "--cluster", "--kubeconfig", str(kubeconfig))
+    chosen = run_hardened(
+        "audit", "--cluster", "--kubeconfig", str(kubeconfig), "--context", good["name"],
+        "--format", "json",
+    )  # fmt: skip
+    assert current.returncode == 2 and "https://127.0.0.1:1" in current.stderr
+    assert chosen.returncode == 1, chosen.stderr
+    entries = json.loads(chosen.stdout)
+    assert {(e["namespace"], e["name"]) for e in entries} == {(namespace, "root")}
