@@ -10,8 +10,12 @@ Hierarchy, with the exit code of a ``hardened`` command that stops on each::
     ├── ConversionError           1  compose/Dockerfile input with no faithful mapping (--strict)
     ├── PolicyError               2  a policy misconfiguration (unknown profile or check id)
     ├── ApiError                  1  the Kubernetes API refused or failed a call
-    │   ├── ConflictError         1  409: someone else changed the object; retry from a fresh read
+    │   ├── UnauthorizedError     1  401: the API server did not accept the credentials
+    │   ├── ForbiddenError        1  403: RBAC, an admission refusal, a terminating namespace
     │   ├── NotFoundError         1  404: the object (or the API of its kind) does not exist
+    │   ├── ConflictError         1  409: someone else changed the object; retry from a fresh read
+    │   ├── ExpiredError          1  410: a list's continue token or a watch's version expired
+    │   ├── InvalidError          1  422: the object breaks the API server's validation
     │   └── TransientApiError     1  5xx, 429, timeouts: retry with backoff
     └── ControlPlaneError         1  the local etcd + kube-apiserver could not be built or started
         └── AssetsNotFoundError   1  no KUBEBUILDER_ASSETS, no cached binaries and no Go toolchain
@@ -102,12 +106,28 @@ class ApiError(HardenedError):
         super().__init__(message)
 
 
-class ConflictError(ApiError):
-    """HTTP 409: the object changed under us; re-read and retry."""
+class UnauthorizedError(ApiError):
+    """HTTP 401: the API server did not accept the credentials."""
+
+
+class ForbiddenError(ApiError):
+    """HTTP 403: RBAC refused, an admission webhook denied, or the namespace is terminating."""
 
 
 class NotFoundError(ApiError):
     """HTTP 404: the object, or the API serving its kind, does not exist."""
+
+
+class ConflictError(ApiError):
+    """HTTP 409: the object changed under us; re-read and retry."""
+
+
+class ExpiredError(ApiError):
+    """HTTP 410 Gone: a list's continue token or a watch's resourceVersion is too old."""
+
+
+class InvalidError(ApiError):
+    """HTTP 422: the object breaks the API server's validation."""
 
 
 class TransientApiError(ApiError):

@@ -13,23 +13,55 @@ import pytest
 from aiohttp import web
 
 from hardened_operator import certs
-from hardened_operator.errors import ApiError, ConflictError, NotFoundError, TransientApiError
+from hardened_operator.errors import (
+    ApiError,
+    ConflictError,
+    ExpiredError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    TransientApiError,
+    UnauthorizedError,
+)
+from hardened_operator.k8s import statuses
 from hardened_operator.k8s.certstore import is_usable, webhook_hosts
 from hardened_operator.k8s.client import Connection, KubeClient, RetryPolicy, map_status
 from hardened_operator.k8s.resources import DEPLOYMENTS
 
+STATUS_CODES = [
+    (400, ApiError), (401, UnauthorizedError), (403, ForbiddenError), (404, NotFoundError),
+    (405, ApiError), (409, ConflictError), (410, ExpiredError), (422, InvalidError),
+    (429, TransientApiError), (500, TransientApiError), (503, TransientApiError),
+    (504, TransientApiError),
+]  # fmt: skip
 
-@pytest.mark.parametrize(
-    ("code", "kind"),
-    [(409, ConflictError), (429, TransientApiError), (500, TransientApiError),
-     (503, TransientApiError), (403, ApiError), (404, NotFoundError), (422, ApiError)],
-)  # fmt: skip
+
+@pytest.mark.parametrize(("code", "kind"), STATUS_CODES)
 def test_status_codes_map_to_our_errors(code: int, kind: type[ApiError]) -> None:
     body = json.dumps({"kind": "Status", "reason": "Because", "message": "no way"})
     error = map_status(code, body, "APPLY /x")
     assert type(error) is kind
     assert (error.status, error.reason) == (code, "Because")
     assert "no way" in str(error) and "APPLY /x" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("error", "terminating", "denied"),
+    [
+        (ForbiddenError('events "x" is forbidden: unable to create new content in namespace'
+                        " team-a because it is being terminated", status=403), True, False),
+        (ForbiddenError('admission webhook "enforce.hardened-operator.ai-system.io" denied the'
+                        " request: runs as root", status=403), False, True),
+        (ForbiddenError('events is forbidden: User "x" cannot create resource "events"',
+                        status=403), False, False),
+        (ApiError("being terminated; denied the request", status=400), False, False),
+    ],
+)  # fmt: skip
+def test_forbidden_answers_are_told_apart_by_what_they_say(
+    error: ApiError, terminating: bool, denied: bool
+) -> None:
+    assert statuses.namespace_terminating(error) is terminating
+    assert statuses.denied_by_admission(error) is denied
 
 
 class _Refusing:
@@ -54,10 +86,7 @@ class _Refusing:
         return refuse
 
 
-@pytest.mark.parametrize(
-    ("code", "kind"),
-    [(409, ConflictError), (404, NotFoundError), (503, TransientApiError), (403, ApiError)],
-)
+@pytest.mark.parametrize(("code", "kind"), STATUS_CODES)
 def test_bootstrap_maps_statuses_like_the_client(
     code: int, kind: type[ApiError], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -241,21 +270,7 @@ def test_list_follows_continue_tokens() -> None:
     assert all(q["labelSelector"] == "a=b" and q["limit"] == "500" for q in seen)
 
 
-@pytest.mark.parametrize(
-    ("status", "kind"),
-    [
-        (404, NotFoundError),
-        (409, ConflictError),
-        (429, TransientApiError),
-        (500, TransientApiError),
-        (504, TransientApiError),
-        (400, ApiError),
-        (401, ApiError),
-        (403, ApiError),
-        (422, ApiError),
-        (None, ApiError),
-    ],
-)
+@pytest.mark.parametrize(("status", "kind"), [*STATUS_CODES, (None, ApiError)])
 def test_one_table_maps_statuses_to_errors(status: int | None, kind: type[ApiError]) -> None:
     from hardened_operator.k8s.statuses import api_error
 

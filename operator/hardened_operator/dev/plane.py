@@ -31,7 +31,7 @@ from hardened_operator.dev import assets as assets_module
 from hardened_operator.dev import images, manifests, node, node_assets, processes, provisioner
 from hardened_operator.dev.processes import ProcessRecord
 from hardened_operator.errors import ApiError, ControlPlaneError
-from hardened_operator.k8s import bootstrap, devnode
+from hardened_operator.k8s import bootstrap, devnode, statuses
 
 STATE_FILE = "state.json"
 KUBECONFIG_FILE = "kubeconfig"
@@ -661,7 +661,7 @@ def wait_for_denial(api: Any, namespace: str, timeout: float) -> None:
             last = "the root probe pod was admitted (webhook not called yet)"
         except ApiError as error:
             last = str(error)
-            if error.status == 403 and "denied the request" in last:
+            if statuses.denied_by_admission(error):
                 return
         time.sleep(0.2)
     raise ControlPlaneError(f"the API server never got a denial from the webhook: {last}")

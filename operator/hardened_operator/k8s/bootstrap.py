@@ -57,9 +57,6 @@ def call(what: str, func: Callable[[], T]) -> T:
         ) from error
 
 
-_call = call  # the name dev/ and k8s/devnode.py use
-
-
 def _message(error: ApiException) -> str:
     try:
         body = json.loads(error.body or "{}")

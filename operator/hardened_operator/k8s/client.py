@@ -30,7 +30,7 @@ import aiohttp
 
 from hardened_operator import FIELD_MANAGER
 from hardened_operator.errors import ApiError, NotFoundError, TransientApiError
-from hardened_operator.k8s import metrics
+from hardened_operator.k8s import metrics, statuses
 from hardened_operator.k8s.resources import EVENTS, Resource, for_object
 from hardened_operator.k8s.statuses import api_error
 
@@ -353,9 +353,8 @@ class KubeClient:
         try:
             await self.create(EVENTS, meta.get("namespace"), event)
         except ApiError as exc:
-            # A namespace being deleted refuses new content with a 403 that is no RBAC
-            # problem: its HardenedServices are going away with it.
-            terminating = exc.status == 403 and "being terminated" in str(exc)
+            # A terminating namespace's HardenedServices are going away with it.
+            terminating = statuses.namespace_terminating(exc)
             log.log(
                 logging.DEBUG if terminating else logging.WARNING,
                 "could not record event %s on %s: %s",

@@ -33,7 +33,15 @@ from typing import Any, Final
 import orjson
 import urllib3
 
-from hardened_operator.errors import ApiError, InputError
+from hardened_operator.errors import (
+    ApiError,
+    ExpiredError,
+    ForbiddenError,
+    InputError,
+    NotFoundError,
+    UnauthorizedError,
+)
+from hardened_operator.k8s.statuses import error_type
 from hardened_operator.workloads import POD_BEARING, PodBearingKind
 
 PAGE_SIZE: Final = 500  # kubectl's chunk size
@@ -45,7 +53,7 @@ class ClusterUnreachable(ApiError):
     """No answer from the API server (refused, DNS, timeout, TLS): nothing could be read."""
 
 
-class ClusterUnauthorized(ApiError):
+class ClusterUnauthorized(UnauthorizedError):
     """HTTP 401: the API server did not accept the credentials."""
 
 
@@ -168,6 +176,7 @@ class _Refused(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.error_type = error_type(status)  # what the status means (k8s/statuses.py)
 
 
 def _get(api: Any, path: str, query: Sequence[tuple[str, Any]] = ()) -> dict[str, Any]:
@@ -197,7 +206,7 @@ def _get(api: Any, path: str, query: Sequence[tuple[str, Any]] = ()) -> dict[str
             f"cannot reach the API server at {server}: {_reason(error)}"
         ) from error
     status = int(response.status)
-    if status == 401:
+    if error_type(status) is UnauthorizedError:
         raise ClusterUnauthorized(
             f"the API server at {server} did not accept the credentials (401 Unauthorized)",
             status=401,
@@ -264,7 +273,7 @@ def read_namespaces(api: Any, namespace: str | None) -> Scope:
         try:
             found = _get(api, path)
         except _Refused as refused:
-            if refused.status == 404:
+            if refused.error_type is NotFoundError:
                 raise InputError(f"namespace {namespace!r} does not exist") from None
             unread = Unread("namespaces", "Namespace", namespace, path, refused.status,
                             refused.message)  # fmt: skip
@@ -342,7 +351,7 @@ def _read_list(
 
 def _unread(kind: PodBearingKind, namespace: str | None, refused: _Refused) -> Unread:
     message = refused.message
-    if refused.status == 410:  # the continue token expired between two pages
+    if refused.error_type is ExpiredError:  # the continue token expired between two pages
         message += " (the list changed too much while it was read; run the audit again)"
     return Unread(resource_name(kind), kind.kind, namespace, list_path(kind, namespace),
                   refused.status, message)  # fmt: skip
@@ -387,10 +396,10 @@ def _read_kind(
             yield listed
         return
     except _Refused as refused:
-        if refused.status == 404 and not yielded:
+        if refused.error_type is NotFoundError and not yielded:
             yield NotServed(kind, f"{resource_name(kind)} is not served by this API server")
             return
-        if refused.status != 403 or scope.namespace is not None or yielded:
+        if refused.error_type is not ForbiddenError or scope.namespace is not None or yielded:
             yield _unread(kind, scope.namespace, refused)
             return
         forbidden = refused
