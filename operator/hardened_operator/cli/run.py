@@ -255,7 +255,7 @@ def _require_peering(kubeconfig: str | None, namespaces: tuple[str, ...], name: 
     try:
         absent = asyncio.run(missing())
     except ApiError as exc:
-        raise ApiError(
+        raise type(exc)(  # the same type (statuses.py): a 403 stays a ForbiddenError
             f"--peering {name}: cannot read the peering object: {exc}",
             status=exc.status,
             reason=exc.reason,
