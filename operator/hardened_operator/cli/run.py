@@ -18,6 +18,7 @@ from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
 
 if TYPE_CHECKING:
+    from hardened_operator.controller.reports import Reports
     from hardened_operator.webhook.config import WebhookConfig
 
 
@@ -91,6 +92,14 @@ def _listen(value: str | None, what: str) -> tuple[str, int] | None:
 @click.option("--resync-seconds", type=float, default=0.0, show_default=True,
               help="Re-compare everything this often (standalone only; 0 = only on events "
               "and restarts).")  # fmt: skip
+@click.option("--reports/--no-reports", "reports", default=False, show_default=True,
+              help="Keep a PolicyReport (wgpolicyk8s.io/v1alpha2) per namespace listing the "
+              "objects that fail --profile, from watch events; needs the PolicyReport CRD "
+              "(docs/reports.md).")  # fmt: skip
+@click.option("--config-rollouts/--no-config-rollouts", default=False, show_default=True,
+              help="Roll a HardenedService's pods when a ConfigMap or Secret its env/envFrom "
+              "reads changes; needs list/watch on ConfigMaps and Secrets "
+              "(docs/hardenedservice.md#config-rollouts).")  # fmt: skip
 def run(
     kubeconfig: str | None,
     namespaces: tuple[str, ...],
@@ -117,6 +126,8 @@ def run(
     peering_name: str | None,
     priority: int | None,
     resync_seconds: float,
+    config_rollouts: bool,
+    reports: bool,
 ) -> None:
     """Run the operator: reconcile HardenedServices and serve admission, in one process."""
     import kopf
@@ -130,11 +141,8 @@ def run(
         raise click.UsageError("--resync-seconds works in standalone mode only (no --peering)")
     health = _listen(health_listen, "--health-listen")
     # Built before anything contacts the cluster, so that a bad exemption is refused at once.
-    webhook_config = _webhook_config(
-        profile,
-        exempt_namespaces_for(operator_namespace, exempt_namespaces, no_default_exemptions),
-        exempt_usernames,
-    )
+    exempt = exempt_namespaces_for(operator_namespace, exempt_namespaces, no_default_exemptions)
+    webhook_config = _webhook_config(profile, exempt, exempt_usernames)
     if peering_name:
         _require_peering(kubeconfig, namespaces, peering_name)
     # --kubeconfig reaches every connection explicitly (kopf's login included, see
@@ -188,7 +196,12 @@ def run(
         )
 
     state = OperatorState(
-        kubeconfig=kubeconfig, namespaces=namespaces, resync_seconds=resync_seconds
+        kubeconfig=kubeconfig,
+        namespaces=namespaces,
+        resync_seconds=resync_seconds,
+        config_rollouts=config_rollouts,
+        # The webhook's decisions: its profile, its exempt namespaces.
+        reports=_reports(webhook_config, namespaces) if reports else None,
     )
     ready = threading.Event()
     serving = ServingThread(state, ready, health=health, webhook=webhook, ca_injection=ca_injection)
@@ -214,6 +227,18 @@ def run(
         )
     finally:
         serving.stop()
+
+
+def _reports(config: WebhookConfig, namespaces: tuple[str, ...]) -> Reports:
+    from hardened_operator.controller.reports import Reports, ReportSettings
+
+    return Reports(
+        ReportSettings(
+            profile=config.profile,
+            exempt_namespaces=frozenset(config.exempt_namespaces),
+            namespaces=namespaces,
+        )
+    )
 
 
 def _webhook_config(

@@ -28,8 +28,11 @@ import kopf
 
 from hardened_operator import API_GROUP, API_VERSION, FIELD_MANAGER, KIND, PLURAL
 from hardened_operator.builders import build_objects
+from hardened_operator.controller import config_rollout
 from hardened_operator.controller.cache import OWNER_LABEL, Cache, owner_of
 from hardened_operator.controller.reconciler import MANAGED_BY_LABEL, Reconciler
+from hardened_operator.controller.reports import Reports
+from hardened_operator.controller.reports import register as register_reports
 from hardened_operator.k8s import (
     KubeClient,
     bearer_header,
@@ -61,6 +64,8 @@ class OperatorState:
     heartbeat: float = 0.0  # time.monotonic() of kopf's loop last tick
     logged_in: bool = False  # kopf's login handler produced credentials
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    config_rollouts: bool = False  # --config-rollouts: see .config_rollout
+    reports: Reports | None = None  # background PolicyReports (--reports); see .reports
 
 
 async def prime(state: OperatorState, client: KubeClient) -> None:
@@ -104,11 +109,16 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         # every owned object at once, so a short idle time keeps the peak memory down.
         settings.batching.idle_timeout = 1.0
         # Pods are the one kind with many objects that are not ours: the API server filters
-        # them (kopf's handler filter alone would stream every pod of the cluster to us).
-        settings.watching.label_selectors[PODS.group, PODS.version, PODS.plural] = _SELECTOR
+        # them (kopf's handler filter alone would stream every pod of the cluster to us) --
+        # unless the reports judge every bare Pod (then the handler's filter does it).
+        if state.reports is None:
+            settings.watching.label_selectors[PODS.group, PODS.version, PODS.plural] = _SELECTOR
         state.client = KubeClient(load_connection(state.kubeconfig))
         await prime(state, state.client)
+        if state.config_rollouts:
+            await config_rollout.prime(state.cache, state.client, state.namespaces)
         state.reconciler = Reconciler(state.client, state.cache, build_objects)
+        state.reconciler.config_rollouts = state.config_rollouts
         state.heartbeat = time.monotonic()
         state.tasks.append(asyncio.create_task(_heartbeat(state)))
         if state.resync_seconds > 0:
@@ -141,6 +151,10 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
 
     for resource in _OWNED:
         _register_owned(registry, state, resource)
+    if state.config_rollouts:
+        config_rollout.register(registry, state.cache, lambda ns, n: _ready(state).trigger(ns, n))
+    if state.reports is not None:
+        register_reports(registry, state.reports, state.kubeconfig)
     return registry
 
 

@@ -1,0 +1,419 @@
+"""Background PolicyReports (``hardened run --reports``): one per namespace, kept current from
+watch events.
+
+What it keeps: per namespace, the failing objects only (:class:`~hardened_operator.reports.
+ObjectFindings`: names, check ids, bounded messages), never object bodies -- a compliant
+object costs no memory. Every event of a pod-bearing kind (kopf's ``on.event``, the watches
+the reconciler already runs) re-judges that one object; when what it says changed, its
+namespace is marked dirty. Nothing rescans the cluster on a timer.
+
+When it writes: a dirty namespace is flushed once it has been quiet for ``quiet_seconds``,
+or ``max_delay_seconds`` after its first change at the latest (a namespace that never stops
+changing is still written at most once per ``max_delay_seconds``). The report is built (pure:
+:mod:`hardened_operator.reports`) and compared with the one the API server holds (read once at
+start, then what we wrote): equal means no write. A namespace that becomes clean, or loses
+its last failing object, has its report deleted.
+
+Start-up: one paged LIST per kind builds the state (a report is only ever built from a
+complete view: never half a listing), and a LIST of our reports says what exists, so a
+restart with nothing changed writes nothing and a report left by a namespace that became
+clean while we were down is deleted. Events that arrive meanwhile win over the listing for
+the objects they name. When kopf lists a kind again later (its watch resumed after a pause in
+peering, or expired), objects deleted in between gave no event: the state is then rebuilt by
+the same LIST, once.
+
+The CRD (``policyreports.wgpolicyk8s.io``) is often absent: that is logged once, the gauge
+``hardened_policy_violations`` is kept anyway, and the API is asked again every
+``crd_recheck_seconds`` (one LIST of at most one item); reports are written once it appears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+from hardened_operator.errors import ApiError, ConflictError, NotFoundError
+from hardened_operator.k8s import KubeClient
+from hardened_operator.k8s import metrics as m
+from hardened_operator.k8s.client import APPLY_PATCH
+from hardened_operator.k8s.resources import Resource
+from hardened_operator.policy.types import Profile
+from hardened_operator.reports import (
+    REPORT_NAME,
+    ObjectFindings,
+    build_report,
+    comparable,
+    findings_for,
+    violation_counts,
+)
+from hardened_operator.reports.policyreport import MANAGED_BY
+from hardened_operator.workloads import POD_BEARING, PodBearingKind
+
+log = logging.getLogger(__name__)
+
+POLICY_REPORTS = Resource("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport")
+CRD_NAME = "policyreports.wgpolicyk8s.io"
+_OURS = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+
+
+def _resource(kind: PodBearingKind) -> Resource:
+    return Resource(kind.group, kind.version, kind.resource, kind.kind)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    profile: Profile
+    exempt_namespaces: frozenset[str] = frozenset()
+    namespaces: tuple[str, ...] = ()  # empty: all (as `hardened run -n`)
+    quiet_seconds: float = 1.0
+    max_delay_seconds: float = 10.0
+    relist_grace_seconds: float = 30.0  # kopf's own first listing is no reason to rebuild
+    crd_recheck_seconds: float = 60.0
+
+
+@dataclass
+class _Dirty:
+    first: float
+    last: float
+
+    def due_at(self, quiet: float, max_delay: float) -> float:
+        return min(self.last + quiet, self.first + max_delay)
+
+
+class Reports:
+    """The state and the writer; :meth:`observe` is called by kopf's handlers (same loop)."""
+
+    def __init__(self, settings: ReportSettings) -> None:
+        self.settings = settings
+        self._objects: dict[str, dict[str, ObjectFindings]] = {}  # namespace -> uid -> found
+        self._written: dict[str, Any] = {}  # namespace -> comparable() of the live report
+        self._known_reports = False  # _written holds every report of ours that exists
+        self._dirty: dict[str, _Dirty] = {}
+        self._gauge: dict[str, set[str]] = {}  # namespace -> checks with a gauge series
+        self._touched: dict[str, str] | None = {}  # uid -> namespace, while a LIST runs
+        self._primed_at: float | None = None
+        self._relist = False
+        self._crd: bool | None = None  # None: not asked yet
+        self._crd_asked_at = 0.0
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client: KubeClient | None = None
+
+    # -- events (kopf's loop) -------------------------------------------------------------
+
+    def observe(self, event_type: str | None, obj: Mapping[str, Any]) -> None:
+        """One watch event: re-judge the object; mark its namespace dirty if that changed."""
+        meta = obj.get("metadata")
+        if not isinstance(meta, Mapping):
+            return
+        namespace, uid = meta.get("namespace"), meta.get("uid")
+        if not isinstance(namespace, str) or not isinstance(uid, str):
+            return
+        if namespace in self.settings.exempt_namespaces:
+            return
+        found = None if event_type == "DELETED" else findings_for(obj, self.settings.profile)
+        if self._touched is not None:
+            self._touched[uid] = namespace
+        if self._set(namespace, uid, found):
+            self._mark(namespace)
+        # kopf lists a kind again: resumed after a peering pause or after its watch expired.
+        # Deletions in between sent no event: rebuild from a LIST, once.
+        primed = self._primed_at
+        if event_type is None and primed is not None:
+            self._relist |= time.monotonic() - primed > self.settings.relist_grace_seconds
+            if self._relist:
+                self._poke()
+
+    def _set(self, namespace: str, uid: str, found: ObjectFindings | None) -> bool:
+        objects = self._objects.get(namespace)
+        current = objects.get(uid) if objects else None
+        if current == found:
+            return False
+        if found is None:
+            assert objects is not None
+            del objects[uid]
+            if not objects:
+                del self._objects[namespace]
+        else:
+            self._objects.setdefault(namespace, {})[uid] = found
+        return True
+
+    def _mark(self, namespace: str) -> None:
+        now = time.monotonic()
+        dirty = self._dirty.get(namespace)
+        if dirty is None:
+            self._dirty[namespace] = _Dirty(now, now)
+        else:
+            dirty.last = now
+        self._poke()
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def failing(self, namespace: str) -> int:
+        """Failing objects kept for ``namespace`` (for tests and logs)."""
+        return len(self._objects.get(namespace, ()))
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self, client: KubeClient) -> None:
+        self._client = client
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="policy reports")
+        self._task.add_done_callback(_log_crash)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None:
+            await self._client.close()
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        await self._prime()
+        while True:
+            self._wake.clear()
+            if self._relist:
+                self._relist = False
+                await self._prime()
+                continue
+            now = time.monotonic()
+            quiet, max_delay = self.settings.quiet_seconds, self.settings.max_delay_seconds
+            if self._crd is False and now - self._crd_asked_at >= self.settings.crd_recheck_seconds:
+                if await self._ask_crd():
+                    stale = {ns for ns, live in self._written.items() if live is not None}
+                    self._dirty.update(
+                        {ns: _Dirty(now, now) for ns in stale | self._objects.keys()}
+                    )
+                continue
+            due = [ns for ns, d in self._dirty.items() if d.due_at(quiet, max_delay) <= now]
+            if due:
+                for namespace in due:
+                    del self._dirty[namespace]
+                    await self._flush(namespace)
+                continue
+            deadlines = [d.due_at(quiet, max_delay) for d in self._dirty.values()]
+            if self._crd is False:
+                deadlines.append(self._crd_asked_at + self.settings.crd_recheck_seconds)
+            timeout = max(0.0, min(deadlines) - now) if deadlines else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    # -- the complete view: LISTs -------------------------------------------------------------
+
+    async def _prime(self) -> None:
+        """Rebuild the state from one paged LIST per kind (and namespace)."""
+        client = self._client
+        assert client is not None
+        started = time.monotonic()
+        self._primed_at = None  # kopf's listing events meanwhile are no reason to start over
+        self._touched = {}
+        fresh: dict[str, dict[str, ObjectFindings]] = {}
+        objects = 0
+        for scope in self.settings.namespaces or (None,):
+            for kind in POD_BEARING:
+                objects += await self._list_kind(client, kind, scope, fresh)
+        # Events that arrived during the LISTs are as new or newer: they win.
+        touched, self._touched = self._touched, None
+        for uid, namespace in touched.items():
+            now_found = self._objects.get(namespace, {}).get(uid)
+            fresh.get(namespace, {}).pop(uid, None)
+            if now_found is not None:
+                fresh.setdefault(namespace, {})[uid] = now_found
+        fresh = {ns: objs for ns, objs in fresh.items() if objs}
+        changed = {
+            ns
+            for ns in fresh.keys() | self._objects.keys()
+            if fresh.get(ns) != self._objects.get(ns)
+        }
+        self._objects = fresh
+        await self._ask_crd()
+        now = time.monotonic()
+        for namespace in changed | {ns for ns, live in self._written.items() if live is not None}:
+            self._dirty.setdefault(namespace, _Dirty(now, now))
+        self._primed_at = time.monotonic()
+        log.info(
+            "policy reports: %d objects read in %.1fs, %d failing in %d namespaces",
+            objects,
+            self._primed_at - started,
+            sum(len(v) for v in fresh.values()),
+            len(fresh),
+        )
+
+    async def _list_kind(
+        self,
+        client: KubeClient,
+        kind: PodBearingKind,
+        namespace: str | None,
+        into: dict[str, dict[str, ObjectFindings]],
+    ) -> int:
+        count = 0
+        try:
+            async for page in client.pages(_resource(kind), namespace):
+                for item in page:
+                    count += 1
+                    item.setdefault("kind", kind.kind)
+                    item.setdefault("apiVersion", _resource(kind).api_version)
+                    meta = item.get("metadata") or {}
+                    ns, uid = meta.get("namespace"), meta.get("uid")
+                    if not ns or not uid or ns in self.settings.exempt_namespaces:
+                        continue
+                    found = findings_for(item, self.settings.profile)
+                    if found is not None:
+                        into.setdefault(ns, {})[uid] = found
+        except NotFoundError:
+            pass  # not served here (the HardenedService CRD not installed): none to judge
+        except ApiError as exc:
+            # A partial view would report a namespace clean that is not: say so loudly.
+            log.error("policy reports: cannot list %s: %s", kind.resource, exc)
+        return count
+
+    async def _ask_crd(self) -> bool:
+        """Is the PolicyReport CRD served? Logs only when the answer changes. Reads our
+        existing reports when it is."""
+        client = self._client
+        assert client is not None
+        self._crd_asked_at = time.monotonic()
+        before = self._crd
+        try:
+            written: dict[str, Any] = {}
+            for scope in self.settings.namespaces or (None,):
+                async for page in client.pages(POLICY_REPORTS, scope, label_selector=_OURS):
+                    for report in page:
+                        ns = (report.get("metadata") or {}).get("namespace")
+                        if isinstance(ns, str):
+                            written[ns] = comparable(report)
+        except NotFoundError:
+            self._crd = False
+        except ApiError as exc:
+            self._crd = False
+            if before is not False:
+                log.error("policy reports: cannot read PolicyReports (%s); none are written", exc)
+            return False
+        else:
+            self._crd = True
+            self._written = written
+            self._known_reports = True
+        if self._crd is False and before is not False:
+            log.warning(
+                "policy reports: the PolicyReport CRD (%s) is not installed: no reports are "
+                "written (the hardened_policy_violations gauge is kept); looking again every "
+                "%.0fs. Install it: helm value reports.installCRD=true, see docs/reports.md",
+                CRD_NAME,
+                self.settings.crd_recheck_seconds,
+            )
+        elif self._crd and before is False:
+            log.info("policy reports: the PolicyReport CRD is installed now: writing reports")
+        return self._crd
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def _update_gauge(self, namespace: str, objects: Mapping[str, ObjectFindings]) -> None:
+        counts = violation_counts(objects.values())
+        for check in self._gauge.get(namespace, set()) - counts.keys():
+            m.POLICY_VIOLATIONS.remove(namespace, check)
+        for check, count in counts.items():
+            m.POLICY_VIOLATIONS.labels(namespace, check).set(count)
+        if counts:
+            self._gauge[namespace] = set(counts)
+        else:
+            self._gauge.pop(namespace, None)
+
+    async def _flush(self, namespace: str) -> None:
+        objects = self._objects.get(namespace, {})
+        self._update_gauge(namespace, objects)
+        if not self._crd or not self._known_reports:
+            return
+        client = self._client
+        assert client is not None
+        report = build_report(namespace, objects.values(), self.settings.profile)
+        wanted = comparable(report)
+        if wanted == self._written.get(namespace):
+            return  # what the API server holds already
+        try:
+            if report is None:
+                await client.delete(POLICY_REPORTS, namespace, REPORT_NAME)
+                self._written.pop(namespace, None)
+                log.info("policy reports: %s is clean: report deleted", namespace)
+                return
+            await client.patch(
+                POLICY_REPORTS, namespace, REPORT_NAME, report, content_type=APPLY_PATCH
+            )
+        except NotFoundError:
+            # The namespace is gone (its report with it), or the CRD was removed.
+            if not await self._ask_crd():
+                return
+            log.info("policy reports: %s: namespace gone, nothing to write", namespace)
+            return
+        except ConflictError as exc:
+            log.warning("policy reports: %s: someone else owns fields of the report: %s",
+                        namespace, exc)  # fmt: skip
+            return
+        except ApiError as exc:
+            terminating = exc.status == 403 and "being terminated" in str(exc)
+            log.log(
+                logging.DEBUG if terminating else logging.WARNING,
+                "policy reports: cannot write %s's report (again later): %s",
+                namespace,
+                exc,
+            )
+            if not terminating:
+                now = time.monotonic()
+                self._dirty.setdefault(namespace, _Dirty(now, now))
+            return
+        self._written[namespace] = wanted
+        summary = report["summary"]
+        log.info(
+            "policy reports: %s: %d failing, %d errors, %d listed",
+            namespace,
+            summary["fail"],
+            summary["error"],
+            len(report["results"]),
+        )
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("policy reports stopped: %r", task.exception(), exc_info=task.exception())
+
+
+def register(registry: kopf.OperatorRegistry, reports: Reports, kubeconfig: str | None) -> None:
+    """The report handlers, in the operator's registry: one event handler per pod-bearing
+    kind, and the start/stop of the writer."""
+    from hardened_operator.k8s import load_connection
+
+    @kopf.on.startup(registry=registry)
+    async def reports_startup(**_: Any) -> None:
+        reports.start(KubeClient(load_connection(kubeconfig)))
+
+    @kopf.on.cleanup(registry=registry)
+    async def reports_cleanup(**_: Any) -> None:
+        await reports.stop()
+
+    for kind in POD_BEARING:
+        _register_kind(registry, reports, kind)
+
+
+def _register_kind(registry: kopf.OperatorRegistry, reports: Reports, kind: PodBearingKind) -> None:
+    api_version = _resource(kind).api_version
+
+    async def on_event(*, event: Mapping[str, Any], **_: Any) -> None:
+        obj = event.get("object")
+        if isinstance(obj, Mapping):
+            reports.observe(
+                event.get("type"), {"kind": kind.kind, "apiVersion": api_version, **obj}
+            )
+
+    kopf.on.event(
+        kind.group, kind.version, kind.resource, id=f"report_{kind.resource}", registry=registry
+    )(on_event)

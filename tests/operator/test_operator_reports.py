@@ -1,0 +1,271 @@
+"""``hardened run --reports`` against a real API server: the PolicyReport CRD vendored in the
+chart is applied and every report the operator writes is validated by the server; reports
+follow watch events, are not rewritten when nothing changed (nor after a restart), are
+deleted when the namespace is clean, stay bounded in a namespace over the cap; without the CRD
+the operator logs it once and keeps the gauge.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from operator_support import OperatorProcess, running_operator, wait_for
+
+from hardened_operator.k8s import bootstrap
+from hardened_operator.reports import (
+    MAX_REPORT_BYTES,
+    MAX_RESULTS,
+    OMITTED_ANNOTATION,
+    REPORT_NAME,
+    SOURCE,
+    findings_for,
+)
+
+pytestmark = pytest.mark.controlplane
+
+CRD_FILE = (
+    Path(__file__).parents[2] / "helm/hardened-operator/files/policyreports.wgpolicyk8s.io.yaml"
+)
+CRD_NAME = "policyreports.wgpolicyk8s.io"
+GROUP, VERSION, PLURAL = "wgpolicyk8s.io", "v1alpha2", "policyreports"
+ROOT = {"securityContext": {"runAsUser": 0}}
+COMPLIANT = {
+    "securityContext": {
+        "runAsNonRoot": True,
+        "runAsUser": 1000,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+}
+
+
+def _crd_absent(api: Any) -> bool:
+    try:
+        client.ApiextensionsV1Api(api).read_custom_resource_definition(CRD_NAME)
+    except ApiException as error:
+        if error.status == 404:
+            return True
+        raise
+    return False
+
+
+def _remove_crd(api: Any) -> None:
+    if not _crd_absent(api):
+        client.ApiextensionsV1Api(api).delete_custom_resource_definition(CRD_NAME)
+        wait_for("the PolicyReport CRD gone", lambda: _crd_absent(api), timeout=60)
+
+
+@pytest.fixture
+def policyreport_crd(k8s_api: Any) -> Iterator[None]:
+    """The chart's vendored CRD, applied (and removed after: other tests expect it absent)."""
+    bootstrap.install_crd(k8s_api, yaml.safe_load(CRD_FILE.read_text()))
+    try:
+        yield
+    finally:
+        _remove_crd(k8s_api)
+
+
+def pod(name: str, namespace: str, owner: dict[str, Any] | None = None, **spec: Any) -> Any:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace}
+    if owner is not None:
+        meta["ownerReferences"] = [
+            {"controller": True, "name": "owner", "uid": "0a0b0c0d-0000-4000-8000-000000000000"}
+            | owner
+        ]
+    container = {"name": "app", "image": "registry.example/app:1", **spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {"containers": [container]},
+    }
+
+
+def deployment(name: str, namespace: str, **container: Any) -> Any:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [{"name": "app", "image": "registry.example/a:1", **container}]
+                },
+            },
+        },
+    }
+
+
+def report(api: Any, namespace: str) -> dict[str, Any] | None:
+    try:
+        found: Any = client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, REPORT_NAME
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return dict(found)
+
+
+def named(rep: dict[str, Any] | None) -> set[tuple[str, str, str]]:
+    """(kind, name, check) of every failing result."""
+    return {
+        (r["resources"][0]["kind"], r["resources"][0]["name"], r["rule"])
+        for r in (rep or {}).get("results") or []
+        if r["result"] in ("fail", "error")
+    }
+
+
+def report_writes(op: OperatorProcess) -> float:
+    return sum(
+        v
+        for k, v in op.metrics().items()
+        if k.startswith("hardened_operator_api_writes_total") and 'resource="policyreports"' in k
+    )
+
+
+def gauge(op: OperatorProcess, namespace: str) -> dict[str, float]:
+    """hardened_policy_violations{namespace=namespace} by check."""
+    found = {}
+    for key, value in op.metrics().items():
+        name, _, labels = key.partition("{")
+        if name != "hardened_policy_violations":
+            continue
+        pairs = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        if pairs["namespace"] == namespace:
+            found[pairs["check"]] = value
+    return found
+
+
+def expected(obj: dict[str, Any]) -> set[tuple[str, str, str]]:
+    found = findings_for(obj, "nonroot")
+    assert found is not None
+    return {(found.kind, found.name, f.check) for f in found.failures}
+
+
+def reporting_operator(
+    control_plane: Any, namespace: str, tmp_path: Path
+) -> AbstractContextManager[OperatorProcess]:
+    """``hardened run -n NAMESPACE --reports``; the operator's own namespace is exempt (as
+    from the webhook), so it lives elsewhere here."""
+    env = control_plane.env()
+    return running_operator(env, namespace, tmp_path, "--reports", operator_namespace="kube-system")
+
+
+def test_without_the_crd_the_operator_says_so_once_and_keeps_the_gauge(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path
+) -> None:
+    _remove_crd(k8s_api)
+    core = client.CoreV1Api(k8s_api)
+    core.create_namespaced_pod(namespace, pod("root", namespace, **ROOT))
+    with reporting_operator(control_plane, namespace, tmp_path) as op:
+        checks = wait_for("the violations gauge", lambda: gauge(op, namespace), timeout=60)
+        assert {c for _, _, c in expected(pod("root", namespace, **ROOT))} == set(checks)
+        assert all(count == 1 for count in checks.values())
+        core.create_namespaced_pod(namespace, pod("root2", namespace, **ROOT))
+        wait_for("the gauge counting 2", lambda: set(gauge(op, namespace).values()) == {2})
+        assert op.get("/operatorz")[0] == 200
+        assert op.logs().count("the PolicyReport CRD (policyreports.wgpolicyk8s.io) is not") == 1
+        assert report_writes(op) == 0
+
+
+def test_reports_follow_watch_events_and_write_only_changes(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path, policyreport_crd: None
+) -> None:
+    core, apps = client.CoreV1Api(k8s_api), client.AppsV1Api(k8s_api)
+    apps.create_namespaced_deployment(namespace, deployment("web", namespace, **ROOT))
+    core.create_namespaced_pod(namespace, pod("bare", namespace, **ROOT))
+    core.create_namespaced_pod(namespace, pod("fine", namespace, **COMPLIANT))
+    # Made from a workload's template: judged at the workload, not once more here.
+    replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet"}
+    core.create_namespaced_pod(namespace, pod("owned", namespace, replica_set, **ROOT))
+    want = expected(deployment("web", namespace, **ROOT)) | expected(pod("bare", namespace, **ROOT))
+
+    with reporting_operator(control_plane, namespace, tmp_path) as op:
+        rep = wait_for("the report", lambda: report(k8s_api, namespace), timeout=60)
+        assert named(rep) == want
+        assert {r["source"] for r in rep["results"]} == {SOURCE}
+        assert rep["summary"]["fail"] == len(want) and rep["summary"]["error"] == 0
+        assert rep["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "hardened-operator"
+        assert sum(gauge(op, namespace).values()) == len(want)
+
+        # Events that change nothing the report says: no write.
+        writes = report_writes(op)
+        assert writes == 1
+        core.patch_namespaced_pod("fine", namespace, {"metadata": {"labels": {"x": "1"}}})
+        core.patch_namespaced_pod("bare", namespace, {"metadata": {"labels": {"x": "1"}}})
+        apps.patch_namespaced_deployment("web", namespace, {"metadata": {"labels": {"x": "1"}}})
+        time.sleep(4)  # > the quiet period (1 s) plus a loaded machine's slack
+        assert report_writes(op) == writes
+
+        # The Deployment fixed: it leaves the report; a new failing object enters it.
+        apps.patch_namespaced_deployment(
+            "web",
+            namespace,
+            {"spec": {"template": {"spec": {"containers": [{"name": "app", **COMPLIANT}]}}}},
+        )
+        core.create_namespaced_pod(namespace, pod("late", namespace, **ROOT))
+        want = expected(pod("bare", namespace, **ROOT)) | expected(pod("late", namespace, **ROOT))
+        wait_for("the report updated", lambda: named(report(k8s_api, namespace)) == want)
+
+    # A restart with nothing changed writes nothing.
+    with reporting_operator(control_plane, namespace, tmp_path) as op:
+        wait_for(
+            "the state read",
+            lambda: "policy reports: " in op.logs() and "objects read" in op.logs(),
+        )
+        time.sleep(3)
+        assert report_writes(op) == 0
+        assert named(report(k8s_api, namespace)) == want
+
+        # Every failing object gone: the report and the gauge's series go too.
+        core.delete_namespaced_pod("bare", namespace, grace_period_seconds=0)
+        core.delete_namespaced_pod("late", namespace, grace_period_seconds=0)
+        wait_for("the report deleted", lambda: report(k8s_api, namespace) is None)
+        wait_for("the gauge cleared", lambda: gauge(op, namespace) == {})
+
+
+def test_a_namespace_over_the_cap_gets_a_bounded_report_with_exact_counts(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path, policyreport_crd: None
+) -> None:
+    core = client.CoreV1Api(k8s_api)
+    count = MAX_RESULTS // 2 + 50  # several failing checks each: well over the cap
+    template: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "metadata": {"namespace": namespace},
+        "template": {"spec": {"containers": [{"name": "app", "image": "a:1", **ROOT}]}},
+    }
+    for i in range(count):
+        body: Any = template | {"metadata": {"name": f"t{i:04d}", "namespace": namespace}}
+        core.create_namespaced_pod_template(namespace, body)
+    per_object = len(expected(template | {"metadata": {"name": "x", "namespace": namespace}}))
+    failures = count * per_object
+    assert failures > MAX_RESULTS
+
+    with reporting_operator(control_plane, namespace, tmp_path) as op:
+        rep = wait_for("the report", lambda: report(k8s_api, namespace), timeout=90)
+        assert rep["summary"]["fail"] == failures  # exact: the omitted ones are counted
+        listed = [r for r in rep["results"] if r["result"] == "fail"]
+        assert 0 < len(listed) <= MAX_RESULTS
+        notice = rep["results"][-1]
+        assert notice["rule"] == "results-omitted" and notice["result"] == "warn"
+        assert int(notice["properties"]["omittedFail"]) == failures - len(listed)
+        assert rep["metadata"]["annotations"][OMITTED_ANNOTATION] == str(failures - len(listed))
+        assert len(json.dumps(rep)) <= MAX_REPORT_BYTES + 4096  # + the server's metadata
+        assert sum(gauge(op, namespace).values()) == failures
