@@ -13,7 +13,6 @@ APP_UID: Final = 1000
 APP_GID: Final = 1000
 APP_DIRS: Final = ("logs", "data", "models", "cache")  # mounted at /app/<dir>
 APP_ROOT: Final = "/app"
-HARDENED_BASE_IMAGE: Final = "ai_system/base:1.0"
 
 # The seed's Docker HEALTHCHECK, carried over to probes.
 HEALTH_INTERVAL_SECONDS: Final = 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import sys
 from pathlib import Path
@@ -24,6 +25,13 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
 @click.group()
 def dev() -> None:
     """A local control plane: etcd + kube-apiserver + the operator (see docs/dev.md)."""
+    if importlib.util.find_spec("hardened_operator.dev") is None:
+        # The production image deletes the package (Dockerfile.production): say so plainly
+        # instead of a ModuleNotFoundError traceback.
+        raise ControlPlaneError(
+            "hardened dev is not part of this installation (the production image leaves the "
+            "local control plane out); run it from a development checkout, see docs/dev.md"
+        )
 
 
 @dev.command("build-assets")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -235,14 +234,3 @@ def _verify(directory: Path) -> None:
 
 def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-def remove_stale(env: Mapping[str, str] | None = None) -> list[Path]:
-    """Delete node caches of other pins (each is ~600 MB); return what was removed."""
-    current = cache_dir(env)
-    removed = []
-    for entry in current.parent.glob("*"):
-        if entry.is_dir() and entry != current and not entry.name.startswith("."):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
