@@ -51,6 +51,9 @@ _POD_METADATA = (
     "ownerReferences",
     "deletionTimestamp",
 )
+# ConfigMaps and Secrets (config rollouts): only which version exists, never their data.
+VERSION_ONLY = frozenset({"ConfigMap", "Secret"})
+_VERSION_METADATA = ("name", "namespace", "uid", "resourceVersion")
 _POD_STATUS = ("phase", "conditions", "containerStatuses", "initContainerStatuses")
 
 
@@ -60,6 +63,12 @@ def slim(obj: Mapping[str, Any], kind: str | None = None) -> dict[str, Any]:
     A Pod keeps only what says why it is not ready (its status) and whose it is: we never
     write pods, and there are replicas-times more of them than of anything else we cache.
     """
+    if (kind or obj.get("kind")) in VERSION_ONLY:
+        meta = obj.get("metadata") or {}
+        return {
+            "kind": kind or obj.get("kind"),
+            "metadata": {k: meta[k] for k in _VERSION_METADATA if k in meta},
+        }
     if (kind or obj.get("kind")) == "Pod":
         meta = obj.get("metadata") or {}
         status = obj.get("status") or {}
@@ -102,7 +111,7 @@ class Cache:
             if new != -1 and old != -1 and new <= old:
                 return False
         self._objects[key] = slim(obj)
-        if key[0] != KIND:
+        if key[0] != KIND and key[0] not in VERSION_ONLY:
             owner = owner_of(obj)
             if owner:
                 self._owned.setdefault((key[1], owner), set()).add(key)
@@ -119,6 +128,10 @@ class Cache:
                     keys.discard(key)
                     if not keys:
                         del self._owned[(key[1], owner)]
+
+    def get(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """Any cached object by kind, namespace and name."""
+        return self._objects.get((kind, namespace, name))
 
     def hardened_service(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self._objects.get((KIND, namespace, name))

@@ -18,6 +18,7 @@ from typing import Any
 
 from hardened_operator import API_GROUP, API_VERSION, FIELD_MANAGER, KIND
 from hardened_operator.builders import warnings_for
+from hardened_operator.controller import config_rollout
 from hardened_operator.controller import status as status_logic
 from hardened_operator.controller.cache import OWNER_LABEL, Cache
 from hardened_operator.errors import ApiError, InputError, NotFoundError
@@ -168,6 +169,9 @@ class Reconciler:
         # for the client's connections; twice the connections keeps them all busy.
         self._slots = asyncio.Semaphore(max_concurrent)
 
+    config_rollouts: bool = False
+    """Hash the referenced ConfigMaps/Secrets onto the pod templates (see .config_rollout)."""
+
     # -- the watch side ------------------------------------------------------------------
 
     def forget(self, namespace: str, name: str) -> None:
@@ -202,6 +206,7 @@ class Reconciler:
         try:
             desired = with_owner(self._build(hsvc), hsvc)
             warnings = warnings_for(hsvc)
+            desired = self._with_config_hash(hsvc, desired)
         except InputError as exc:
             desired = []
             outcome.failure = status_logic.ApplyFailure(
@@ -283,6 +288,15 @@ class Reconciler:
                 outcome.failure and outcome.failure.message,
             )
         return outcome
+
+    def _with_config_hash(
+        self, hsvc: Mapping[str, Any], desired: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        refs = config_rollout.references(hsvc.get("spec") or {})
+        if not self.config_rollouts or not refs:
+            return desired
+        value = config_rollout.config_hash(hsvc["metadata"]["namespace"], refs, self.cache.get)
+        return [dict(o) for o in config_rollout.annotate(desired, value)]
 
     async def _claimable(
         self,

@@ -581,6 +581,7 @@ def _start_admission(plane: ControlPlane, api: Any, pki: _Pki, options: Options,
             *cli,
             "run",
             "--all-namespaces",
+            "--config-rollouts",  # the dev plane's operator may read every ConfigMap/Secret
             "--webhook-listen",
             listen,
             *tls,
