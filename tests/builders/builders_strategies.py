@@ -287,6 +287,7 @@ def hardened_services(draw: st.DrawFn) -> dict[str, Any]:
             autoscaling=autoscaling(),
             disruptionBudget=_optional(enabled=st.booleans(), maxUnavailable=INT_OR_PERCENT),
             topologySpread=st.booleans(),
+            workload=st.sampled_from(["Deployment", "StatefulSet"]),
             rollingUpdate=ROLLING_UPDATE,
         )
     )

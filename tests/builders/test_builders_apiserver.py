@@ -65,6 +65,13 @@ def dry_run_create(api: Any, namespace: str, obj: dict[str, Any]) -> None:
                 dry_run="All",
                 field_validation="Strict",
             )
+        elif kind == "StatefulSet":
+            client.AppsV1Api(api).create_namespaced_stateful_set(
+                namespace,
+                obj,  # type: ignore[arg-type]
+                dry_run="All",
+                field_validation="Strict",
+            )
         elif kind == "HorizontalPodAutoscaler":
             client.AutoscalingV2Api(api).create_namespaced_horizontal_pod_autoscaler(
                 namespace,

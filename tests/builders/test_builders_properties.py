@@ -92,10 +92,11 @@ def test_structural_invariants(obj: dict[str, Any]) -> None:
     uid = str(hs.spec.securityContext.runAsUser)
     kinds = [o["kind"] for o in objects]
     enabled = [v for v, spec in hs.spec.volumes.enabled()]
+    stateful = hs.spec.workload == "StatefulSet"
     assert kinds == (
-        ["PersistentVolumeClaim"] * len(enabled)
-        + ["Deployment"]
-        + (["Service"] if hs.spec.ports else [])
+        ["PersistentVolumeClaim"] * (0 if stateful else len(enabled))
+        + ["StatefulSet" if stateful else "Deployment"]
+        + (["Service"] if hs.spec.ports or stateful else [])
         + (["Deployment"] if hs.spec.debug else [])
         + (["HorizontalPodAutoscaler"] if hs.spec.autoscaling else [])
         + (["PodDisruptionBudget"] if wants_disruption_budget(hs) else [])

@@ -141,6 +141,7 @@ CLUSTER_NEEDS = frozenset(
         (group, resource, verb)
         for group, resource in (
             ("apps", "deployments"),
+            ("apps", "statefulsets"),
             ("", "services"),
             ("autoscaling", "horizontalpodautoscalers"),
             ("policy", "poddisruptionbudgets"),

@@ -158,6 +158,26 @@ def test_api_server_and_model_refuse_the_same_specs(
     assert field in message, message
 
 
+@pytest.mark.parametrize(("first", "then"), [(None, "StatefulSet"), ("StatefulSet", "Deployment")])
+def test_the_workload_kind_cannot_be_switched(
+    crs: client.CustomObjectsApi, namespace: str, first: str | None, then: str
+) -> None:
+    # Never silent data loss: the two kinds keep their data in different claims.
+    spec = {} if first is None else {"workload": first}
+    create(crs, namespace, service("switch", **spec))
+    with pytest.raises(ApiException) as caught:
+        crs.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, "switch", {"spec": {"workload": then}}
+        )
+    assert caught.value.status == 422
+    message = json.loads(caught.value.body or "{}")["message"]
+    assert "spec.workload cannot be changed" in message, message
+    # Everything else still changes.
+    crs.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "switch", {"spec": {"replicas": 2}}
+    )
+
+
 def test_metadata_name_rule(crs: client.CustomObjectsApi, namespace: str) -> None:
     long_name = "a" * 64
     with pytest.raises(SpecValidationError):

@@ -16,6 +16,7 @@ from hardened_operator.builders.labels import (
     selector_labels,
 )
 from hardened_operator.builders.objects import (
+    WORKLOAD_KINDS,
     build_objects,
     claim_name,
     debug_name,
@@ -29,6 +30,7 @@ __all__ = [
     "COMPONENT_STORAGE",
     "COMPONENT_WORKLOAD",
     "VOLUME_LABEL",
+    "WORKLOAD_KINDS",
     "build_objects",
     "claim_name",
     "debug_name",

@@ -19,6 +19,11 @@ HOSTNAME_KEY: Final = "kubernetes.io/hostname"
 ZONE_KEY: Final = "topology.kubernetes.io/zone"
 
 
+def stateful(hs: HardenedService) -> bool:
+    """Each replica keeps its own claims (``spec.workload: StatefulSet``)."""
+    return hs.spec.workload == "StatefulSet"
+
+
 def most_replicas(hs: HardenedService) -> int:
     """The most pods the service can run: ``autoscaling.maxReplicas``, else ``replicas``."""
     if hs.spec.autoscaling is not None:
@@ -48,8 +53,9 @@ def topology_spread(hs: HardenedService) -> list[dict[str, Any]]:
             "topologyKey": key,
             "whenUnsatisfiable": "ScheduleAnyway",
             "labelSelector": {"matchLabels": selector_labels(hs, COMPONENT_WORKLOAD)},
-            # Spread each rollout's pods, not old and new together.
-            "matchLabelKeys": ["pod-template-hash"],
+            # A Deployment: spread each rollout's pods, not old and new together (a
+            # StatefulSet replaces its pods one by one, in place: nothing to tell apart).
+            **({"matchLabelKeys": ["pod-template-hash"]} if not stateful(hs) else {}),
         }
         for key in (HOSTNAME_KEY, ZONE_KEY)
     ]

@@ -1,7 +1,8 @@
 """The objects a HardenedService becomes, in apply order (pure: no I/O here).
 
-PVCs first (the pods mount them), then the Deployment, the Service, the debug Deployment,
-the HorizontalPodAutoscaler and the PodDisruptionBudget.
+PVCs first (the pods mount them), then the Deployment (or the StatefulSet, whose claims come
+from its volumeClaimTemplates), the Service, the debug Deployment, the HorizontalPodAutoscaler
+and the PodDisruptionBudget.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from hardened_operator.builders.availability import (
     horizontal_pod_autoscaler,
     pod_disruption_budget,
     rolling_update,
+    stateful,
     wants_disruption_budget,
 )
 from hardened_operator.builders.labels import (
@@ -24,10 +26,12 @@ from hardened_operator.builders.labels import (
     selector_labels,
 )
 from hardened_operator.builders.pod import pod_template, single_node_volumes
-from hardened_operator.model import HardenedService
+from hardened_operator.model import HardenedService, VolumeSpec
 from hardened_operator.model.validation import parse
 
 DEBUG_SUFFIX: Final = "-debug"
+WORKLOAD_KINDS: Final = ("Deployment", "StatefulSet")
+"""The kinds whose pod templates the builders make (what a HardenedService's review checks)."""
 
 
 def claim_name(name: str, volume: str) -> str:
@@ -48,21 +52,42 @@ def _metadata(hs: HardenedService, name: str, labels: dict[str, str]) -> dict[st
     return metadata
 
 
+def replica_claim_name(name: str, volume: str, ordinal: int) -> str:
+    """PVC name of ``volume`` of replica ``ordinal`` of a StatefulSet HardenedService (the
+    StatefulSet controller's ``<template>-<statefulset>-<ordinal>``)."""
+    return f"{volume}-{name}-{ordinal}"
+
+
 def _claim_names(hs: HardenedService) -> dict[str, str]:
+    if stateful(hs):
+        # The debug pod of a StatefulSet mounts replica 0's claims.
+        return {v: replica_claim_name(hs.name, v, 0) for v, _ in hs.spec.volumes.enabled()}
     return {name: claim_name(hs.name, name) for name, _ in hs.spec.volumes.enabled()}
 
 
+def _claim_spec(spec: VolumeSpec) -> dict[str, Any]:
+    claim_spec: dict[str, Any] = {
+        "accessModes": list(spec.accessModes),
+        "resources": {"requests": {"storage": spec.size}},
+    }
+    if spec.storageClassName is not None:
+        claim_spec["storageClassName"] = spec.storageClassName
+    return claim_spec
+
+
+def _storage_labels(hs: HardenedService, volume: str) -> dict[str, str]:
+    return {**object_labels(hs, COMPONENT_STORAGE), VOLUME_LABEL: volume}
+
+
 def persistent_volume_claims(hs: HardenedService) -> list[dict[str, Any]]:
-    """One PVC per enabled volume, named ``<name>-<volume>``."""
+    """One PVC per enabled volume, named ``<name>-<volume>`` (none for a StatefulSet: each
+    replica gets its own from the volumeClaimTemplates)."""
+    if stateful(hs):
+        return []
     claims = []
     for volume, spec in hs.spec.volumes.enabled():
-        labels = {**object_labels(hs, COMPONENT_STORAGE), VOLUME_LABEL: volume}
-        claim_spec: dict[str, Any] = {
-            "accessModes": list(spec.accessModes),
-            "resources": {"requests": {"storage": spec.size}},
-        }
-        if spec.storageClassName is not None:
-            claim_spec["storageClassName"] = spec.storageClassName
+        labels = _storage_labels(hs, volume)
+        claim_spec = _claim_spec(spec)
         claims.append(
             {
                 "apiVersion": "v1",
@@ -104,8 +129,41 @@ def deployment(hs: HardenedService, *, debug: bool) -> dict[str, Any]:
     }
 
 
+def stateful_set(hs: HardenedService) -> dict[str, Any]:
+    """The workload StatefulSet: per-replica claims from volumeClaimTemplates named like the
+    volumes, removed with the HardenedService only under ``volumeReclaimPolicy: Delete`` and
+    never when scaling down (a replica scaled back up finds its data)."""
+    templates = [
+        {
+            "metadata": {"name": volume, "labels": _storage_labels(hs, volume)},
+            "spec": _claim_spec(spec),
+        }
+        for volume, spec in hs.spec.volumes.enabled()
+    ]
+    spec: dict[str, Any] = {
+        "replicas": hs.spec.replicas,
+        "selector": {"matchLabels": selector_labels(hs, COMPONENT_WORKLOAD)},
+        "serviceName": hs.name,
+        "template": pod_template(hs, component=COMPONENT_WORKLOAD, claim_names=None, debug=False),
+        "updateStrategy": {"type": "RollingUpdate"},
+        "persistentVolumeClaimRetentionPolicy": {
+            "whenDeleted": hs.spec.volumeReclaimPolicy,
+            "whenScaled": "Retain",
+        },
+    }
+    if templates:
+        spec["volumeClaimTemplates"] = templates
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": _metadata(hs, hs.name, object_labels(hs, COMPONENT_WORKLOAD)),
+        "spec": spec,
+    }
+
+
 def service(hs: HardenedService) -> dict[str, Any]:
-    """The ClusterIP Service exposing every port under its container port number."""
+    """The ClusterIP Service exposing every port under its container port number; headless
+    for a StatefulSet (its governing Service: ``<name>-0.<name>`` names replica 0)."""
     ports = []
     for port in hs.spec.ports or []:
         entry: dict[str, Any] = {}
@@ -123,6 +181,7 @@ def service(hs: HardenedService) -> dict[str, Any]:
         "metadata": _metadata(hs, hs.name, object_labels(hs, COMPONENT_WORKLOAD)),
         "spec": {
             "type": "ClusterIP",
+            **({"clusterIP": "None"} if stateful(hs) else {}),
             "selector": selector_labels(hs, COMPONENT_WORKLOAD),
             "ports": ports,
         },
@@ -132,8 +191,8 @@ def service(hs: HardenedService) -> dict[str, Any]:
 def objects_for(hs: HardenedService) -> list[dict[str, Any]]:
     """Every object of a parsed HardenedService, in apply order."""
     result = persistent_volume_claims(hs)
-    result.append(deployment(hs, debug=False))
-    if hs.spec.ports:
+    result.append(stateful_set(hs) if stateful(hs) else deployment(hs, debug=False))
+    if hs.spec.ports or stateful(hs):
         result.append(service(hs))
     if hs.spec.debug:
         result.append(deployment(hs, debug=True))
@@ -161,5 +220,5 @@ def pod_templates(obj: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [
         (f"{item['kind']}/{item['metadata']['name']}", item["spec"]["template"])
         for item in objects_for(parse(obj))
-        if item["kind"] == "Deployment"
+        if item["kind"] in WORKLOAD_KINDS
     ]

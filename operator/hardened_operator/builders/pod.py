@@ -124,9 +124,15 @@ def volume_mounts(hs: HardenedService) -> list[dict[str, Any]]:
     return mounts
 
 
-def pod_volumes(hs: HardenedService, claim_names: dict[str, str]) -> list[dict[str, Any]]:
-    """The emptyDir behind /tmp and one PVC per enabled volume."""
+def pod_volumes(hs: HardenedService, claim_names: dict[str, str] | None) -> list[dict[str, Any]]:
+    """The emptyDir behind /tmp and one PVC per enabled volume.
+
+    ``claim_names`` None: a StatefulSet's pod, whose claims come from its volumeClaimTemplates
+    (named like the volumes, so the mounts find them without a pod volume).
+    """
     volumes: list[dict[str, Any]] = [{"name": TMP_VOLUME, "emptyDir": {}}]
+    if claim_names is None:
+        return volumes
     for name, _ in hs.spec.volumes.enabled():
         volumes.append({"name": name, "persistentVolumeClaim": {"claimName": claim_names[name]}})
     return volumes
@@ -258,7 +264,7 @@ def node_selector(hs: HardenedService) -> dict[str, str]:
 
 
 def pod_template(
-    hs: HardenedService, *, component: str, claim_names: dict[str, str], debug: bool
+    hs: HardenedService, *, component: str, claim_names: dict[str, str] | None, debug: bool
 ) -> dict[str, Any]:
     """The hardened pod template {metadata, spec} of the workload or of the debug Deployment."""
     spec = hs.spec

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from hardened_operator.builders.availability import most_replicas
+from hardened_operator.builders.availability import most_replicas, stateful
 from hardened_operator.builders.pod import (
     PROBE_KINDS,
     probe,
@@ -37,11 +37,11 @@ def spec_warnings(hs: HardenedService) -> list[str]:
     spec = hs.spec
     out: list[str] = []
     single = single_node_claims(hs)
-    if single and most_replicas(hs) > 1:
+    if single and most_replicas(hs) > 1 and not stateful(hs):
         out.append(
             f"up to {most_replicas(hs)} replicas share the single-node (ReadWriteOnce) volumes "
             f"{', '.join(single)}: replicas on other nodes cannot mount them; give them "
-            "accessModes [ReadWriteMany] or set volumes.<v>.enabled: false"
+            "accessModes [ReadWriteMany], disable them, or use workload: StatefulSet"
         )
     missing = [kind for kind in PROBE_KINDS if probe(hs, kind) is None]
     if missing:
@@ -57,7 +57,9 @@ def spec_warnings(hs: HardenedService) -> list[str]:
             f"the default volume sizes request {float(total) / 1024**3:g}Gi of storage ({sizes}); "
             "disable the volumes the service does not use (volumes.<v>.enabled: false) or size them"
         )
-    if spec.rollingUpdate is not None and single_node_volumes(hs):
+    if spec.rollingUpdate is not None and stateful(hs):
+        out.append("rollingUpdate is ignored: a StatefulSet replaces its pods one at a time")
+    elif spec.rollingUpdate is not None and single_node_volumes(hs):
         out.append(
             "rollingUpdate is ignored: single-node volumes make the Deployment Recreate its pods"
         )

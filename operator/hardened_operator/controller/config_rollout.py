@@ -64,12 +64,12 @@ def config_hash(namespace: str, refs: Iterable[Ref], lookup: Lookup) -> str:
 
 
 def annotate(desired: Sequence[Mapping[str, Any]], value: str | None) -> list[Mapping[str, Any]]:
-    """``desired`` with the hash on every Deployment's pod template (None: unchanged)."""
+    """``desired`` with the hash on every workload's pod template (None: unchanged)."""
     if value is None:
         return list(desired)
     out: list[Mapping[str, Any]] = []
     for obj in desired:
-        if obj.get("kind") != "Deployment":
+        if obj.get("kind") not in ("Deployment", "StatefulSet"):
             out.append(obj)
             continue
         template = obj["spec"]["template"]

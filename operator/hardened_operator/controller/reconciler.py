@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hardened_operator import API_GROUP, API_VERSION, FIELD_MANAGER, KIND
-from hardened_operator.builders import warnings_for
+from hardened_operator.builders import WORKLOAD_KINDS, warnings_for
 from hardened_operator.controller import config_rollout
 from hardened_operator.controller import status as status_logic
 from hardened_operator.controller.cache import OWNER_LABEL, Cache
@@ -35,6 +35,7 @@ _APPLY_ORDER = {
     "PersistentVolumeClaim": 0,
     "Service": 1,
     "Deployment": 2,
+    "StatefulSet": 2,
     "HorizontalPodAutoscaler": 3,
     "PodDisruptionBudget": 3,
 }
@@ -224,8 +225,8 @@ class Reconciler:
         # Claims and the Service first, all at once; then the Deployments that use them.
         # Within a wave the applies are independent, so they go out concurrently.
         for wave in (
-            [o for o in desired if o["kind"] != "Deployment"],
-            [o for o in desired if o["kind"] == "Deployment"],
+            [o for o in desired if o["kind"] not in WORKLOAD_KINDS],
+            [o for o in desired if o["kind"] in WORKLOAD_KINDS],
         ):
             changed: list[tuple[Mapping[str, Any], Any, list[str]]] = []
             safe = [o for o in wave if id(o) not in unsafe]
@@ -358,7 +359,7 @@ class Reconciler:
         every apply. When the live template fails the policy the desired one passes, it is
         replaced whole (a JSON patch: RBAC grants patch, not update) and reported as drift.
         """
-        if desired["kind"] != "Deployment":
+        if desired["kind"] not in WORKLOAD_KINDS:
             return
         key = (desired["kind"], desired["metadata"]["name"])
         current = live.get(key)

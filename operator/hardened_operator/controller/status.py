@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hardened_operator.builders import WORKLOAD_KINDS
 from hardened_operator.controller import pods as pod_logic
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
@@ -71,7 +72,7 @@ def compute(
     name, generation = meta.get("name", ""), meta.get("generation")
     previous = {c.get("type"): c for c in (hsvc.get("status") or {}).get("conditions") or []}
 
-    deployment = live.get(("Deployment", name))
+    deployment = live.get((_workload_kind(desired, name), name))
     wanted = _wanted_replicas(desired, name)
     dstatus = (deployment or {}).get("status") or {}
     replicas = int(dstatus.get("replicas") or 0)
@@ -156,9 +157,17 @@ def compute(
     return status
 
 
+def _workload_kind(desired: Sequence[Mapping[str, Any]], name: str) -> str:
+    """Deployment or StatefulSet: the kind of the workload named like the HardenedService."""
+    for obj in desired:
+        if obj.get("kind") in WORKLOAD_KINDS and obj["metadata"]["name"] == name:
+            return str(obj["kind"])
+    return "Deployment"
+
+
 def _wanted_replicas(desired: Sequence[Mapping[str, Any]], name: str) -> int:
     for obj in desired:
-        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == name:
+        if obj.get("kind") in WORKLOAD_KINDS and obj["metadata"]["name"] == name:
             replicas = (obj.get("spec") or {}).get("replicas")
             return 1 if replicas is None else int(replicas)
     return 0
@@ -166,7 +175,7 @@ def _wanted_replicas(desired: Sequence[Mapping[str, Any]], name: str) -> int:
 
 def _workload_selector(desired: Sequence[Mapping[str, Any]], name: str) -> dict[str, str]:
     for obj in desired:
-        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == name:
+        if obj.get("kind") in WORKLOAD_KINDS and obj["metadata"]["name"] == name:
             selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels")
             return dict(selector or {})
     return {}

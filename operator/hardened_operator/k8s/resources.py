@@ -40,6 +40,7 @@ class Resource:
 
 HARDENED_SERVICES = Resource(API_GROUP, API_VERSION, PLURAL, KIND)
 DEPLOYMENTS = Resource("apps", "v1", "deployments", "Deployment")
+STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
 SERVICES = Resource("", "v1", "services", "Service")
 PVCS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
 PODS = Resource("", "v1", "pods", "Pod")
@@ -60,7 +61,7 @@ CLUSTER_KOPF_PEERINGS = Resource(
     "kopf.dev", "v1", "clusterkopfpeerings", "ClusterKopfPeering", namespaced=False
 )
 
-OWNED = (DEPLOYMENTS, SERVICES, PVCS, HPAS, PDBS)
+OWNED = (DEPLOYMENTS, STATEFULSETS, SERVICES, PVCS, HPAS, PDBS)
 """The kinds the controller generates (watched, indexed, compared)."""
 
 WATCHED = (*OWNED, PODS)
@@ -73,6 +74,7 @@ _BY_KIND = {
     for r in (
         HARDENED_SERVICES,
         DEPLOYMENTS,
+        STATEFULSETS,
         SERVICES,
         PVCS,
         HPAS,

@@ -240,6 +240,23 @@ class HardenedServiceSpec(ApiModel):
     replicas: int = Field(default=1, ge=0, le=MAX_REPLICAS)
     """Number of pods (default 1); 0 scales the service down and keeps its volumes. With
     ``autoscaling`` the autoscaler writes it (through ``/scale``): leave it out of your manifest."""
+    workload: Literal["Deployment", "StatefulSet"] = Field(
+        default="Deployment",
+        json_schema_extra={
+            "maxLength": 11,
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self == oldSelf",
+                    "message": "spec.workload cannot be changed: the data of a Deployment and of "
+                    "a StatefulSet live in different claims; create a new HardenedService "
+                    "and copy the data over",
+                }
+            ],
+        },
+    )
+    """Deployment (default): all replicas share the volumes' claims ``<name>-<volume>``.
+    StatefulSet: each replica gets its own claims ``<volume>-<name>-<ordinal>`` from
+    volumeClaimTemplates, kept across restarts. Cannot be changed after creation."""
     autoscaling: AutoscalingSpec | None = None
     """Make an autoscaling/v2 HorizontalPodAutoscaler that scales this HardenedService between
     ``minReplicas`` and ``maxReplicas`` on CPU and/or memory utilisation."""
