@@ -8,6 +8,7 @@ and tests/node/test_node_manifests_install.py.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
@@ -20,6 +21,7 @@ from delivery_support import (
     NAMED_CLUSTER_NEEDS,
     NAMESPACE_NEEDS,
     OPERATOR_NAMESPACE,
+    REPO,
     SAMPLES,
     WEBHOOK_CONFIG_NAME,
     WEBHOOK_SECRET_NAME,
@@ -341,3 +343,21 @@ def test_hardened_audit_cli_passes_manifests_and_samples_restricted() -> None:
     assert proc.stdout.startswith("0 violations in ")
     audited = int(proc.stdout.split(" objects")[0].rsplit(" ", 1)[1])
     assert audited >= len(manifest_objects()) + len(list(SAMPLES.glob("*.yaml")))
+
+
+def test_the_documented_uninstall_keeps_the_namespace_and_crds_and_stops_admission_first() -> None:
+    doc = (REPO / "docs" / "install.md").read_text()
+    (glob,) = re.findall(r"for file in \$\(ls -r (manifests/\S+)\); do kubectl delete", doc)
+    listed = subprocess.run(
+        ["bash", "-c", f"ls -r {glob}"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    keep = {"Namespace", "CustomResourceDefinition"}
+    expected = [
+        f"manifests/{name}"
+        for name in reversed(kustomization_resources())
+        if not {obj["kind"] for obj in load_file(MANIFESTS / name)} & keep
+    ]
+    assert listed == expected
+    kinds = [{obj["kind"] for obj in load_file(REPO / name)} for name in listed]
+    first_deployment = next(i for i, k in enumerate(kinds) if "Deployment" in k)
+    assert any("ValidatingWebhookConfiguration" in k for k in kinds[:first_deployment])
