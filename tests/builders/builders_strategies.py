@@ -210,6 +210,7 @@ POD_AFFINITY_TERMS = st.just(
         ]
     }
 )
+USER_LABEL_KEY_FOR_SELECTORS = st.one_of(DNS_LABEL, DNS_LABEL.map(lambda k: f"example.com/{k}"))
 INT_OR_PERCENT = st.one_of(st.integers(1, 5), st.sampled_from(["1%", "25%", "100%"]))
 
 
@@ -233,6 +234,18 @@ def autoscaling(draw: st.DrawFn) -> dict[str, Any]:
         result[target] = draw(st.integers(1, 1000))
     return result
 
+
+_SELECTOR = st.fixed_dictionaries(
+    {
+        "matchLabels": st.dictionaries(
+            USER_LABEL_KEY_FOR_SELECTORS, LABEL_VALUE, min_size=1, max_size=2
+        )
+    }
+)
+NETWORK_PEER = st.one_of(
+    st.fixed_dictionaries({"podSelector": _SELECTOR}),
+    st.fixed_dictionaries({"namespaceSelector": _SELECTOR}, optional={"podSelector": _SELECTOR}),
+)
 
 ROLLING_UPDATE = _optional(
     maxSurge=st.one_of(st.just(0), INT_OR_PERCENT), maxUnavailable=INT_OR_PERCENT
@@ -288,6 +301,7 @@ def hardened_services(draw: st.DrawFn) -> dict[str, Any]:
             disruptionBudget=_optional(enabled=st.booleans(), maxUnavailable=INT_OR_PERCENT),
             topologySpread=st.booleans(),
             workload=st.sampled_from(["Deployment", "StatefulSet"]),
+            networkPolicy=_optional(allowFrom=st.lists(NETWORK_PEER, max_size=2)),
             rollingUpdate=ROLLING_UPDATE,
         )
     )

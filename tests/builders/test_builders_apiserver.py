@@ -72,6 +72,13 @@ def dry_run_create(api: Any, namespace: str, obj: dict[str, Any]) -> None:
                 dry_run="All",
                 field_validation="Strict",
             )
+        elif kind == "NetworkPolicy":
+            client.NetworkingV1Api(api).create_namespaced_network_policy(
+                namespace,
+                obj,  # type: ignore[arg-type]
+                dry_run="All",
+                field_validation="Strict",
+            )
         elif kind == "HorizontalPodAutoscaler":
             client.AutoscalingV2Api(api).create_namespaced_horizontal_pod_autoscaler(
                 namespace,

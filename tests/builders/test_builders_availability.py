@@ -207,3 +207,72 @@ def test_per_replica_claims_are_not_warned_about() -> None:
 
 def test_a_quiet_spec_has_no_warnings() -> None:
     assert warnings_for(service(replicas=3, volumes=SHARED)) == []
+
+
+FRONTEND = {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "frontend"}}}
+INGRESS_NS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}},
+    "podSelector": {"matchLabels": {"app": "nginx"}},
+}
+
+
+def test_no_network_policy_unless_asked() -> None:
+    assert "NetworkPolicy/svc" not in by_ref(service())
+
+
+def test_network_policy_admits_only_the_named_sources_to_the_declared_ports() -> None:
+    ports = [
+        {"name": "http", "containerPort": 80},
+        {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+    ]
+    obj = service(ports=ports, networkPolicy={"allowFrom": [FRONTEND, INGRESS_NS]})
+    policy = by_ref(obj)["NetworkPolicy/svc"]
+    assert policy["apiVersion"] == "networking.k8s.io/v1"
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": SELECTOR},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [FRONTEND, INGRESS_NS],
+                "ports": [{"port": 80, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"networkPolicy": {"allowFrom": []}},  # nobody named: an empty `from` would mean anyone
+        {"networkPolicy": {"allowFrom": [FRONTEND]}, "ports": None},  # no port to open
+    ],
+)
+def test_network_policy_without_sources_or_ports_denies_all_ingress(spec: dict[str, Any]) -> None:
+    obj = service(**spec)
+    obj["spec"] = {k: v for k, v in obj["spec"].items() if v is not None}
+    assert by_ref(obj)["NetworkPolicy/svc"]["spec"]["ingress"] == []
+
+
+def test_the_documented_network_policy_is_what_the_builders_make() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "hardenedservice.md"
+    text = doc.read_text(encoding="utf-8")
+    blocks = [
+        d
+        for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+        for d in yaml.safe_load_all(block)
+        if isinstance(d, dict)
+    ]
+    [source] = [
+        b
+        for b in blocks
+        if b.get("metadata", {}).get("name") == "netpol-doc" and b["kind"] == "HardenedService"
+    ]
+    [shown] = [b for b in blocks if b.get("kind") == "NetworkPolicy"]
+    made = {f"{o['kind']}": o for o in build_objects(source)}["NetworkPolicy"]
+    assert made["metadata"]["name"] == shown["metadata"]["name"]
+    assert made["spec"] == shown["spec"]

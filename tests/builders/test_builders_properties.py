@@ -100,6 +100,7 @@ def test_structural_invariants(obj: dict[str, Any]) -> None:
         + (["Deployment"] if hs.spec.debug else [])
         + (["HorizontalPodAutoscaler"] if hs.spec.autoscaling else [])
         + (["PodDisruptionBudget"] if wants_disruption_budget(hs) else [])
+        + (["NetworkPolicy"] if hs.spec.networkPolicy is not None else [])
     )
     for item in objects:
         meta = item["metadata"]

@@ -145,6 +145,7 @@ CLUSTER_NEEDS = frozenset(
             ("", "services"),
             ("autoscaling", "horizontalpodautoscalers"),
             ("policy", "poddisruptionbudgets"),
+            ("networking.k8s.io", "networkpolicies"),
         )
         for verb in ("list", "watch", "create", "patch", "delete")
     ]

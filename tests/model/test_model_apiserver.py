@@ -139,6 +139,11 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"disruptionBudget": {"maxUnavailable": "0%"}}, "spec.disruptionBudget"),
     ({"disruptionBudget": {"maxUnavailable": "x%"}}, "spec.disruptionBudget.maxUnavailable"),
     ({"rollingUpdate": {"maxSurge": 0, "maxUnavailable": "0%"}}, "spec.rollingUpdate"),
+    ({"networkPolicy": {"allowFrom": [{}]}}, "spec.networkPolicy.allowFrom[0]"),
+    (
+        {"networkPolicy": {"allowFrom": [{"podSelector": {"matchLabels": {}}}]}},
+        "spec.networkPolicy.allowFrom[0].podSelector",
+    ),
 ]
 
 

@@ -235,6 +235,7 @@ def read(api: Any, kind: str, namespace: str, name: str) -> dict[str, Any] | Non
             api
         ).read_namespaced_horizontal_pod_autoscaler,
         "PodDisruptionBudget": client.PolicyV1Api(api).read_namespaced_pod_disruption_budget,
+        "NetworkPolicy": client.NetworkingV1Api(api).read_namespaced_network_policy,
     }
     try:
         return plain(api, readers[kind](name, namespace))

@@ -1,4 +1,5 @@
-"""Scaling, availability and spec warnings through the real operator and API server (issue 12).
+"""Scaling, availability, ingress and spec warnings through the real operator and API server
+(issue 12).
 
 The API-only plane has no controller-manager, so nothing here scales by itself: the tests check
 what the operator writes (HPA, PDB, the Deployment's replicas from ``/scale``, status.selector,
@@ -117,3 +118,23 @@ def test_replicas_on_a_read_write_once_claim_get_a_spec_warnings_condition(
         # Fixed (one replica): the condition goes away.
         patch_hsvc(k8s_api, namespace, "db", {"spec": {"replicas": 1}})
         wait_for("SpecWarnings gone", lambda: warned() is None)
+
+
+def test_network_policy_is_applied_and_removed_when_switched_off(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path
+) -> None:
+    peer = {"podSelector": {"matchLabels": {"app": "frontend"}}}
+    spec = {"ports": PORTS, "volumes": NO_VOLUMES, "networkPolicy": {"allowFrom": [peer]}}
+    with running_operator(control_plane.env(), namespace, tmp_path):
+        create_hsvc(k8s_api, hsvc("guarded", namespace, **spec))
+        policy = wait_for(
+            "the NetworkPolicy", lambda: read(k8s_api, "NetworkPolicy", namespace, "guarded")
+        )
+        [rule] = policy["spec"]["ingress"]
+        assert rule["from"] == [peer]
+        assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+        patch_hsvc(k8s_api, namespace, "guarded", {"spec": {"networkPolicy": None}})
+        wait_for(
+            "the NetworkPolicy deleted",
+            lambda: read(k8s_api, "NetworkPolicy", namespace, "guarded") is None,
+        )

@@ -115,6 +115,31 @@ def pod_disruption_budget(hs: HardenedService, metadata: dict[str, Any]) -> dict
     }
 
 
+def network_policy(hs: HardenedService, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The ingress NetworkPolicy over the workload's pods (``spec.networkPolicy`` is set).
+
+    One rule: from the listed peers, to the declared ports. No peers or no ports: no rule at
+    all, which denies every ingress -- an empty ``from`` or ``ports`` would mean "any" instead.
+    """
+    given = hs.spec.networkPolicy
+    assert given is not None  # callers check; keeps mypy's narrowing
+    peers = [peer.model_dump(exclude_none=True) for peer in given.allowFrom]
+    ports = [
+        {"port": port.containerPort, "protocol": port.protocol} for port in hs.spec.ports or []
+    ]
+    rules = [{"from": peers, "ports": ports}] if peers and ports else []
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata,
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(hs, COMPONENT_WORKLOAD)},
+            "policyTypes": ["Ingress"],
+            "ingress": rules,
+        },
+    }
+
+
 def rolling_update(hs: HardenedService) -> dict[str, Any]:
     """The spec's ``rollingUpdate`` fields that are set (empty: Kubernetes' defaults)."""
     given = hs.spec.rollingUpdate

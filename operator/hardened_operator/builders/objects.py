@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from hardened_operator.builders.availability import (
     horizontal_pod_autoscaler,
+    network_policy,
     pod_disruption_budget,
     rolling_update,
     stateful,
@@ -201,6 +202,8 @@ def objects_for(hs: HardenedService) -> list[dict[str, Any]]:
         result.append(horizontal_pod_autoscaler(hs, _metadata(hs, hs.name, workload_labels)))
     if wants_disruption_budget(hs):
         result.append(pod_disruption_budget(hs, _metadata(hs, hs.name, workload_labels)))
+    if hs.spec.networkPolicy is not None:
+        result.append(network_policy(hs, _metadata(hs, hs.name, workload_labels)))
     return result
 
 

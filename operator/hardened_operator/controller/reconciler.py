@@ -38,6 +38,7 @@ _APPLY_ORDER = {
     "StatefulSet": 2,
     "HorizontalPodAutoscaler": 3,
     "PodDisruptionBudget": 3,
+    "NetworkPolicy": 3,
 }
 
 Key = tuple[str, str]  # (namespace, name)

@@ -46,6 +46,7 @@ PVCS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
 PODS = Resource("", "v1", "pods", "Pod")
 HPAS = Resource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler")
 PDBS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget")
+NETWORK_POLICIES = Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy")
 EVENTS = Resource("", "v1", "events", "Event")
 SECRETS = Resource("", "v1", "secrets", "Secret")
 CONFIG_MAPS = Resource("", "v1", "configmaps", "ConfigMap")
@@ -61,7 +62,7 @@ CLUSTER_KOPF_PEERINGS = Resource(
     "kopf.dev", "v1", "clusterkopfpeerings", "ClusterKopfPeering", namespaced=False
 )
 
-OWNED = (DEPLOYMENTS, STATEFULSETS, SERVICES, PVCS, HPAS, PDBS)
+OWNED = (DEPLOYMENTS, STATEFULSETS, SERVICES, PVCS, HPAS, PDBS, NETWORK_POLICIES)
 """The kinds the controller generates (watched, indexed, compared)."""
 
 WATCHED = (*OWNED, PODS)
@@ -79,6 +80,7 @@ _BY_KIND = {
         PVCS,
         HPAS,
         PDBS,
+        NETWORK_POLICIES,
         EVENTS,
         SECRETS,
         VALIDATING_WEBHOOKS,

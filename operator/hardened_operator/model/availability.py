@@ -1,7 +1,9 @@
-"""Scaling and availability: autoscaling, disruption budget, rollout pace (pure: no I/O here).
+"""Scaling, availability, ingress: autoscaling, disruption budget, rollout pace, network policy
+(pure: no I/O here).
 
 The operator turns these into an ``autoscaling/v2`` HorizontalPodAutoscaler, a ``policy/v1``
-PodDisruptionBudget, topology spread constraints and the Deployment's ``rollingUpdate``
+PodDisruptionBudget, topology spread constraints, the Deployment's ``rollingUpdate`` and a
+``networking.k8s.io/v1`` NetworkPolicy
 (``hardened_operator.builders``); docs/hardenedservice.md says when each one is made.
 """
 
@@ -9,9 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from hardened_operator.model.base import ApiModel, cel_rules
+from hardened_operator.model.base import ApiModel, cel_rules, check_qualified_keys
+from hardened_operator.model.names import LABEL_VALUE
 
 MAX_REPLICAS: Final = 1000
 """The most replicas a HardenedService (or its autoscaler) may ask for."""
@@ -115,3 +118,61 @@ class RollingUpdateSpec(ApiModel):
         if is_zero(self.maxSurge) and is_zero(self.maxUnavailable):
             raise ValueError("rollingUpdate: maxSurge and maxUnavailable cannot both be 0")
         return self
+
+
+class LabelSelector(ApiModel):
+    """Labels an object must carry, all of them (a Kubernetes ``matchLabels`` selector)."""
+
+    model_config = cel_rules(
+        {
+            "rule": "size(self.matchLabels) >= 1",
+            "message": "matchLabels needs a label (an empty selector selects everything)",
+        }
+    )
+
+    matchLabels: dict[str, Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]] = Field(
+        max_length=64
+    )
+    """Label keys and values, e.g. ``{app.kubernetes.io/name: frontend}``."""
+
+    _qualified_keys = field_validator("matchLabels")(check_qualified_keys)
+
+    @field_validator("matchLabels")
+    @classmethod
+    def _not_empty(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("matchLabels needs a label (an empty selector selects everything)")
+        return value
+
+
+class NetworkPeer(ApiModel):
+    """Who may connect: pods by label, in this namespace or in the namespaces selected."""
+
+    model_config = cel_rules(
+        {
+            "rule": "has(self.podSelector) || has(self.namespaceSelector)",
+            "message": "a networkPolicy.allowFrom entry needs podSelector or namespaceSelector",
+        }
+    )
+
+    podSelector: LabelSelector | None = None
+    """Pods allowed to connect (in this namespace, or in ``namespaceSelector``'s namespaces)."""
+    namespaceSelector: LabelSelector | None = None
+    """Namespaces whose pods may connect (all their pods, unless ``podSelector`` narrows it);
+    ``kubernetes.io/metadata.name`` selects a namespace by name."""
+
+    @model_validator(mode="after")
+    def _some_selector(self) -> NetworkPeer:
+        if self.podSelector is None and self.namespaceSelector is None:
+            raise ValueError(
+                "a networkPolicy.allowFrom entry needs podSelector or namespaceSelector"
+            )
+        return self
+
+
+class NetworkPolicySpec(ApiModel):
+    """An ingress NetworkPolicy for the workload's pods (opt-in: made when this is set)."""
+
+    allowFrom: list[NetworkPeer] = Field(default_factory=list, max_length=32)
+    """Sources allowed to reach the declared ``ports`` (each entry: pods and/or namespaces by
+    label). Empty: no ingress at all. Everything else is refused (what the CNI enforces)."""

@@ -15,6 +15,7 @@ from hardened_operator.model.availability import (
     MAX_REPLICAS,
     AutoscalingSpec,
     DisruptionBudgetSpec,
+    NetworkPolicySpec,
     RollingUpdateSpec,
 )
 from hardened_operator.model.base import (
@@ -269,6 +270,8 @@ class HardenedServiceSpec(ApiModel):
     """Spread the replicas over nodes and over zones where nodes carry
     ``topology.kubernetes.io/zone`` (preferred, never blocking scheduling; default true). Set
     whatever the replica count, so that scaling never changes the pod template."""
+    networkPolicy: NetworkPolicySpec | None = None
+    """Opt-in ingress NetworkPolicy: only the sources in ``allowFrom``, only to ``ports``."""
     rollingUpdate: RollingUpdateSpec | None = None
     """maxSurge/maxUnavailable of the Deployment's rolling update; applies only when no enabled
     volume is single-node (those force Recreate)."""
