@@ -1,9 +1,11 @@
 """The admission path and manifests/ against a real kube-apiserver (``control_plane``).
 
-- The shipped ValidatingWebhookConfiguration (from manifests/ and from the chart's default
-  rendering, each in turn), re-pointed at a local ``hardened webhook``:
-  refuses a root Pod with our message, admits a compliant one, refuses a ``kubectl debug``
-  ephemeral container through the subresource, warns in a ``warn`` namespace.
+- The shipped admission path (from manifests/ and from the chart's default rendering, each in
+  turn): the ValidatingWebhookConfiguration re-pointed at a local ``hardened webhook`` and the
+  in-process ValidatingAdmissionPolicy with its bindings (the default
+  ``admission.enforcedBy: policy`` gives it pods and pod templates): refuses a root Pod with
+  our message, admits a compliant one, refuses a ``kubectl debug`` ephemeral container
+  through the subresource, warns in a ``warn`` namespace.
 - Every file of manifests/ passes the API server's own validation (server-side dry run) and
   every sample in manifests/samples/ is accepted by the CRD schema.
 """
@@ -42,12 +44,37 @@ pytestmark = pytest.mark.controlplane
 
 
 def shipped_objects(source: str) -> list[dict[str, Any]]:
-    """The objects as shipped: manifests/, or the chart rendered with default values."""
+    """The admission objects as shipped: manifests/, or the chart rendered with default
+    values (the webhook's registration, the in-process policy and its bindings)."""
     if source == "manifests":
-        return load_file(MANIFESTS / "06-validatingwebhookconfiguration.yaml")
+        return [
+            *load_file(MANIFESTS / "06-validatingwebhookconfiguration.yaml"),
+            *load_file(MANIFESTS / "06-validatingadmissionpolicy.yaml"),
+        ]
     with helm.Chart.load(CHART) as chart:
         rendered = chart.render({}, name="hardened-operator", namespace=OPERATOR_NAMESPACE)
-    return load_docs(rendered["hardened-operator/templates/validatingwebhookconfiguration.yaml"])
+    return [
+        *load_docs(rendered["hardened-operator/templates/validatingwebhookconfiguration.yaml"]),
+        *load_docs(rendered["hardened-operator/templates/validatingadmissionpolicy.yaml"]),
+    ]
+
+
+def shipped_policy(scope_label: dict[str, str], source: str) -> list[dict[str, Any]]:
+    """The shipped ValidatingAdmissionPolicy and its bindings, renamed for this test and
+    confined to its namespaces (the plane is shared by the whole session)."""
+    objs = copy.deepcopy(shipped_objects(source))
+    policy = find(objs, "ValidatingAdmissionPolicy")
+    name = unique("delivery-e2e")
+    policy["metadata"] = {"name": name}
+    bindings = [obj for obj in objs if obj["kind"] == "ValidatingAdmissionPolicyBinding"]
+    ((key, value),) = scope_label.items()
+    for binding in bindings:
+        binding["metadata"] = {"name": f"{name}-{binding['metadata']['name'].rsplit('-', 1)[1]}"}
+        binding["spec"]["policyName"] = name
+        binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"].append(
+            {"key": key, "operator": "In", "values": [value]}
+        )
+    return [policy, *bindings]
 
 
 def shipped_webhook_configuration(
@@ -138,12 +165,20 @@ def admission(
             k8s_api, unique("disabled"), {**scope, ENFORCE_LABEL: "disabled"}
         ),
     }
+    policy, *bindings = shipped_policy(scope, request.param)
+    admission_api = client.AdmissionregistrationV1Api(k8s_api)
     bootstrap.apply_validating_webhook_configuration(k8s_api, vwc)
+    admission_api.create_validating_admission_policy(policy)  # type: ignore[arg-type]
+    for binding in bindings:
+        admission_api.create_validating_admission_policy_binding(binding)  # type: ignore[arg-type]
     try:
         wait_for_denial(control_plane, namespaces["enforce"])
         yield namespaces
     finally:
         bootstrap.delete_validating_webhook_configuration(k8s_api, vwc["metadata"]["name"])
+        for binding in bindings:
+            admission_api.delete_validating_admission_policy_binding(binding["metadata"]["name"])
+        admission_api.delete_validating_admission_policy(policy["metadata"]["name"])
 
 
 def wait_for_denial(control_plane: Any, namespace: str, timeout: float = 30.0) -> None:
@@ -161,10 +196,10 @@ def wait_for_denial(control_plane: Any, namespace: str, timeout: float = 30.0) -
             stdin=yaml.safe_dump(ROOT_POD),
         )
         last = proc.stdout + proc.stderr
-        if proc.returncode != 0 and "denied the request" in last:
+        if proc.returncode != 0 and 'hardened-operator policy "nonroot"' in last:
             return
         time.sleep(0.3)
-    raise AssertionError(f"the webhook never denied the root pod: {last}")
+    raise AssertionError(f"the shipped admission never denied the root pod: {last}")
 
 
 def test_root_pod_is_refused_with_our_message(
@@ -180,11 +215,10 @@ def test_root_pod_is_refused_with_our_message(
         stdin=yaml.safe_dump(ROOT_POD),
     )
     assert proc.returncode != 0
-    assert (
-        'admission webhook "enforce.hardened-operator.ai-system.io" denied the request'
-        in proc.stderr
-    )
-    assert "runAsUser" in proc.stderr  # names the field to fix
+    # The default: the in-process policy's Deny binding, with our message.
+    assert "with binding 'delivery-e2e-" in proc.stderr and "-enforce' denied" in proc.stderr
+    assert 'hardened-operator policy "nonroot": Pod ' in proc.stderr
+    assert 'container "app": spec.containers[0].securityContext.' in proc.stderr  # the field
     assert "(fix: set " in proc.stderr  # and how
 
 
@@ -222,8 +256,8 @@ def test_root_workloads_are_refused_through_the_workload_rules(
         control_plane, "-n", admission["enforce"], "create", "-f", "-", stdin=yaml.safe_dump(obj)
     )
     assert proc.returncode != 0
-    assert "denied the request" in proc.stderr
-    assert "runAsUser" in proc.stderr
+    assert "denied" in proc.stderr
+    assert f'hardened-operator policy "nonroot": {kind} ' in proc.stderr
 
 
 def test_compliant_pod_is_admitted(control_plane: Any, admission: dict[str, str]) -> None:
@@ -274,8 +308,8 @@ def test_ephemeral_debug_container_is_refused(
     with pytest.raises(ApiException) as refused:
         core.patch_namespaced_pod_ephemeralcontainers("compliant", namespace, body)
     assert refused.value.status == 403
-    assert "denied the request" in str(refused.value.body)
-    assert "debugger" in str(refused.value.body)
+    assert "denied" in str(refused.value.body)
+    assert 'ephemeral container \\"debugger\\"' in str(refused.value.body)
 
 
 def test_warn_namespace_admits_with_a_warning_the_client_shows(

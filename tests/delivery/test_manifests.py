@@ -103,6 +103,8 @@ def test_namespaced_objects_live_in_the_operator_namespace() -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "ValidatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
         "ClusterKopfPeering",
     }
     for obj in manifest_objects():
@@ -220,14 +222,24 @@ def test_webhooks_fail_closed_and_are_fast() -> None:
         assert "?" not in service["path"]  # the API server forbids query strings here
 
 
+def _covered(rules: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    covered = set()
+    for rule in rules:
+        assert set(rule["operations"]) == {"CREATE", "UPDATE"}
+        assert "*" not in rule["resources"] and "*" not in rule["apiGroups"]
+        covered |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
+    return covered
+
+
 def test_webhooks_cover_pods_ephemeral_containers_every_workload_and_hsvc() -> None:
+    # The default (admission.enforcedBy: policy): the in-process policy covers pods and pod
+    # templates, the webhook the rest (HardenedServices); together, every resource, once.
+    policy = find(manifest_objects(), "ValidatingAdmissionPolicy", "hardened-operator")
+    in_process = _covered(policy["spec"]["matchConstraints"]["resourceRules"])
     for hook in vwc()["webhooks"]:
-        covered = set()
-        for rule in hook["rules"]:
-            assert set(rule["operations"]) == {"CREATE", "UPDATE"}
-            assert "*" not in rule["resources"] and "*" not in rule["apiGroups"]
-            covered |= {(g, r) for g in rule["apiGroups"] for r in rule["resources"]}
-        assert covered == WORKLOAD_RESOURCES, hook["name"]
+        webhook = _covered(hook["rules"])
+        assert not webhook & in_process, hook["name"]
+        assert webhook | in_process == WORKLOAD_RESOURCES, hook["name"]
 
 
 def test_webhook_rules_match_the_kinds_the_reviewer_understands() -> None:

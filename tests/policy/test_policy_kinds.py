@@ -17,6 +17,7 @@ import yaml
 
 from hardened_operator import API_GROUP, API_VERSION, KIND, PLURAL
 from hardened_operator.dev import manifests
+from hardened_operator.inprocess import policy_documents, webhook_only_kinds
 from hardened_operator.webhook.kinds import KIND_TO_RESOURCE, TARGETS
 from hardened_operator.workloads import (
     POD_BEARING,
@@ -27,6 +28,7 @@ from hardened_operator.workloads import (
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "manifests" / "06-validatingwebhookconfiguration.yaml"
+SHIPPED_POLICY = REPO / "manifests" / "06-validatingadmissionpolicy.yaml"
 CHART = REPO / "helm" / "hardened-operator"
 MODES = ["audit", "enforce", "warn"]
 
@@ -88,18 +90,35 @@ def test_dev_registration_uses_the_rules_for_every_mode() -> None:
     assert all(r["scope"] == "Namespaced" for r in rules)
 
 
-def _assert_rules_are_the_tables(vwc: dict[str, Any], where: str) -> None:
+def _assert_rules_are_the_tables(vwc: dict[str, Any], where: str, *, webhook_only: bool) -> None:
+    """Every entry's rules are the table's; with the in-process policy in charge of pods and
+    pod templates (``webhook_only``), the table's rules for the kinds CEL cannot cover."""
     hooks = vwc["webhooks"]
     assert sorted(hook["name"].split(".")[0] for hook in hooks) == MODES, where
+    expected = manifests.webhook_rules()
+    if webhook_only:
+        groups = [[k.group] for k in webhook_only_kinds()]
+        expected = [rule for rule in expected if rule["apiGroups"] in groups]
     for hook in hooks:
-        assert hook["rules"] == manifests.webhook_rules(), (
+        assert hook["rules"] == expected, (
             f"{where}: {hook['name']} rules differ from hardened_operator.workloads.POD_BEARING"
         )
 
 
+def _policy_resources(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = policy["spec"]["matchConstraints"]["resourceRules"]
+    return rules
+
+
 def test_shipped_manifest_rules_are_the_tables() -> None:
+    # manifests/ is the chart's default: admission.enforcedBy: policy.
     (vwc,) = [d for d in yaml.safe_load_all(SHIPPED.read_text()) if d]
-    _assert_rules_are_the_tables(vwc, str(SHIPPED.relative_to(REPO)))
+    _assert_rules_are_the_tables(vwc, str(SHIPPED.relative_to(REPO)), webhook_only=True)
+    policy, *_ = [d for d in yaml.safe_load_all(SHIPPED_POLICY.read_text()) if d]
+    assert (
+        _policy_resources(policy)
+        == policy_documents()[0]["spec"]["matchConstraints"]["resourceRules"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,14 +127,48 @@ def chart() -> Iterator[helm.Chart]:
         yield loaded
 
 
-def test_helm_chart_rules_are_the_tables(chart: helm.Chart) -> None:
-    rendered = chart.render({}, name="hardened-operator", namespace="hardened-system")
-    docs = [
+def _rendered(chart: helm.Chart, values: dict[str, Any]) -> list[dict[str, Any]]:
+    rendered = chart.render(values, name="hardened-operator", namespace="hardened-system")
+    return [
         doc
         for path, text in rendered.items()
         if not path.endswith("NOTES.txt")
         for doc in yaml.safe_load_all(text)
         if doc
     ]
+
+
+@pytest.mark.parametrize("enforced_by", ["policy", "webhook", "both"])
+def test_helm_chart_rules_are_the_tables(chart: helm.Chart, enforced_by: str) -> None:
+    docs = _rendered(chart, {"admission": {"enforcedBy": enforced_by}})
     (vwc,) = [d for d in docs if d.get("kind") == "ValidatingWebhookConfiguration"]
-    _assert_rules_are_the_tables(vwc, "the Helm chart")
+    where = f"the Helm chart, admission.enforcedBy={enforced_by}"
+    _assert_rules_are_the_tables(vwc, where, webhook_only=enforced_by == "policy")
+    policies = [d for d in docs if d.get("kind") == "ValidatingAdmissionPolicy"]
+    assert len(policies) == (enforced_by != "webhook")
+    for policy in policies:
+        assert policy["spec"] == policy_documents()[0]["spec"], where
+
+
+@pytest.mark.parametrize("profile", ["restricted", "baseline"])
+def test_profiles_without_cel_leave_everything_to_the_webhook(
+    chart: helm.Chart, profile: str
+) -> None:
+    docs = _rendered(chart, {"webhook": {"profile": profile}})  # enforcedBy: policy (default)
+    assert not [d for d in docs if d.get("kind", "").startswith("ValidatingAdmissionPolicy")]
+    (vwc,) = [d for d in docs if d.get("kind") == "ValidatingWebhookConfiguration"]
+    _assert_rules_are_the_tables(vwc, f"the Helm chart, {profile}", webhook_only=False)
+
+
+def test_chart_bindings_are_the_generated_ones(chart: helm.Chart) -> None:
+    values = {"webhook": {"exemptNamespaces": ["kube-system", "ops"], "profile": "nonroot"}}
+    docs = _rendered(chart, values)
+    rendered = {
+        d["metadata"]["name"]: d["spec"]
+        for d in docs
+        if d.get("kind") == "ValidatingAdmissionPolicyBinding"
+    }
+    generated = policy_documents(
+        name="hardened-operator", exempt_namespaces=["kube-system", "ops", "hardened-system"]
+    )
+    assert rendered == {d["metadata"]["name"]: d["spec"] for d in generated[1:]}

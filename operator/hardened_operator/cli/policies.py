@@ -8,7 +8,6 @@ The policy and its bindings are generated from the policy engine's CEL rules
 from __future__ import annotations
 
 import difflib
-import json
 import sys
 from pathlib import Path
 
@@ -20,14 +19,6 @@ from hardened_operator.cli._exit import EXIT_FAILED
 from hardened_operator.cli._io import read_input, write_output
 from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
-
-
-def chart_json() -> str:
-    """Every in-process profile's policy spec, keyed by profile: what the chart installs."""
-    from hardened_operator.inprocess import policy_spec, supported_profiles
-
-    specs = {profile: policy_spec(profile) for profile in supported_profiles()}
-    return json.dumps(specs, indent=1, sort_keys=True) + "\n"
 
 
 def _check(path: Path, text: str, regenerate: str) -> None:
@@ -115,7 +106,7 @@ def policies(
     Regenerate the copy:      hardened policies -o admission/nonroot.yaml
     Check it is current (CI): hardened policies --check admission/nonroot.yaml
     """
-    from hardened_operator.inprocess import HEADER, policy_yaml
+    from hardened_operator.inprocess import HEADER, chart_json, policy_yaml
     from hardened_operator.webhook.config import WebhookConfig
 
     if chart:

@@ -7,6 +7,7 @@ rules (``policy/cel.py``) and the pod-bearing kinds (``workloads.POD_BEARING``);
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 import yaml
@@ -46,10 +47,18 @@ def policy_yaml(
     return yaml.safe_dump_all(documents, sort_keys=False, width=100)
 
 
+def chart_json() -> str:
+    """Every in-process profile's policy spec, keyed by profile: the Helm chart's
+    ``files/admission-policies.json`` (its templates add the names, labels and bindings)."""
+    specs = {profile: policy_spec(profile) for profile in supported_profiles()}
+    return json.dumps(specs, indent=1, sort_keys=True) + "\n"
+
+
 __all__ = [
     "DEFAULT_NAME",
     "HEADER",
     "MODES",
+    "chart_json",
     "in_process_kinds",
     "missing_cel",
     "policy_documents",
