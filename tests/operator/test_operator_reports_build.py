@@ -191,3 +191,15 @@ def test_violation_counts_count_failing_objects_per_check() -> None:
     counts = violation_counts(found)
     assert counts["runAsUser"] == 4
     assert set(counts) == {f.check for item in found for f in item.failures}
+
+
+def test_severity_is_high_for_running_as_root_and_medium_for_other_hardening() -> None:
+    obj = pod("p", **ROOT)
+    obj["spec"]["volumes"] = [{"name": "v", "flexVolume": {"driver": "x"}}]
+    found = findings_for(obj, "restricted")
+    assert found is not None
+    report = build_report("team", [found], "restricted")
+    assert report is not None
+    severity = {r["rule"]: r.get("severity") for r in report["results"]}
+    assert severity["runAsUser"] == severity["runAsNonRoot"] == "high"
+    assert severity["restrictedVolumes"] == "medium"

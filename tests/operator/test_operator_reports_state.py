@@ -43,7 +43,7 @@ class FakeApi:
         self.listing = asyncio.Event()
 
     async def pages(
-        self, resource: Resource, namespace: str | None = None, *, label_selector: str = ""
+        self, resource: Resource, namespace: str | None = None, **_: Any
     ) -> AsyncIterator[list[dict[str, Any]]]:
         if resource.plural == "policyreports":
             if not self.crd:

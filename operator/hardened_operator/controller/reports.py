@@ -60,6 +60,13 @@ log = logging.getLogger(__name__)
 
 POLICY_REPORTS = Resource("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport")
 CRD_NAME = "policyreports.wgpolicyk8s.io"
+KOPF_WORKERS_PER_KIND = 1000
+LIST_PAGE = 500  # objects per LIST request, ours and kopf's (kubectl's chunk size)
+CRD_ABSENT = (
+    "policy reports: the PolicyReport CRD (%s) is not installed: no reports are written (the "
+    "hardened_policy_violations gauge is kept); looking again every %.0fs. Install it: helm "
+    "value reports.installCRD=true, see docs/reports.md"
+)
 _OURS = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
 
 
@@ -74,7 +81,7 @@ class ReportSettings:
     namespaces: tuple[str, ...] = ()  # empty: all (as `hardened run -n`)
     quiet_seconds: float = 1.0
     max_delay_seconds: float = 10.0
-    relist_grace_seconds: float = 30.0  # kopf's own first listing is no reason to rebuild
+    relist_grace_seconds: float = 30.0  # silence before a listing event that means a relist
     crd_recheck_seconds: float = 60.0
 
 
@@ -99,6 +106,7 @@ class Reports:
         self._gauge: dict[str, set[str]] = {}  # namespace -> checks with a gauge series
         self._touched: dict[str, str] | None = {}  # uid -> namespace, while a LIST runs
         self._primed_at: float | None = None
+        self._last_listing = 0.0  # time.monotonic() of kopf's last listing event
         self._relist = False
         self._crd: bool | None = None  # None: not asked yet
         self._crd_asked_at = 0.0
@@ -123,13 +131,20 @@ class Reports:
             self._touched[uid] = namespace
         if self._set(namespace, uid, found):
             self._mark(namespace)
-        # kopf lists a kind again: resumed after a peering pause or after its watch expired.
-        # Deletions in between sent no event: rebuild from a LIST, once.
-        primed = self._primed_at
-        if event_type is None and primed is not None:
-            self._relist |= time.monotonic() - primed > self.settings.relist_grace_seconds
-            if self._relist:
-                self._poke()
+        if event_type is None:
+            self._listing_event(time.monotonic())
+
+    def _listing_event(self, now: float) -> None:
+        """kopf lists a kind again -- resumed after a peering pause, or its watch expired --
+        when a listing event follows a silence: deletions in between sent no event, so the
+        state is rebuilt from a LIST, once. (Its first listing, under way while ours runs or
+        right after, is one continuous stream of them: no reason to start over.)"""
+        last, self._last_listing = self._last_listing, now
+        primed, grace = self._primed_at, self.settings.relist_grace_seconds
+        if primed is None or now - primed <= grace or now - last <= grace:
+            return
+        self._relist = True
+        self._poke()
 
     def _set(self, namespace: str, uid: str, found: ObjectFindings | None) -> bool:
         objects = self._objects.get(namespace)
@@ -259,7 +274,7 @@ class Reports:
     ) -> int:
         count = 0
         try:
-            async for page in client.pages(_resource(kind), namespace):
+            async for page in client.pages(_resource(kind), namespace, page_size=LIST_PAGE):
                 for item in page:
                     count += 1
                     item.setdefault("kind", kind.kind)
@@ -305,13 +320,7 @@ class Reports:
             self._written = written
             self._known_reports = True
         if self._crd is False and before is not False:
-            log.warning(
-                "policy reports: the PolicyReport CRD (%s) is not installed: no reports are "
-                "written (the hardened_policy_violations gauge is kept); looking again every "
-                "%.0fs. Install it: helm value reports.installCRD=true, see docs/reports.md",
-                CRD_NAME,
-                self.settings.crd_recheck_seconds,
-            )
+            log.warning(CRD_ABSENT, CRD_NAME, self.settings.crd_recheck_seconds)
         elif self._crd and before is False:
             log.info("policy reports: the PolicyReport CRD is installed now: writing reports")
         return self._crd
@@ -393,7 +402,14 @@ def register(registry: kopf.OperatorRegistry, reports: Reports, kubeconfig: str 
     from hardened_operator.k8s import load_connection
 
     @kopf.on.startup(registry=registry)
-    async def reports_startup(**_: Any) -> None:
+    async def reports_startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # kopf runs a worker per object, holding its body, until it idles: listing every Pod
+        # of a cluster at once would hold them all. At most this many per watched kind at
+        # once bounds that, and kopf's first listing then takes longer -- which the reports
+        # do not wait for (they LIST on their own).
+        settings.queueing.worker_limit = KOPF_WORKERS_PER_KIND
+        # kopf's first LIST is one response unless chunked: every Pod's JSON at once.
+        settings.watching.chunk_size = LIST_PAGE
         reports.start(KubeClient(load_connection(kubeconfig)))
 
     @kopf.on.cleanup(registry=registry)

@@ -15,6 +15,7 @@ reported as an error (``invalid-object``, the audit's name for it), never passed
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -74,7 +75,9 @@ def owned_by_workload(obj: Mapping[str, Any]) -> bool:
 
 
 def _bounded(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most ``limit`` characters; interned: the failures of a thousand Pods made alike
+    share their texts (the operator keeps them for every failing object)."""
+    return sys.intern(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _failures(violations: list[Violation]) -> tuple[CheckFailure, ...]:
@@ -88,7 +91,7 @@ def _failures(violations: list[Violation]) -> tuple[CheckFailure, ...]:
         fields = list(dict.fromkeys(v.field for v in found))
         failures.append(
             CheckFailure(
-                check=check,
+                check=sys.intern(check),
                 status="fail",
                 message=_bounded("; ".join(messages), _MESSAGE_CHARS),
                 fields=_bounded(", ".join(fields), _FIELDS_CHARS),
@@ -130,8 +133,8 @@ def findings_for(obj: Mapping[str, Any], profile: Profile) -> ObjectFindings | N
     if not failures:
         return None
     return ObjectFindings(
-        api_version=str(obj.get("apiVersion") or ""),
-        kind=kind,
+        api_version=sys.intern(str(obj.get("apiVersion") or "")),
+        kind=sys.intern(kind),
         name=str(meta.get("name") or ""),
         uid=str(meta.get("uid") or ""),
         failures=failures,

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from hardened_operator import FIELD_MANAGER
-from hardened_operator.policy import CHECKS
+from hardened_operator.policy import CHECKS, check_ids
 from hardened_operator.policy.types import Profile
-from hardened_operator.reports.findings import CheckFailure, ObjectFindings
+from hardened_operator.reports.findings import INVALID_OBJECT, CheckFailure, ObjectFindings
 
 API_VERSION: Final = "wgpolicyk8s.io/v1alpha2"
 KIND: Final = "PolicyReport"
@@ -42,16 +42,18 @@ MANAGED_BY: Final = {"app.kubernetes.io/managed-by": FIELD_MANAGER}
 # Room kept for the report's own fields (metadata, summary, the omitted-results notice).
 _ENVELOPE_BYTES: Final = 4096
 
-# PSA restricted-only checks are hardening; the baseline and our own ones let a pod run as
-# root or escape it.
-_SEVERITY: Final = {"restricted": "medium"}
+# high: what runs as root or escapes the container (the nonroot profile's checks, PSA
+# baseline's, ours); medium: the rest of PSA restricted (hardening: seccomp, volume types).
+_HIGH_LEVELS: Final = frozenset({"baseline", "hardened"})
+_NONROOT_CHECKS: Final = frozenset(check_ids("nonroot"))
 
 
 def _severity(check: str) -> str | None:
     registered = CHECKS.get(check)
-    if registered is None:
-        return "high" if check != "invalid-object" else None
-    return _SEVERITY.get(registered.level, "high")
+    if registered is None:  # the HardenedService checks (root identity, invalid spec); errors
+        return None if check == INVALID_OBJECT else "high"
+    high = check in _NONROOT_CHECKS or registered.level in _HIGH_LEVELS
+    return "high" if high else "medium"
 
 
 def _result(profile: Profile, found: ObjectFindings, failure: CheckFailure, ns: str) -> Any:
@@ -137,9 +139,10 @@ def build_report(
                 "result": "warn",
                 "scored": False,
                 "message": (
-                    f"{total} more results are not listed: a report lists at most "
-                    f"{len(results)} (etcd's object size limit); the summary counts all of "
-                    f"them. List them with: hardened audit --cluster -n {namespace}"
+                    f"{total} more results are not listed: this report lists the first "
+                    f"{len(results)}, as many as fit in {max_results} results and "
+                    f"{max_bytes // 1024} KiB (etcd refuses objects over ~1.5 MiB); the summary "
+                    f"counts all of them. List them with: hardened audit --cluster -n {namespace}"
                 ),
                 "properties": {
                     "omittedFail": str(omitted["fail"]),
