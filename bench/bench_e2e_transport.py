@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/pip install --target /tmp/h2lib granian==2.8.7 hypercorn==0.18.0
+    .venv/bin/pip install --target /tmp/h2lib granian==2.8.7 hypercorn==0.18.0 uvloop==0.23.0
     .venv/bin/python bench/bench_e2e_transport.py [--lib /tmp/h2lib] [--clients 1,100]
 
 The servers under test are not dependencies of the project: they are loaded from ``--lib`` (a
@@ -13,7 +13,9 @@ the same certificate:
 * ``aiohttp h1``: ``hardened webhook`` as shipped (HTTP/1.1 only, Python TLS): the baseline;
 * ``granian h2`` / ``granian h1``: granian (Rust HTTP and TLS, one worker process), ALPN ``h2``
   or HTTP/1.1 only - the pair separates what HTTP/2 does from what a Rust server does;
-* ``hypercorn h2``: hypercorn (asyncio, the ``h2`` library, Python TLS), ALPN ``h2``.
+* ``hypercorn h2``: hypercorn (asyncio, the ``h2`` library, Python TLS), ALPN ``h2``;
+* ``aiohttp+uvloop h1``: ``hardened webhook`` unchanged on uvloop's event loop (compiled TLS
+  and I/O): what the shipped server would cost with that one more dependency.
 
 Two measurements, in one run:
 
@@ -130,7 +132,19 @@ def server_commands(cert: Path, key: Path) -> dict[str, list[str]]:
         "granian h2": [*granian, "--http", "2"],
         "granian h1": [*granian, "--http", "1"],
         "hypercorn h2": [py, str(HERE / "asgi_webhook.py"), "PORT", str(cert), str(key)],
+        "aiohttp+uvloop h1": uvloop_command(cert, key),
     }
+
+
+UVLOOP_CLI = (
+    "import asyncio, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
+    "from hardened_operator.cli import main; main()"
+)
+
+
+def uvloop_command(cert: Path, key: Path) -> list[str]:
+    """``hardened webhook`` unchanged, on uvloop's event loop (its TLS is compiled code)."""
+    return [sys.executable, "-c", UVLOOP_CLI, *aiohttp_command(cert, key)[3:]]
 
 
 def aiohttp_command(cert: Path, key: Path) -> list[str]:
@@ -426,7 +440,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     args.client_counts = [int(c) for c in args.clients.split(",")]
     lib = Path(args.lib)
-    missing = [m for m in ("granian", "hypercorn") if not (lib / m).is_dir()]
+    missing = [m for m in ("granian", "hypercorn", "uvloop") if not (lib / m).is_dir()]
     if missing or shutil.which("h2load") is None:
         print(
             f"bench_e2e_transport needs {', '.join(missing) or 'h2load'}: "
