@@ -7,19 +7,23 @@ the operator logs it once and keeps the gauge.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from operator_support import OperatorProcess, running_operator, wait_for
+from operator_support import HARDENED, OperatorProcess, free_port, running_operator, stop, wait_for
 
 from hardened_operator.k8s import bootstrap
 from hardened_operator.reports import (
@@ -269,3 +273,86 @@ def test_a_namespace_over_the_cap_gets_a_bounded_report_with_exact_counts(
         assert rep["metadata"]["annotations"][OMITTED_ANNOTATION] == str(failures - len(listed))
         assert len(json.dumps(rep)) <= MAX_REPORT_BYTES + 4096  # + the server's metadata
         assert sum(gauge(op, namespace).values()) == failures
+
+
+def _chart_cluster_role(name: str) -> Any:
+    """The ClusterRole the chart renders with reports on, under ``name``."""
+    chart_dir = Path(__file__).parents[2] / "helm" / "hardened-operator"
+    with helm.Chart.load(chart_dir) as chart:
+        rendered = chart.render(
+            {"reports": {"enabled": True}}, name="h", namespace="kube-system", is_install=True
+        )
+    docs = yaml.safe_load_all(rendered["hardened-operator/templates/rbac.yaml"])
+    role = next(d for d in docs if d and d["kind"] == "ClusterRole")
+    role["metadata"] = {"name": name}
+    return role
+
+
+def _token_kubeconfig(api: Any, namespace: str, account: str, path: Path) -> Path:
+    """A kubeconfig whose only credential is a TokenRequest token of ``account``."""
+    request: Any = {"spec": {"audiences": [], "expirationSeconds": 3600}}
+    token = (
+        client.CoreV1Api(api)
+        .create_namespaced_service_account_token(account, namespace, request)
+        .status.token
+    )
+    ca = Path(api.configuration.ssl_ca_cert).read_bytes()
+    cluster = {"server": api.configuration.host,
+               "certificate-authority-data": base64.b64encode(ca).decode()}  # fmt: skip
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "plane", "cluster": cluster}],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": account, "context": {"cluster": "plane", "user": account}}],
+        "current-context": account,
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def test_the_charts_rbac_is_enough_for_reports(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path, policyreport_crd: None
+) -> None:
+    """The operator with nothing but the chart's ClusterRole (reports on) and a token of its
+    own ServiceAccount: it reads every kind, writes the report, and is refused nothing."""
+    rbac, core = client.RbacAuthorizationV1Api(k8s_api), client.CoreV1Api(k8s_api)
+    name = f"reports-{uuid.uuid4().hex[:6]}"
+    account: Any = {"metadata": {"name": name}}
+    core.create_namespaced_service_account(namespace, account)
+    rbac.create_cluster_role(_chart_cluster_role(name))
+    binding: Any = {
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+    }
+    rbac.create_cluster_role_binding(binding)
+    try:
+        kubeconfig = _token_kubeconfig(k8s_api, namespace, name, tmp_path / "sa.kubeconfig")
+        env = {**control_plane.env(), "KUBECONFIG": str(kubeconfig)}
+        core.create_namespaced_pod(namespace, pod("bare", namespace, **ROOT))
+        # Cluster-wide, as the chart runs it.
+        health = free_port()
+        command = [*HARDENED, "run", "--all-namespaces", "--reports", "--no-webhook",
+                   "--operator-namespace=kube-system",
+                   f"--health-listen=127.0.0.1:{health}"]  # fmt: skip
+        log = tmp_path / "operator.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                command, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=sink, stderr=subprocess.STDOUT
+            )
+        op = OperatorProcess(process, health, None, log)
+        try:
+            wait_for(
+                "/operatorz", lambda: process.poll() is None and op.get("/operatorz")[0] == 200
+            )
+            rep = wait_for("the report", lambda: report(k8s_api, namespace), timeout=60)
+            assert named(rep) == expected(pod("bare", namespace, **ROOT))
+            logs = op.logs()
+            assert not re.search(r"\b403\b|Forbidden", logs), logs[-3000:]
+        finally:
+            stop(op)
+    finally:
+        rbac.delete_cluster_role_binding(name)
+        rbac.delete_cluster_role(name)
