@@ -291,11 +291,11 @@ def _chart_cluster_role(name: str) -> Any:
 def _token_kubeconfig(api: Any, namespace: str, account: str, path: Path) -> Path:
     """A kubeconfig whose only credential is a TokenRequest token of ``account``."""
     request: Any = {"spec": {"audiences": [], "expirationSeconds": 3600}}
-    token = (
-        client.CoreV1Api(api)
-        .create_namespaced_service_account_token(account, namespace, request)
-        .status.token
+    answer = client.CoreV1Api(api).create_namespaced_service_account_token(
+        account, namespace, request
     )
+    assert answer.status is not None
+    token = answer.status.token
     ca = Path(api.configuration.ssl_ca_cert).read_bytes()
     cluster = {"server": api.configuration.host,
                "certificate-authority-data": base64.b64encode(ca).decode()}  # fmt: skip
