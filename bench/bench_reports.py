@@ -179,8 +179,10 @@ def measure_on(
             core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
             wait("the report to drop the pod", counts(before), 60, 0.02)
             latencies.append(time.monotonic() - t0)
-        result["latency_median_s"] = statistics.median(latencies)
-        result["latency_max_s"] = max(latencies)
+        # The first change lands while kopf may still work through its first listing.
+        result["latency_first_s"] = latencies[0]
+        result["latency_median_s"] = statistics.median(latencies[1:])
+        result["latency_max_s"] = max(latencies[1:])
         result["changes"] = len(latencies)
 
         # Churn: a failing Pod created in one namespace every few ms, never a quiet second.
@@ -267,7 +269,10 @@ def main() -> int:
     print("|---|---|")
     print(f"| Start to every report written (s) | {on['first_reports_s']:.1f} |")
     print(
-        f"| Update latency, change to report (s), median / max of {on['changes']} | "
+        f"| Update latency, change to report (s): the first change | {on['latency_first_s']:.2f} |"
+    )
+    print(
+        f"| Update latency (s), the {on['changes'] - 1} changes after it: median / max | "
         f"{on['latency_median_s']:.2f} / {on['latency_max_s']:.2f} |"
     )
     print(

@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MARKER = "<!-- bench:section -->"
-ALL = ("policy", "webhook", "e2e", "audit", "audit_cluster", "operator", "node")
+ALL = ("policy", "webhook", "e2e", "audit", "audit_cluster", "operator", "reports", "node")
 
 
 def machine() -> str:
