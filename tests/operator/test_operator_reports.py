@@ -32,6 +32,8 @@ from hardened_operator.reports import (
     OMITTED_ANNOTATION,
     REPORT_NAME,
     SOURCE,
+    build_report,
+    comparable,
     findings_for,
 )
 
@@ -356,3 +358,30 @@ def test_the_charts_rbac_is_enough_for_reports(
     finally:
         rbac.delete_cluster_role_binding(name)
         rbac.delete_cluster_role(name)
+
+
+def test_the_api_server_validates_reports_and_keeps_every_field_we_write(
+    k8s_api: Any, namespace: str, policyreport_crd: None
+) -> None:
+    """What the operator builds is stored as built (a field outside the CRD's schema would be
+    pruned silently), and the schema is really enforced."""
+    custom = client.CustomObjectsApi(k8s_api)
+    template: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "metadata": {"name": "t", "namespace": namespace, "uid": "u-1"},
+        "template": {"spec": {"containers": [{"name": "app", "image": "a:1", **ROOT}]}},
+    }
+    broken = deployment("broken", namespace)
+    broken["metadata"]["uid"] = "u-2"
+    broken["spec"]["template"] = "not a template"  # an error result, no severity
+    found = [findings_for(template, "restricted"), findings_for(broken, "restricted")]
+    built = build_report(namespace, [f for f in found if f], "restricted", max_results=3)
+    assert built is not None and built["summary"]["warn"] == 1  # the omitted notice too
+    stored = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, built)
+    assert comparable(stored) == comparable(built)
+    invalid = json.loads(json.dumps(built)) | {"metadata": {"name": "bad", "namespace": namespace}}
+    invalid["results"][0]["result"] = "maybe"
+    with pytest.raises(ApiException) as refused:
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, invalid)
+    assert refused.value.status == 422
