@@ -378,7 +378,7 @@ def test_the_api_server_validates_reports_and_keeps_every_field_we_write(
     found = [findings_for(template, "restricted"), findings_for(broken, "restricted")]
     built = build_report(namespace, [f for f in found if f], "restricted", max_results=3)
     assert built is not None and built["summary"]["warn"] == 1  # the omitted notice too
-    stored = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, built)
+    stored: Any = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, built)
     assert comparable(stored) == comparable(built)
     invalid = json.loads(json.dumps(built)) | {"metadata": {"name": "bad", "namespace": namespace}}
     invalid["results"][0]["result"] = "maybe"
