@@ -82,7 +82,8 @@ def test_the_manifests_install_admits_and_reconciles_like_the_chart(
 ) -> None:
     api = manifests_installed.api_client()
     user_namespace(api, "apps")
-    assert "runAsUser" in refusal_of_root_pod(api, "apps")
+    # manifests/ is the chart's default: the in-process policy refuses it, with our message.
+    assert 'hardened-operator policy "nonroot": Pod apps/root' in refusal_of_root_pod(api, "apps")
 
     create_hsvc(api, "apps", sample_service("web"))
     pod = running_pod(api, "apps", "web", timeout=240)

@@ -107,7 +107,12 @@ _HELM: dict[str, Any] = {}
 @pytest.fixture(scope="module")
 def installed(bare_node: NodeCluster) -> Iterator[NodeCluster]:
     config = helm.Config(kubeconfig_path=bare_node.plane.kubeconfig, namespace=NAMESPACE)
-    values = {"image": {"repository": IMAGE_REPOSITORY, "tag": VERSION}}
+    # The webhook judges pods here (not the chart's default, the in-process policy): these
+    # tests follow a review through the webhook's Service to the operator's pods.
+    values = {
+        "image": {"repository": IMAGE_REPOSITORY, "tag": VERSION},
+        "admission": {"enforcedBy": "webhook"},
+    }
     config.install(CHART, RELEASE, values, namespace=NAMESPACE, create_namespace=True, timeout=300)
     _HELM["config"] = config
     api = bare_node.api_client()
