@@ -161,7 +161,13 @@ def test_profiles_without_cel_leave_everything_to_the_webhook(
 
 
 def test_chart_bindings_are_the_generated_ones(chart: helm.Chart) -> None:
-    values = {"webhook": {"exemptNamespaces": ["kube-system", "ops"], "profile": "nonroot"}}
+    values = {
+        "webhook": {
+            "exemptNamespaces": ["kube-system", "ops"],
+            "profile": "nonroot",
+            "modeLabel": "example.com/admission",
+        }
+    }
     docs = _rendered(chart, values)
     rendered = {
         d["metadata"]["name"]: d["spec"]
@@ -169,6 +175,8 @@ def test_chart_bindings_are_the_generated_ones(chart: helm.Chart) -> None:
         if d.get("kind") == "ValidatingAdmissionPolicyBinding"
     }
     generated = policy_documents(
-        name="hardened-operator", exempt_namespaces=["kube-system", "ops", "hardened-system"]
+        name="hardened-operator",
+        exempt_namespaces=["kube-system", "ops", "hardened-system"],
+        mode_label="example.com/admission",
     )
     assert rendered == {d["metadata"]["name"]: d["spec"] for d in generated[1:]}

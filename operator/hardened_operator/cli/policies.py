@@ -17,7 +17,7 @@ from hardened_operator.cli._exemptions import exempt_namespaces as exempt_namesp
 from hardened_operator.cli._exemptions import exemption_options
 from hardened_operator.cli._exit import EXIT_FAILED
 from hardened_operator.cli._io import read_input, write_output
-from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
+from hardened_operator.conventions import ENFORCE_LABEL, OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
 
 
@@ -44,7 +44,13 @@ def _check(path: Path, text: str, regenerate: str) -> None:
     default=DEFAULT_PROFILE,
     show_default=True,
     help="Policy profile (in-process: nonroot, nonroot:allow-root-group; the others have "
-    "checks CEL cannot express and stay the webhook's).",
+    "checks without a CEL rule and stay the webhook's).",
+)
+@click.option(
+    "--mode-label",
+    default=ENFORCE_LABEL,
+    show_default=True,
+    help="The namespace label whose value picks the mode (the chart's webhook.modeLabel).",
 )
 @click.option(
     "--name",
@@ -86,6 +92,7 @@ def _check(path: Path, text: str, regenerate: str) -> None:
 )
 def policies(
     profile: str,
+    mode_label: str,
     name: str,
     exempt_namespaces: tuple[str, ...],
     no_default_exemptions: bool,
@@ -126,6 +133,7 @@ def policies(
             name=name,
             exempt_namespaces=config.exempt_namespaces,
             exempt_usernames=config.exempt_usernames,
+            mode_label=mode_label,
         )
         if check_file or output:  # a file: say what made it (the path as committed)
             committed = f"admission/{profile.replace(':', '-')}.yaml"

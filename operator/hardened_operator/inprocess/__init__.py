@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import yaml
 
+from ..conventions import ENFORCE_LABEL
 from ..policy.types import Profile
 from .policy import (
     DEFAULT_NAME,
@@ -36,6 +37,7 @@ def policy_yaml(
     name: str = DEFAULT_NAME,
     exempt_namespaces: Iterable[str] = (),
     exempt_usernames: Iterable[str] = (),
+    mode_label: str = ENFORCE_LABEL,
 ) -> str:
     """The documents of ``policy_documents`` as one YAML stream."""
     documents = policy_documents(
@@ -43,6 +45,7 @@ def policy_yaml(
         name=name,
         exempt_namespaces=exempt_namespaces,
         exempt_usernames=exempt_usernames,
+        mode_label=mode_label,
     )
     return yaml.safe_dump_all(documents, sort_keys=False, width=100)
 

@@ -307,9 +307,12 @@ def _labels() -> dict[str, str]:
     return {"app.kubernetes.io/managed-by": "hardened-operator"}
 
 
-def binding(name: str, mode: str, exempt_namespaces: Iterable[str]) -> dict[str, Any]:
+def binding(
+    name: str, mode: str, exempt_namespaces: Iterable[str], mode_label: str = ENFORCE_LABEL
+) -> dict[str, Any]:
     """The binding applying policy ``name`` with ``mode``'s action where the label says so."""
     action, label = MODES[mode]
+    label = {**label, "key": mode_label}
     expressions: list[dict[str, Any]] = []
     exempt = sorted(set(exempt_namespaces))
     if exempt:
@@ -333,8 +336,10 @@ def policy_documents(
     name: str = DEFAULT_NAME,
     exempt_namespaces: Iterable[str] = (),
     exempt_usernames: Iterable[str] = (),
+    mode_label: str = ENFORCE_LABEL,
 ) -> list[dict[str, Any]]:
-    """The policy and its three bindings (enforce, warn, audit), ready to apply."""
+    """The policy and its three bindings (enforce, warn, audit), ready to apply; the
+    namespace label ``mode_label`` picks the mode (the chart's ``webhook.modeLabel``)."""
     if profile not in PROFILES:
         check_ids(profile)  # raises PolicyError naming the known profiles
     exempt = list(exempt_namespaces)
@@ -347,7 +352,7 @@ def policy_documents(
         },
         "spec": policy_spec(profile, exempt_usernames),
     }
-    return [policy, *(binding(name, mode, exempt) for mode in MODES)]
+    return [policy, *(binding(name, mode, exempt, mode_label) for mode in MODES)]
 
 
 def _label(profile: str) -> str:
