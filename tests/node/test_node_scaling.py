@@ -5,8 +5,9 @@
 - The real HorizontalPodAutoscaler controller (kube-controller-manager's) scales a
   HardenedService through ``/scale``, up to ``minReplicas`` and down to ``maxReplicas``, and
   the operator does not fight it: the replicas the HPA wrote stay, and the Deployment follows.
-  There is no metrics-server on the node, so the HPA is driven by its bounds (which it applies
-  before it reads any metric), not by CPU load: scaling on load is not proven here.
+  The bounds move it first (applied before any metric is read); then, with a stand-in for
+  metrics-server (``fake_metrics``: the metrics.k8s.io API with usage the test chooses), the
+  HPA scales the service up on measured memory use, through the same /scale.
 - The PodDisruptionBudget made for 2 replicas stops a second eviction while the first pod is
   replaced (a ``kubectl drain`` evicts through the same Eviction API).
 """
@@ -14,8 +15,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
+import fake_metrics
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -187,3 +190,29 @@ def test_an_eviction_respects_the_disruption_budget(node_api: Any, node_namespac
     wait_replicas(node_api, node_namespace, name, 2)
     wait_for(allowed, 90, "the PDB allowing a disruption again")
     assert _evict(node_api, node_namespace, second) == 201
+
+
+def test_the_hpa_scales_on_measured_load_through_the_metrics_api(
+    node_api: Any, node_namespace: str, tmp_path: Path
+) -> None:
+    # Memory, not CPU: the HPA discounts CPU samples of pods in their first 5 minutes.
+    name = "loaded"
+    autoscaling = {"minReplicas": 1, "maxReplicas": 3, "targetMemoryUtilizationPercentage": 50}
+    spec = {"replicas": 1, "autoscaling": autoscaling,
+            "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}}}  # fmt: skip
+    with fake_metrics.served(node_api, tmp_path) as metrics:
+        create_hsvc(node_api, node_namespace, scaled_service(name, **spec))
+        wait_replicas(node_api, node_namespace, name, 1)
+        metrics.usage = {"cpu": "5m", "memory": "16Mi"}  # 25% of the request: no reason to scale
+        time.sleep(35)  # two HPA syncs with metrics below the target
+        assert read_hsvc(node_api, node_namespace, name)["spec"]["replicas"] == 1
+        assert metrics.requests > 0, "the HPA never asked the metrics API"
+
+        metrics.usage = {"cpu": "5m", "memory": "128Mi"}  # 200%: four times the target
+        wait_replicas(node_api, node_namespace, name, 3, timeout=240)  # capped at maxReplicas
+        hsvc = read_hsvc(node_api, node_namespace, name)
+        assert "kube-controller-manager" in _replica_writers(hsvc)
+        end = time.monotonic() + 30  # and it stays there: no fight with the operator
+        while time.monotonic() < end:
+            assert deployment_replicas(node_api, node_namespace, name)[0] == 3
+            time.sleep(2)
