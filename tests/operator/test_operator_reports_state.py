@@ -222,3 +222,28 @@ def test_exempt_namespaces_are_not_reported() -> None:
         assert set(api.reports) == {"team"}
 
     run(api, body, settings)
+
+
+def test_an_unexpected_failure_is_logged_and_the_writer_starts_over(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = FakeApi([pod("a")])
+    real_patch = api.patch
+    calls = 0
+
+    async def patch_failing_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug")
+        return await real_patch(*args, **kwargs)
+
+    api.patch = patch_failing_once  # type: ignore[method-assign]
+
+    async def body(reports: Reports) -> None:
+        await asyncio.sleep(1.5)  # the failure, max_delay_seconds (0.6), a new start
+        assert failing(api) == {"a"}
+
+    with caplog.at_level(logging.ERROR, logger="hardened_operator.controller.reports"):
+        run(api, body)
+    assert any("starting over" in r.getMessage() for r in caplog.records)

@@ -194,6 +194,15 @@ class Reports:
             await self._client.close()
 
     async def _run(self) -> None:
+        # A bug must not end the reports for the life of the process: log it, start over.
+        while True:
+            try:
+                await self._serve()
+            except Exception:
+                log.exception("policy reports failed; starting over")
+                await asyncio.sleep(self.settings.max_delay_seconds)
+
+    async def _serve(self) -> None:
         assert self._wake is not None
         await self._prime()
         while True:
@@ -246,15 +255,13 @@ class Reports:
             if now_found is not None:
                 fresh.setdefault(namespace, {})[uid] = now_found
         fresh = {ns: objs for ns, objs in fresh.items() if objs}
-        changed = {
-            ns
-            for ns in fresh.keys() | self._objects.keys()
-            if fresh.get(ns) != self._objects.get(ns)
-        }
+        # Every namespace that has, had, or shows failures is compared (a write only where
+        # the report or gauge differs): a write that failed before is retried too.
+        known = fresh.keys() | self._objects.keys() | self._gauge.keys()
         self._objects = fresh
         await self._ask_crd()
         now = time.monotonic()
-        for namespace in changed | {ns for ns, live in self._written.items() if live is not None}:
+        for namespace in known | {ns for ns, live in self._written.items() if live is not None}:
             self._dirty.setdefault(namespace, _Dirty(now, now))
         self._primed_at = time.monotonic()
         log.info(
