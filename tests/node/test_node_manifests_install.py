@@ -6,6 +6,7 @@ The image is the one built here, given the manifests' own name inside containerd
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -83,7 +84,8 @@ def test_the_manifests_install_admits_and_reconciles_like_the_chart(
     api = manifests_installed.api_client()
     user_namespace(api, "apps")
     # manifests/ is the chart's default: the in-process policy refuses it, with our message.
-    assert 'hardened-operator policy "nonroot": Pod apps/root' in refusal_of_root_pod(api, "apps")
+    refusal = json.loads(refusal_of_root_pod(api, "apps"))["message"]
+    assert 'hardened-operator policy "nonroot": Pod apps/root' in refusal, refusal
 
     create_hsvc(api, "apps", sample_service("web"))
     pod = running_pod(api, "apps", "web", timeout=240)
