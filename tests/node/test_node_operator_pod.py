@@ -102,17 +102,15 @@ def _hardened() -> list[str]:
 
 
 _HELM: dict[str, Any] = {}
+# The webhook judges pods here (not the chart's default, the in-process policy): these tests
+# follow a review through the webhook's Service to the operator's pods, and its absence.
+WEBHOOK_ENFORCES: dict[str, Any] = {"admission": {"enforcedBy": "webhook"}}
 
 
 @pytest.fixture(scope="module")
 def installed(bare_node: NodeCluster) -> Iterator[NodeCluster]:
     config = helm.Config(kubeconfig_path=bare_node.plane.kubeconfig, namespace=NAMESPACE)
-    # The webhook judges pods here (not the chart's default, the in-process policy): these
-    # tests follow a review through the webhook's Service to the operator's pods.
-    values = {
-        "image": {"repository": IMAGE_REPOSITORY, "tag": VERSION},
-        "admission": {"enforcedBy": "webhook"},
-    }
+    values = {"image": {"repository": IMAGE_REPOSITORY, "tag": VERSION}, **WEBHOOK_ENFORCES}
     config.install(CHART, RELEASE, values, namespace=NAMESPACE, create_namespace=True, timeout=300)
     _HELM["config"] = config
     api = bare_node.api_client()
@@ -320,7 +318,10 @@ def test_helm_upgrade_to_a_new_image_under_load(installed: NodeCluster) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert tagged.returncode == 0, tagged.stderr
-    values = {"image": {"repository": IMAGE_REPOSITORY, "tag": f"{VERSION}-next"}}
+    values = {
+        "image": {"repository": IMAGE_REPOSITORY, "tag": f"{VERSION}-next"},
+        **WEBHOOK_ENFORCES,
+    }
     with AdmissionLoad(installed.plane.kubeconfig, namespace) as load:
         time.sleep(3)
         _HELM["config"].upgrade(CHART, RELEASE, values, namespace=NAMESPACE, timeout=300)
