@@ -1,0 +1,74 @@
+"""The chart's configRollouts switch: off, the operator may not list or watch ConfigMaps and
+Secrets and runs without --config-rollouts; on, it gets exactly the grant the docs show and
+the flag that uses it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import yaml
+
+REPO = Path(__file__).parents[2]
+CHART = REPO / "helm" / "hardened-operator"
+DOC = REPO / "docs" / "hardenedservice.md"
+
+Grant = tuple[str, str, str]
+
+
+def render(values: dict[str, Any]) -> dict[str, str]:
+    with helm.Chart.load(CHART) as chart:
+        rendered = chart.render(values, name="h", namespace="hardened-system", is_install=True)
+    return {path.split("/", 1)[1]: text for path, text in rendered.items()}
+
+
+def granted(templates: dict[str, str]) -> set[Grant]:
+    docs = [d for d in yaml.safe_load_all(templates["templates/rbac.yaml"]) if d]
+    role = next(d for d in docs if d["kind"] == "ClusterRole")
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def operator_args(templates: dict[str, str]) -> list[str]:
+    deployment = yaml.safe_load(templates["templates/deployment.yaml"])
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return [str(a) for a in container["args"]]
+
+
+def documented_grant() -> set[Grant]:
+    """The ClusterRole in docs/hardenedservice.md's Config rollouts section."""
+    section = DOC.read_text().split("## Config rollouts", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block, "the section shows the grant"
+    role = next(d for d in yaml.safe_load_all(block.group(1)) if d["kind"] == "ClusterRole")
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+CONFIG_KINDS = {("", "configmaps"), ("", "secrets")}
+
+
+def test_off_by_default_no_grant_on_configmaps_or_secrets_and_no_flag() -> None:
+    off = render({})
+    assert not {(g, r) for g, r, _ in granted(off)} & CONFIG_KINDS
+    assert "--config-rollouts" not in operator_args(off)
+
+
+def test_on_adds_exactly_the_documented_grant_and_the_flag() -> None:
+    off, on = render({}), render({"configRollouts": {"enabled": True}})
+    added = granted(on) - granted(off)
+    assert added == documented_grant()
+    assert added == {(g, r, v) for g, r in CONFIG_KINDS for v in ("list", "watch")}
+    assert "--config-rollouts" in operator_args(on)
