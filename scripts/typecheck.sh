@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# mypy --strict over the package, the tests and bench/. Extra arguments go to every mypy run.
+# mypy --strict over the package, the tests, bench/ and scripts/. Extra arguments go to every
+# mypy run.
 #
-# Test directories are not packages and share module names (a conftest.py in several), so one
-# run over tests/ stops at "duplicate module named conftest". Each directory is therefore its own
-# run, with itself and tests/ (for the `support` package) on MYPYPATH. All runs share mypy's
-# incremental cache, so a warm run only re-checks what changed. Every run goes ahead even when
-# an earlier one fails; the script fails if any did and names them.
+# tests/ is a package (tests/__init__.py, one per folder), so one run checks all of it: its
+# modules are tests.<area>.<module>, two conftest.py never collide. bench/ is a folder of
+# scripts that import each other by name, so it is a run of its own with itself on MYPYPATH.
+# All runs share mypy's incremental cache. Every run goes ahead even when an earlier one
+# fails; the script fails if any did and names them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mypy=.venv/bin/mypy
@@ -22,16 +23,7 @@ check() { # check <name> <extra MYPYPATH> [mypy arguments...]
 
 # The package: the files and options come from [tool.mypy] in pyproject.toml.
 check operator/hardened_operator "" "$@"
-check "tests/*.py" tests "$@" tests/*.py
-for dir in tests/*/; do
-  dir=${dir%/}
-  compgen -G "$dir/*.py" >/dev/null || continue # __pycache__, data-only directories
-  if [ -f "$dir/__init__.py" ]; then
-    check "$dir" tests "$@" "$dir" # a package (tests/support): importable from tests/
-  else
-    check "$dir" "tests:$dir" "$@" "$dir"
-  fi
-done
+check tests "" "$@" tests
 check bench bench "$@" bench
 check scripts "" "$@" scripts/*.py
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from hardened_operator.k8s import bootstrap
-from support import controlplane, webhooks
+from tests.support import controlplane, webhooks
 
 
 @pytest.fixture(scope="session")

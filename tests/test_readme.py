@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hardened_operator import builders, conventions
-from support import walkthrough
+from tests.support import walkthrough
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()

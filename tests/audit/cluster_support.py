@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from audit_manifests import KINDS, bad_specs, compliant_spec, wrap
-from audit_support import HARDENED, ROOT
 
 from hardened_operator.k8s import inventory
 from hardened_operator.workloads import POD_BEARING
+from tests.audit.audit_manifests import KINDS, bad_specs, compliant_spec, wrap
+from tests.audit.audit_support import HARDENED, ROOT
 
 HARDENED_SERVICE = yaml.safe_load(
     (ROOT / "docs" / "examples" / "hardenedservice" / "minimal.yaml").read_text()

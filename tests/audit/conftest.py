@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from audit_support import RunAudit, invoke
+
+from tests.audit.audit_support import RunAudit, invoke
 
 
 @pytest.fixture

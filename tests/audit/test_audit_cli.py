@@ -9,10 +9,10 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from audit_manifests import KINDS, bad_specs, compliant_spec, container, wrap
-from audit_support import RunAudit, invoke, parse_json, write_yaml
 
 from hardened_operator.policy import check_ids
+from tests.audit.audit_manifests import KINDS, bad_specs, compliant_spec, container, wrap
+from tests.audit.audit_support import RunAudit, invoke, parse_json, write_yaml
 
 
 @pytest.mark.parametrize("kind", KINDS)

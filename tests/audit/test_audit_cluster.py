@@ -13,8 +13,11 @@ from typing import Any
 
 import pytest
 import yaml
-from audit_manifests import bad_specs, compliant_spec
-from cluster_support import (
+
+from hardened_operator.conventions import ENFORCE_LABEL
+from hardened_operator.k8s import bootstrap, inventory
+from tests.audit.audit_manifests import bad_specs, compliant_spec
+from tests.audit.cluster_support import (
     RESOURCES,
     comparable,
     create,
@@ -23,10 +26,7 @@ from cluster_support import (
     sarif_namespaces,
     valid_object,
 )
-
-from hardened_operator.conventions import ENFORCE_LABEL
-from hardened_operator.k8s import bootstrap, inventory
-from support.controlplane import ControlPlaneHandle
+from tests.support.controlplane import ControlPlaneHandle
 
 pytestmark = pytest.mark.controlplane
 

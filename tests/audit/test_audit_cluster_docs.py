@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
-from audit_support import ROOT
-from cluster_support import comparable, run_hardened
 
 from hardened_operator.workloads import POD_BEARING
-from support import walkthrough
-from support.controlplane import ControlPlaneHandle
+from tests.audit.audit_support import ROOT
+from tests.audit.cluster_support import comparable, run_hardened
+from tests.support import walkthrough
+from tests.support.controlplane import ControlPlaneHandle
 
 DOC = (ROOT / "docs" / "audit.md").read_text()
 SECTION = DOC.split("## `--cluster`", 1)[1].split("\n## ", 1)[0]

@@ -7,8 +7,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from audit_support import invoke
-from cluster_support import run_hardened
 
 from hardened_operator.audit.cluster import (
     ClusterAudit,
@@ -18,6 +16,8 @@ from hardened_operator.audit.cluster import (
 from hardened_operator.conventions import ENFORCE_LABEL
 from hardened_operator.dev.manifests import mode_label_conditions
 from hardened_operator.errors import PolicyError
+from tests.audit.audit_support import invoke
+from tests.audit.cluster_support import run_hardened
 
 CONDITIONS = mode_label_conditions()
 EXEMPT = frozenset({"kube-system", "hardened-system"})

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_manifests import bad_specs, compliant_spec
-from cluster_support import create, run_hardened, token_kubeconfig, valid_object
 from kubernetes import client
 
 from hardened_operator.k8s import bootstrap
 from hardened_operator.workloads import POD_BEARING
-from support.controlplane import ControlPlaneHandle
+from tests.audit.audit_manifests import bad_specs, compliant_spec
+from tests.audit.cluster_support import create, run_hardened, token_kubeconfig, valid_object
+from tests.support.controlplane import ControlPlaneHandle
 
 pytestmark = pytest.mark.controlplane
 

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from audit_support import ROOT, RunAudit, parse_json
+
+from tests.audit.audit_support import ROOT, RunAudit, parse_json
 
 EXAMPLES = ROOT / "docs" / "examples" / "audit"
 

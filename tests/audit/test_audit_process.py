@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from audit_manifests import bad_specs, compliant_spec, wrap
-from audit_support import HARDENED, write_yaml
+
+from tests.audit.audit_manifests import bad_specs, compliant_spec, wrap
+from tests.audit.audit_support import HARDENED, write_yaml
 
 HEAVY = ("kubernetes", "kopf", "aiohttp")
 

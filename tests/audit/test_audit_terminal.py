@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from audit_support import ROOT
+from tests.audit.audit_support import ROOT
 
 EXAMPLES = ROOT / "docs" / "examples" / "audit"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import yaml
-from audit_manifests import KINDS, bad_specs, compliant_spec, container, wrap
-from audit_support import RunAudit, parse_json, write_yaml
 
 from hardened_operator.audit.rewrite import fix_source, guess_indent
 from hardened_operator.audit.sources import Source
+from tests.audit.audit_manifests import KINDS, bad_specs, compliant_spec, container, wrap
+from tests.audit.audit_support import RunAudit, parse_json, write_yaml
 
 
 def _fix(text: str, profile: str = "nonroot", name: str = "x.yaml") -> str:

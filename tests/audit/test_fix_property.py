@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from audit_manifests import KINDS, wrap
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardened_operator.audit.rewrite import fix_source
 from hardened_operator.audit.sources import Source
 from hardened_operator.workloads import review_object
+from tests.audit.audit_manifests import KINDS, wrap
 
 
 def _maybe(key: str, values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:

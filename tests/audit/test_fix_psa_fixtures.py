@@ -13,10 +13,10 @@ import os
 from pathlib import Path
 
 import pytest
-from audit_support import invoke
 
 from hardened_operator.audit.rewrite import fix_source
 from hardened_operator.audit.sources import Source
+from tests.audit.audit_support import invoke
 
 # checks whose fix would change what the pod does, not how it is confined
 UNFIXABLE = {

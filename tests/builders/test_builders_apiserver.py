@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 import yaml
-from builders_strategies import hardened_services
 from hypothesis import HealthCheck, given, settings
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from hardened_operator.builders import build_objects
 from hardened_operator.k8s import bootstrap
+from tests.builders.builders_strategies import hardened_services
 
 pytestmark = pytest.mark.controlplane
 

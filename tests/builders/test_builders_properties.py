@@ -11,7 +11,6 @@ from typing import Any
 import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
-from builders_strategies import hardened_services
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from hardened_operator.builders import build_objects, pod_templates
 from hardened_operator.builders.availability import wants_disruption_budget
 from hardened_operator.errors import SpecValidationError
 from hardened_operator.model.validation import parse
+from tests.builders.builders_strategies import hardened_services
 
 try:  # helper "policy" owns the engine; without it these tests must fail, never skip
     from hardened_operator.policy import evaluate

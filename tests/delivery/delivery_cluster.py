@@ -6,10 +6,10 @@ import subprocess
 import uuid
 from typing import Any
 
-from delivery_support import SAMPLES, kubectl_binary, load_file, skip_or_fail
 from kubernetes import dynamic
 
 from hardened_operator.k8s import bootstrap
+from tests.delivery.delivery_support import SAMPLES, kubectl_binary, load_file, skip_or_fail
 
 FIELD_MANAGER = "delivery-test"
 

@@ -23,8 +23,12 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from delivery_cluster import apply, create_namespace, kubectl, unique
-from delivery_support import (
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from hardened_operator.k8s import bootstrap
+from tests.delivery.delivery_cluster import apply, create_namespace, kubectl, unique
+from tests.delivery.delivery_support import (
     CHART,
     ENFORCE_LABEL,
     MANIFESTS,
@@ -35,10 +39,6 @@ from delivery_support import (
     load_docs,
     load_file,
 )
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
-from hardened_operator.k8s import bootstrap
 
 pytestmark = pytest.mark.controlplane
 

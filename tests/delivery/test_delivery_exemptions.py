@@ -7,9 +7,9 @@ from typing import Any
 
 import helm_python as helm
 import pytest
-from delivery_support import CHART, find, matching_webhooks, parse_operator_args
 
 from hardened_operator.cli._exemptions import exempt_namespaces
+from tests.delivery.delivery_support import CHART, find, matching_webhooks, parse_operator_args
 
 RELEASE = "hardened-operator"
 
@@ -58,7 +58,7 @@ def test_operator_exemptions_equal_the_webhook_exclusions(
 
 
 def test_manifests_operator_exemptions_equal_the_webhook_exclusions() -> None:
-    from delivery_support import manifest_objects
+    from tests.delivery.delivery_support import manifest_objects
 
     objs = manifest_objects()
     vwc = find(objs, "ValidatingWebhookConfiguration")

@@ -32,8 +32,12 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from delivery_cluster import apply, create_namespace, pvc, sample, unique
-from delivery_support import (
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from hardened_operator.k8s import bootstrap
+from tests.delivery.delivery_cluster import apply, create_namespace, pvc, sample, unique
+from tests.delivery.delivery_support import (
     CHART,
     CLUSTER_NEEDS,
     ENFORCE_LABEL,
@@ -43,11 +47,7 @@ from delivery_support import (
     load_docs,
     load_file,
 )
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
-from hardened_operator.k8s import bootstrap
-from support.kube import name_of
+from tests.support.kube import name_of
 
 pytestmark = pytest.mark.controlplane
 

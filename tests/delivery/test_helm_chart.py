@@ -14,7 +14,8 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from delivery_support import (
+
+from tests.delivery.delivery_support import (
     CHART,
     CLUSTER_NEEDS,
     CRD_SOURCE,

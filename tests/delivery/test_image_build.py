@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from hardened_operator import conventions
-from support.controlplane import ControlPlaneHandle
+from tests.support.controlplane import ControlPlaneHandle
 
 # A cold build (base + pip) must fit in the first test that uses the module fixture.
 pytestmark = [pytest.mark.image, pytest.mark.timeout(3000)]

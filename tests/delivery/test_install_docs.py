@@ -9,7 +9,8 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from delivery_support import CHART, REPO, find, load_docs
+
+from tests.delivery.delivery_support import CHART, REPO, find, load_docs
 
 DOC = REPO / "docs" / "install.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.S)

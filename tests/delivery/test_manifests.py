@@ -14,7 +14,9 @@ import sys
 from typing import Any
 
 import pytest
-from delivery_support import (
+
+from hardened_operator import conventions
+from tests.delivery.delivery_support import (
     CLUSTER_NEEDS,
     ENFORCE_LABEL,
     MANIFESTS,
@@ -39,8 +41,6 @@ from delivery_support import (
     skip_or_fail,
     validate_strict,
 )
-
-from hardened_operator import conventions
 
 WORKLOAD_RESOURCES = {
     ("", "pods"),

@@ -17,7 +17,14 @@ from pathlib import Path
 import helm_python as helm
 import pytest
 import yaml
-from delivery_support import CHART, MANIFESTS, REPO, kustomization_resources, manifest_objects
+
+from tests.delivery.delivery_support import (
+    CHART,
+    MANIFESTS,
+    REPO,
+    kustomization_resources,
+    manifest_objects,
+)
 
 SCRIPT = REPO / "scripts" / "render_manifests.py"
 

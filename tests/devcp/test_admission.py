@@ -12,8 +12,8 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from support import webhooks
-from support.kube import name_of
+from tests.support import webhooks
+from tests.support.kube import name_of
 
 pytestmark = pytest.mark.controlplane
 

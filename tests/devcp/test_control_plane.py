@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from hardened_operator import API_GROUP, API_VERSION, KIND, PLURAL
 from hardened_operator.dev import assets
 from hardened_operator.k8s import bootstrap
-from support.controlplane import ControlPlaneHandle
+from tests.support.controlplane import ControlPlaneHandle
 
 pytestmark = pytest.mark.controlplane
 

@@ -23,7 +23,7 @@ from hardened_operator.dev import assets, processes
 from hardened_operator.dev.processes import ProcessRecord
 from hardened_operator.errors import AssetsNotFoundError
 from hardened_operator.k8s import bootstrap
-from support import controlplane
+from tests.support import controlplane
 
 pytestmark = pytest.mark.controlplane
 

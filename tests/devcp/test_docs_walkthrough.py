@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hardened_operator.dev import assets
-from support import walkthrough
+from tests.support import walkthrough
 
 pytestmark = pytest.mark.controlplane
 

@@ -13,7 +13,7 @@ import pytest
 
 from hardened_operator.dev import assets
 from hardened_operator.errors import AssetsNotFoundError
-from support import controlplane
+from tests.support import controlplane
 
 pytestmark = pytest.mark.controlplane
 
@@ -22,7 +22,7 @@ TESTS = Path(__file__).resolve().parents[1]
 # Starts the plane the way the session fixture does, says where, then waits to be killed.
 HOLDER = """
 import sys, time
-from support import controlplane
+from tests.support import controlplane
 handle, stop = controlplane.start_session_plane()
 print("PLANE", handle.plane.directory, flush=True)
 time.sleep(600)
@@ -53,7 +53,7 @@ def _needs_local_assets() -> None:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS.parent), env.get("PYTHONPATH")]))
     return env
 
 
@@ -112,7 +112,7 @@ def test_failing_test_and_ctrl_c_leave_no_process(tmp_path: Path) -> None:
         "-m",
         "pytest",
         "-p",
-        "conftest",  # tests/conftest.py, found through PYTHONPATH
+        "tests.conftest",  # tests/conftest.py, found through PYTHONPATH
         "-s",
         "-q",
         "-p",

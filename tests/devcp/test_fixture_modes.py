@@ -11,7 +11,7 @@ import pytest
 
 from hardened_operator.dev import assets
 from hardened_operator.errors import AssetsNotFoundError
-from support import controlplane
+from tests.support import controlplane
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def _pytest(tmp_path: Path, env: dict[str, str], *targets: str) -> subprocess.Co
         for k, v in os.environ.items()
         if k not in ("KUBECONFIG", "KUBEBUILDER_ASSETS", controlplane.REQUIRE_ENV, "CI")
     }
-    full_env["PYTHONPATH"] = str(TESTS)
+    full_env["PYTHONPATH"] = str(TESTS.parent)  # tests is a package
     full_env.update(env)
     return subprocess.run(
         [
@@ -36,9 +36,12 @@ def _pytest(tmp_path: Path, env: dict[str, str], *targets: str) -> subprocess.Co
             "-m",
             "pytest",
             "-p",
-            "conftest",
+            "tests.conftest",
             "-p",
             "no:cacheprovider",
+            # tests/conftest.py is the plugin above: not again as the conftest of a target
+            # under tests/ (one module, two registrations: pytest refuses).
+            f"--confcutdir={TESTS / 'devcp'}",
             "-rs",
             "-s",
             f"--rootdir={tmp_path}",

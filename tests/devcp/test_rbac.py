@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from support.kube import name_of
+from tests.support.kube import name_of
 
 pytestmark = pytest.mark.controlplane
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from migrate_support import REPO
+
+from tests.migrate.migrate_support import REPO
 
 MINIMAL = REPO / "docs" / "examples" / "hardenedservice" / "minimal.yaml"
 NOT_UTF8 = b"kind: HardenedService\nmetadata:\n  name: caf\xe9\n"

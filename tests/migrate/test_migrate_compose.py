@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from migrate_support import COMPOSE, PREFIX
 
 from hardened_operator.builders import parse
 from hardened_operator.errors import ConversionError, ManifestParseError
 from hardened_operator.migrate.compose import ConversionResult, convert_files
+from tests.migrate.migrate_support import COMPOSE, PREFIX
 
 
 def convert(path: Path, **kwargs: Any) -> ConversionResult:

@@ -12,7 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from migrate_support import COMPOSE, DOCS_EXAMPLES, PREFIX, REPO, hardened
+
+from tests.migrate.migrate_support import COMPOSE, DOCS_EXAMPLES, PREFIX, REPO, hardened
 
 CRD = REPO / "crds" / "hardenedservices.ai-system.io.yaml"
 

@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from migrate_support import (
+
+from hardened_operator.migrate.dockerfile import _without_world_write
+from hardened_operator.migrate.dockerfile_rules import is_root_user, is_world_writable, root_group
+from hardened_operator.migrate.dockerfile_syntax import parse
+from tests.migrate.migrate_support import (
     DOCKERFILES,
     DOCS_EXAMPLES,
     FIXTURES,
@@ -16,11 +20,7 @@ from migrate_support import (
     org_fix,
     org_lint,
 )
-from test_migrate_hadolint import final_stage_dl3002, hadolint
-
-from hardened_operator.migrate.dockerfile import _without_world_write
-from hardened_operator.migrate.dockerfile_rules import is_root_user, is_world_writable, root_group
-from hardened_operator.migrate.dockerfile_syntax import parse
+from tests.migrate.test_migrate_hadolint import final_stage_dl3002, hadolint
 
 ALL = [*sorted(DOCKERFILES.glob("*.Dockerfile")), DOCS_EXAMPLES / "Dockerfile"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from migrate_support import is_subsequence, org_fix, org_lint
 
 from hardened_operator.migrate.dockerfile_syntax import parse
+from tests.migrate.migrate_support import is_subsequence, org_fix, org_lint
 
 BASES = [
     "python:3.11-slim",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from migrate_support import DOCKERFILES
 
 from hardened_operator.errors import ManifestParseError
 from hardened_operator.migrate.dockerfile_syntax import parse, parse_pairs, substitute
+from tests.migrate.migrate_support import DOCKERFILES
 
 
 def test_positions_cover_each_instruction_exactly() -> None:

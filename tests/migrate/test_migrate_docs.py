@@ -6,7 +6,8 @@ import re
 
 import pytest
 import yaml
-from migrate_support import DOCS_EXAMPLES, ORG_ARGS, PREFIX, REPO, hardened
+
+from tests.migrate.migrate_support import DOCS_EXAMPLES, ORG_ARGS, PREFIX, REPO, hardened
 
 DOC = (REPO / "docs" / "migrate.md").read_text(encoding="utf-8")
 

@@ -13,9 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from migrate_support import DOCKERFILES, DOCS_EXAMPLES, hadolint_binary, org_fix, org_lint
 
 from hardened_operator.migrate.dockerfile_syntax import parse
+from tests.migrate.migrate_support import (
+    DOCKERFILES,
+    DOCS_EXAMPLES,
+    hadolint_binary,
+    org_fix,
+    org_lint,
+)
 
 # hadolint 2.15 cannot parse heredocs ("unexpected ... expecting a new line"); we can.
 PARSEABLE = [

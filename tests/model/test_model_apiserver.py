@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from model_support import example_documents
 
 from hardened_operator.errors import SpecValidationError
 from hardened_operator.model.crd import CRD_NAME
 from hardened_operator.model.validation import parse
+from tests.model.model_support import example_documents
 
 pytestmark = pytest.mark.controlplane
 
@@ -238,9 +238,8 @@ def test_status_subresource_accepts_the_status_model(
 def test_kubectl_explain_reads_every_description(control_plane: Any, k8s_api: Any) -> None:
     """``kubectl explain`` reads the API server's OpenAPI v3 document: every spec and status
     field we describe must be published there with its description."""
-    from model_support import walk
-
     from hardened_operator.model import crd_manifest
+    from tests.model.model_support import walk
 
     assert control_plane.crd_error() is None
     url = f"{k8s_api.configuration.host}/openapi/v3/apis/{GROUP}/{VERSION}"

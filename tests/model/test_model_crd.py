@@ -10,10 +10,10 @@ import kubernetes_validate
 import pytest
 import yaml
 from click.testing import CliRunner
-from model_support import CRD_FILE, example_documents, unknown_fields, walk
 
 from hardened_operator.cli.crd import crd as crd_command
 from hardened_operator.model import crd_manifest, crd_yaml
+from tests.model.model_support import CRD_FILE, example_documents, unknown_fields, walk
 
 SCHEMA = crd_manifest()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 # Keys allowed in apiextensions.k8s.io/v1 JSONSchemaProps that we use (anything else is a leak

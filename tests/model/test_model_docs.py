@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 
 from click.testing import CliRunner
-from model_support import EXAMPLES, REPO
 
 from hardened_operator.cli import main
 from hardened_operator.model import crd_manifest
+from tests.model.model_support import EXAMPLES, REPO
 
 DOC = REPO / "docs" / "hardenedservice.md"
 SPEC = crd_manifest()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from node_support import compliant_pod, core_api
 
 from hardened_operator.k8s import bootstrap
+from tests.node.node_support import compliant_pod, core_api
 
 COMPLIANT_POD: dict[str, Any] = compliant_pod()
 

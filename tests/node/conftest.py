@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from node_support import NodeCluster, user_namespace
 
 from hardened_operator.dev import plane as plane_module
 from hardened_operator.k8s import bootstrap
-from support import controlplane
+from tests.node.node_support import NodeCluster, user_namespace
+from tests.support import controlplane
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from node_support import wait_for
 
 from hardened_operator.dev import node
+from tests.node.node_support import wait_for
 
 pytestmark = pytest.mark.node
 
@@ -53,9 +53,8 @@ def _ip_forward() -> str:
 
 
 def _run_pod(kubeconfig: Path, name: str) -> None:
-    from node_support import compliant_pod, core_api
-
     from hardened_operator.k8s import bootstrap
+    from tests.node.node_support import compliant_pod, core_api
 
     api = bootstrap.api_client(kubeconfig)
     core = core_api(api)
@@ -115,9 +114,9 @@ def test_what_a_killed_starter_left_is_cleaned_by_down_or_by_the_next_up(
         f"""
         import sys, time
         from pathlib import Path
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        sys.path.insert(0, {str(Path(__file__).parents[2])!r})  # the repository: tests is a package
         from hardened_operator.dev import plane
-        from test_node_cleanup import _run_pod
+        from tests.node.test_node_cleanup import _run_pod
         started = plane.start(plane.Options(directory=Path({str(directory)!r}), operator=False,
                                             tie_to_parent=True, node=True))
         _run_pod(started.kubeconfig, "orphan")

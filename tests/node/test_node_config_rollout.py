@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from node_support import (
+
+from hardened_operator.controller.config_rollout import HASH_ANNOTATION
+from tests.node.node_support import (
     NodeCluster,
     apps_api,
     core_api,
@@ -22,8 +24,6 @@ from node_support import (
     wait_for,
     wait_ready,
 )
-
-from hardened_operator.controller.config_rollout import HASH_ANNOTATION
 
 pytestmark = pytest.mark.node
 

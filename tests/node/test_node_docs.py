@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import walkthrough
+from tests.support import walkthrough
 
 pytestmark = pytest.mark.node
 

@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from node_support import (
+
+from tests.node.node_support import (
     MISSING_IMAGE,
     SAMPLE_ROOT,
     NodeCluster,

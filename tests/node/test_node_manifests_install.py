@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_support import (
+
+from hardened_operator.dev import node, node_assets
+from hardened_operator.dev import plane as plane_module
+from tests.node.node_support import (
     NodeCluster,
     apps_api,
     create_hsvc,
@@ -25,11 +28,8 @@ from node_support import (
     user_namespace,
     wait_for,
 )
-from test_node_operator_pod import IMAGE_REPOSITORY, VERSION, operator_image  # noqa: F401
-
-from hardened_operator.dev import node, node_assets
-from hardened_operator.dev import plane as plane_module
-from support import controlplane
+from tests.node.test_node_operator_pod import IMAGE_REPOSITORY, VERSION, operator_image  # noqa: F401
+from tests.support import controlplane
 
 pytestmark = pytest.mark.node
 

@@ -14,9 +14,13 @@ from typing import Any
 
 import helm_python as helm
 import pytest
-from admission_load import COMPLIANT_POD, AdmissionLoad
 from kubernetes.client.exceptions import ApiException
-from node_support import (
+
+from hardened_operator.dev import node, node_assets
+from hardened_operator.dev import plane as plane_module
+from hardened_operator.k8s import bootstrap
+from tests.node.admission_load import COMPLIANT_POD, AdmissionLoad
+from tests.node.node_support import (
     NodeCluster,
     apps_api,
     core_api,
@@ -28,11 +32,7 @@ from node_support import (
     wait_for,
     wait_ready,
 )
-
-from hardened_operator.dev import node, node_assets
-from hardened_operator.dev import plane as plane_module
-from hardened_operator.k8s import bootstrap
-from support import controlplane
+from tests.support import controlplane
 
 pytestmark = pytest.mark.node
 

@@ -18,11 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import fake_metrics
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from node_support import (
+
+import tests.node.fake_metrics as fake_metrics
+from hardened_operator import API_GROUP, API_VERSION, PLURAL
+from tests.node.node_support import (
     apps_api,
     core_api,
     create_hsvc,
@@ -32,8 +34,6 @@ from node_support import (
     wait_for,
     wait_ready,
 )
-
-from hardened_operator import API_GROUP, API_VERSION, PLURAL
 
 pytestmark = pytest.mark.node
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from node_support import (
+
+from tests.node.node_support import (
     NodeCluster,
     core_api,
     create_hsvc,

@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 import pytest
-from node_support import (
+
+from tests.node.node_support import (
     NodeCluster,
     apps_api,
     condition,

@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from operator_support import (
+
+from hardened_operator import API_GROUP, certs
+from hardened_operator.dev.plane import wait_for_denial
+from tests.operator.operator_support import (
     OperatorProcess,
     create_hsvc,
     free_port,
@@ -25,10 +28,7 @@ from operator_support import (
     running_operator,
     wait_for,
 )
-
-from hardened_operator import API_GROUP, certs
-from hardened_operator.dev.plane import wait_for_denial
-from support.kube import name_of
+from tests.support.kube import name_of
 
 pytestmark = pytest.mark.controlplane
 

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from operator_support import (
+
+from hardened_operator.builders import build_objects
+from tests.operator.operator_support import (
     conditions,
     create_hsvc,
     get_hsvc,
@@ -20,8 +22,6 @@ from operator_support import (
     running_operator,
     wait_for,
 )
-
-from hardened_operator.builders import build_objects
 
 pytestmark = pytest.mark.controlplane
 

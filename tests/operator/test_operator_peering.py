@@ -11,7 +11,15 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from operator_support import create_hsvc, get_hsvc, hsvc, running_operator, stop, wait_for
+
+from tests.operator.operator_support import (
+    create_hsvc,
+    get_hsvc,
+    hsvc,
+    running_operator,
+    stop,
+    wait_for,
+)
 
 pytestmark = pytest.mark.controlplane
 

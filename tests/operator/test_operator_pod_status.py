@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from operator_support import (
+
+from hardened_operator.dev import assets
+from tests.operator.operator_support import (
     conditions,
     create_hsvc,
     get_hsvc,
@@ -26,9 +28,7 @@ from operator_support import (
     running_operator,
     wait_for,
 )
-
-from hardened_operator.dev import assets
-from support.walkthrough import require_kubectl_assets
+from tests.support.walkthrough import require_kubectl_assets
 
 pytestmark = pytest.mark.controlplane
 

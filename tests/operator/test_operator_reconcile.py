@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from operator_support import (
+
+from hardened_operator.builders import build_objects
+from tests.operator.operator_support import (
     conditions,
     create_hsvc,
     get_hsvc,
@@ -28,9 +30,7 @@ from operator_support import (
     stop,
     wait_for,
 )
-
-from hardened_operator.builders import build_objects
-from support.kube import name_of
+from tests.support.kube import name_of
 
 pytestmark = pytest.mark.controlplane
 

@@ -23,7 +23,6 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from operator_support import HARDENED, OperatorProcess, free_port, running_operator, stop, wait_for
 
 from hardened_operator.k8s import bootstrap
 from hardened_operator.reports import (
@@ -35,6 +34,14 @@ from hardened_operator.reports import (
     build_report,
     comparable,
     findings_for,
+)
+from tests.operator.operator_support import (
+    HARDENED,
+    OperatorProcess,
+    free_port,
+    running_operator,
+    stop,
+    wait_for,
 )
 
 pytestmark = pytest.mark.controlplane

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from operator_support import (
+
+from tests.operator.operator_support import (
     create_hsvc,
     free_port,
     get_hsvc,

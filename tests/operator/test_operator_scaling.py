@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from operator_support import (
+
+from hardened_operator import API_GROUP, API_VERSION, PLURAL
+from tests.operator.operator_support import (
     conditions,
     create_hsvc,
     custom,
@@ -23,8 +25,6 @@ from operator_support import (
     running_operator,
     wait_for,
 )
-
-from hardened_operator import API_GROUP, API_VERSION, PLURAL
 
 pytestmark = pytest.mark.controlplane
 

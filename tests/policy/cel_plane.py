@@ -25,7 +25,7 @@ from hardened_operator.conventions import ENFORCE_LABEL
 from hardened_operator.dev import manifests
 from hardened_operator.inprocess import policy_documents
 from hardened_operator.k8s import bootstrap
-from support import webhooks
+from tests.support import webhooks
 
 SIDES = ("policy", "webhook")
 # The mode label's values: absent, the three modes, "disabled", and one nobody knows.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from policy_summary import CONFORMANCE_COUNTS, CONFORMANCE_NOTES
+
+from tests.policy.policy_summary import CONFORMANCE_COUNTS, CONFORMANCE_NOTES
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

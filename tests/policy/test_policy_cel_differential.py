@@ -29,7 +29,11 @@ from typing import Any
 
 import pytest
 import yaml
-from cel_plane import (
+
+from hardened_operator.inprocess import in_process_kinds, policy_documents
+from hardened_operator.k8s import bootstrap
+from hardened_operator.workloads import pod_specs
+from tests.policy.cel_plane import (
     EXEMPT_USER,
     OTHER_USER,
     SIDES,
@@ -43,12 +47,8 @@ from cel_plane import (
     two_enforcers,
     wait_for,
 )
-from policy_summary import CONFORMANCE_COUNTS
-from test_policy_psa_differential import EPHEMERAL_CASES, _base, corpus
-
-from hardened_operator.inprocess import in_process_kinds, policy_documents
-from hardened_operator.k8s import bootstrap
-from hardened_operator.workloads import pod_specs
+from tests.policy.policy_summary import CONFORMANCE_COUNTS
+from tests.policy.test_policy_psa_differential import EPHEMERAL_CASES, _base, corpus
 
 pytestmark = pytest.mark.controlplane
 

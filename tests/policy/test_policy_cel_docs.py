@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hardened_operator.inprocess import in_process_kinds, missing_cel, supported_profiles
-from support import walkthrough
+from tests.support import walkthrough
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "admission-policy.md").read_text()

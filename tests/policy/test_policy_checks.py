@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from policy_pods import DELETE, compliant_spec, container, spec_with
 
 from hardened_operator.policy import Profile, evaluate
+from tests.policy.policy_pods import DELETE, compliant_spec, container, spec_with
 
 NR: Profile = "nonroot"
 R: Profile = "restricted"

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 import yaml
-from policy_summary import CONFORMANCE_COUNTS, CONFORMANCE_NOTES
 
 from hardened_operator.policy import CHECKS, check_ids, evaluate
+from tests.policy.policy_summary import CONFORMANCE_COUNTS, CONFORMANCE_NOTES
 
 ENV = "PSA_FIXTURES"
 IN_REPO = Path(__file__).parent / "fixtures" / "pod-security"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from policy_pods import DELETE, spec_with
 
 from hardened_operator.policy import CHECKS, CheckResult, Finding, evaluate, psa_message
+from tests.policy.policy_pods import DELETE, spec_with
 
 
 def result_of(check: str, spec: dict[str, Any], profile: str = "restricted") -> CheckResult:

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from policy_pods import compliant_spec, spec_with
 
 from hardened_operator.errors import PolicyError
 from hardened_operator.policy import MALFORMED_REASON, check_ids, evaluate
+from tests.policy.policy_pods import compliant_spec, spec_with
 
 MALFORMED = [
     # (where, bad value, field named in the denial)

@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from policy_pods import DELETE, spec_with
 
 from hardened_operator.cli import main
 from hardened_operator.errors import PolicyError
 from hardened_operator.policy import PROFILES, Profile, check_ids, evaluate
 from hardened_operator.webhook import WebhookConfig, decide
 from hardened_operator.workloads import review_object
+from tests.policy.policy_pods import DELETE, spec_with
 
 SC = "securityContext"
 APP = "containers[0].securityContext"

@@ -20,12 +20,12 @@ import random
 from typing import Any
 
 import pytest
-from policy_pods import DELETE, compliant_spec, spec_with
-from policy_summary import CONFORMANCE_COUNTS
-from test_policy_checks import ROWS
-from test_policy_profiles import ROWS as PROFILE_ROWS
 
 from hardened_operator.policy import CHECKS, evaluate, psa_message
+from tests.policy.policy_pods import DELETE, compliant_spec, spec_with
+from tests.policy.policy_summary import CONFORMANCE_COUNTS
+from tests.policy.test_policy_checks import ROWS
+from tests.policy.test_policy_profiles import ROWS as PROFILE_ROWS
 
 pytestmark = pytest.mark.controlplane
 

@@ -6,8 +6,6 @@ import copy
 import pkgutil
 
 import pytest
-from policy_pods import compliant_spec, spec_with
-from test_policy_checks import ROWS
 
 from hardened_operator.policy import (
     CHECKS,
@@ -19,6 +17,8 @@ from hardened_operator.policy import (
     evaluate,
     run_checks,
 )
+from tests.policy.policy_pods import compliant_spec, spec_with
+from tests.policy.test_policy_checks import ROWS
 
 PSA_RESTRICTED_V1_37 = {
     # baseline level, as composed into restricted (overridden ones replaced)

@@ -6,11 +6,11 @@ import copy
 from typing import Any
 
 import pytest
-from policy_pods import compliant_spec, spec_with
 
 from hardened_operator import builders, workloads
 from hardened_operator.errors import InputError, PolicyError, SpecValidationError
 from hardened_operator.workloads import POD_BEARING_KINDS, pod_specs, review_object
+from tests.policy.policy_pods import compliant_spec, spec_with
 
 TEMPLATE_PATHS = {
     "Deployment": "spec.template",

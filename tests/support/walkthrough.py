@@ -19,7 +19,7 @@ import pytest
 
 from hardened_operator.dev import assets
 from hardened_operator.errors import AssetsNotFoundError
-from support import controlplane
+from tests.support import controlplane
 
 REPO = Path(__file__).resolve().parents[2]
 

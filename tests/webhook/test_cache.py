@@ -6,13 +6,13 @@ import copy
 from typing import Any
 
 import pytest
-from test_decide import CASES
-from webhook_support import pod, review, root_pod_spec, workload
 
 from hardened_operator import workloads as workloads_module
 from hardened_operator.errors import InputError
 from hardened_operator.webhook import WebhookConfig, evaluate_review
 from hardened_operator.webhook.cache import MAX_KEY_BYTES, ReviewCache
+from tests.webhook.test_decide import CASES
+from tests.webhook.webhook_support import pod, review, root_pod_spec, workload
 
 
 def test_every_decision_is_the_same_with_the_memo() -> None:

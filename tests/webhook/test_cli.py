@@ -17,12 +17,12 @@ import pytest
 import requests
 import yaml
 from click.testing import CliRunner
-from webhook_support import pod, review, root_pod_spec
 
 from hardened_operator.cli import main
 from hardened_operator.dev.processes import free_port
 from hardened_operator.webhook import create_app, parse_listen
 from hardened_operator.webhook.kinds import TARGETS
+from tests.webhook.webhook_support import pod, review, root_pod_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"

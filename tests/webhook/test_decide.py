@@ -7,7 +7,11 @@ import copy
 from typing import Any
 
 import pytest
-from webhook_support import (
+
+from hardened_operator import workloads as workloads_module
+from hardened_operator.webhook import BadReview, WebhookConfig, decide, evaluate_review
+from hardened_operator.webhook.responses import MAX_WARNING_CHARS, MAX_WARNINGS
+from tests.webhook.webhook_support import (
     COMPLIANT_POD_SPEC,
     UID,
     pod,
@@ -15,10 +19,6 @@ from webhook_support import (
     root_pod_spec,
     workload,
 )
-
-from hardened_operator import workloads as workloads_module
-from hardened_operator.webhook import BadReview, WebhookConfig, decide, evaluate_review
-from hardened_operator.webhook.responses import MAX_WARNING_CHARS, MAX_WARNINGS
 
 CONFIG = WebhookConfig()
 WORKLOAD_KINDS = (

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from webhook_support import COMPLIANT_POD_SPEC, root_pod_spec
 
-from support import webhooks
+from tests.support import webhooks
+from tests.webhook.webhook_support import COMPLIANT_POD_SPEC, root_pod_spec
 
 pytestmark = pytest.mark.controlplane
 

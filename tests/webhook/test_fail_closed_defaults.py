@@ -19,10 +19,17 @@ from typing import Any
 import orjson
 import pytest
 import requests
-from webhook_support import COMPLIANT_POD_SPEC, pod, review, root_pod_spec, running_server, workload
 
 from hardened_operator.dev.processes import free_port
 from hardened_operator.webhook import WebhookConfig, decide
+from tests.webhook.webhook_support import (
+    COMPLIANT_POD_SPEC,
+    pod,
+    review,
+    root_pod_spec,
+    running_server,
+    workload,
+)
 
 MIB = 1024 * 1024
 CONFIG = WebhookConfig()

@@ -13,10 +13,10 @@ from typing import Any
 import orjson
 import pytest
 import requests
-from webhook_support import UID, pod, review, root_pod_spec, running_server, workload
 
 from hardened_operator import certs
 from hardened_operator.webhook import WebhookConfig, WebhookServer
+from tests.webhook.webhook_support import UID, pod, review, root_pod_spec, running_server, workload
 
 MIB = 1024 * 1024
 JSON = {"Content-Type": "application/json"}

@@ -23,11 +23,11 @@ from typing import Any
 import orjson
 import pytest
 import requests
-from webhook_support import UID, pod, review, root_pod_spec, running_server
 
 from hardened_operator.errors import PolicyError
 from hardened_operator.webhook import Decision, WebhookConfig, WebhookServer
 from hardened_operator.webhook.offload import decide_body
+from tests.webhook.webhook_support import UID, pod, review, root_pod_spec, running_server
 
 JSON = {"Content-Type": "application/json"}
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import orjson
 import requests
 from cryptography import x509
-from webhook_support import pod, review, running_server
 
 from hardened_operator import certs
 from hardened_operator.webhook import WebhookServer
 from hardened_operator.webhook.tls import CertReloader
+from tests.webhook.webhook_support import pod, review, running_server
 
 
 def served_certificate(server: WebhookServer) -> x509.Certificate:

@@ -15,7 +15,7 @@ from kubernetes import client
 from hardened_operator.webhook.admission import evaluate_review
 from hardened_operator.webhook.config import WebhookConfig
 from hardened_operator.webhook.responses import MAX_WARNING_CHARS
-from support import webhooks
+from tests.support import webhooks
 
 GROUP, VERSION = "ai-system.io", "v1alpha1"
 

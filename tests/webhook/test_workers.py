@@ -18,13 +18,13 @@ import pytest
 import requests
 import yaml
 from click.testing import CliRunner
-from webhook_support import pod, review, root_pod_spec
 
 from hardened_operator import certs
 from hardened_operator.cli import main
 from hardened_operator.errors import InputError
 from hardened_operator.webhook import WebhookConfig, serve
 from hardened_operator.webhook.server import worker_args
+from tests.webhook.webhook_support import pod, review, root_pod_spec
 
 JSON = {"Content-Type": "application/json"}
 
