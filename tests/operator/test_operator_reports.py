@@ -43,6 +43,7 @@ from tests.operator.operator_support import (
     stop,
     wait_for,
 )
+from tests.support.refusals import rbac_refusals
 
 pytestmark = pytest.mark.controlplane
 
@@ -359,7 +360,7 @@ def test_the_charts_rbac_is_enough_for_reports(
             rep = wait_for("the report", lambda: report(k8s_api, namespace), timeout=60)
             assert named(rep) == expected(pod("bare", namespace, **ROOT))
             logs = op.logs()
-            assert not re.search(r"\b403\b|Forbidden", logs), logs[-3000:]
+            assert rbac_refusals(logs) == [], logs[-3000:]
         finally:
             stop(op)
     finally:
