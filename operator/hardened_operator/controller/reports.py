@@ -44,6 +44,7 @@ from hardened_operator.k8s import KubeClient
 from hardened_operator.k8s import metrics as m
 from hardened_operator.k8s.client import APPLY_PATCH
 from hardened_operator.k8s.resources import Resource
+from hardened_operator.k8s.statuses import namespace_terminating
 from hardened_operator.policy.types import Profile
 from hardened_operator.reports import (
     REPORT_NAME,
@@ -376,7 +377,7 @@ class Reports:
                         namespace, exc)  # fmt: skip
             return
         except ApiError as exc:
-            terminating = exc.status == 403 and "being terminated" in str(exc)
+            terminating = namespace_terminating(exc)
             log.log(
                 logging.DEBUG if terminating else logging.WARNING,
                 "policy reports: cannot write %s's report (again later): %s",

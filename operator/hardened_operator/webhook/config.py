@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.errors import PolicyError
+from hardened_operator.model.names import is_dns1123_label
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES, Profile
 
 Mode = Literal["enforce", "warn", "audit"]
@@ -27,8 +27,6 @@ MAX_DEPTH_CEILING: Final = 1000
 # takes seconds), and on the event loop it would stall every request queued behind it.
 # Real reviews are 2-20 KB; 32 KiB of the smallest containers costs tens of milliseconds.
 DEFAULT_LARGE_BODY_BYTES: Final = 32 * 1024
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 def default_exempt_namespaces(
@@ -83,7 +81,7 @@ class WebhookConfig:
         if self.profile not in PROFILES:
             raise PolicyError(f"unknown profile {self.profile!r}; expected one of {PROFILES}")
         for name in namespaces:
-            if not isinstance(name, str) or not _DNS1123_LABEL.match(name):
+            if not isinstance(name, str) or not is_dns1123_label(name):
                 raise PolicyError(
                     f"exempt namespace {name!r} is not a namespace name "
                     "(exact DNS-1123 labels only; patterns are not supported)"
