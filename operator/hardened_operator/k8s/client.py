@@ -69,7 +69,9 @@ class Connection:
 
 def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> Any:
     """A ``kubernetes.client.Configuration``: the explicit kubeconfig, then $KUBECONFIG, else
-    in-cluster, else ~/.kube/config.
+    in-cluster, else ~/.kube/config. A ``context`` names a kubeconfig entry, so with one the
+    in-cluster account is never used: ``--context prod`` run in a CI pod must reach prod or
+    fail, not quietly use the pod's own cluster.
 
     The one resolution order for every connection the operator opens -- our client and kopf's
     login alike -- so ``--kubeconfig`` can never send the two to different clusters.
@@ -81,11 +83,15 @@ def load_configuration(kubeconfig: str | None = None, context: str | None = None
     path = kubeconfig or os.environ.get("KUBECONFIG")
     if path:
         kconfig.load_kube_config(config_file=path, context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
-    else:
+        return cfg
+    if context is None:
         try:
             kconfig.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
         except kconfig.ConfigException:
-            kconfig.load_kube_config(context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
+            pass
+        else:
+            return cfg
+    kconfig.load_kube_config(context=context, client_configuration=cfg)  # type: ignore[no-untyped-call]
     return cfg
 
 

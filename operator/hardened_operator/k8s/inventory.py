@@ -131,9 +131,11 @@ def api_version(kind: PodBearingKind) -> str:
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None) -> Cluster:
-    """Connect as kubectl would: ``kubeconfig``, else ``$KUBECONFIG``, else in-cluster, else
-    ``~/.kube/config``; ``context`` or the current one. Raises ``InputError`` for a kubeconfig
-    that cannot be used (missing file, unknown context)."""
+    """Connect like the operator (``k8s.client.load_configuration``): ``kubeconfig``, else
+    ``$KUBECONFIG``, else in-cluster, else ``~/.kube/config`` (kubectl tries ~/.kube/config
+    before in-cluster); ``context`` always means a kubeconfig entry, never the in-cluster
+    account. Raises ``InputError`` for a kubeconfig that cannot be used (missing file, unknown
+    context)."""
     from kubernetes import client as kclient
     from kubernetes.config import ConfigException
 
@@ -152,7 +154,7 @@ def _context_namespace(kubeconfig: str | None, context: str | None) -> str:
     from kubernetes import config as kconfig
 
     path = kubeconfig or os.environ.get("KUBECONFIG")
-    if not path and os.path.exists(IN_CLUSTER_NAMESPACE_FILE):
+    if not path and context is None and os.path.exists(IN_CLUSTER_NAMESPACE_FILE):
         with open(IN_CLUSTER_NAMESPACE_FILE, encoding="utf-8") as handle:
             return handle.read().strip() or "default"
     try:
