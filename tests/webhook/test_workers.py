@@ -23,6 +23,7 @@ from hardened_operator import certs
 from hardened_operator.cli import main
 from hardened_operator.errors import InputError
 from hardened_operator.webhook import WebhookConfig, serve
+from hardened_operator.webhook import workers as worker_group
 from hardened_operator.webhook.server import worker_args
 from tests.webhook.webhook_support import pod, review, root_pod_spec
 
@@ -187,3 +188,25 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_worker_whose_supervisor_died_before_it_started_stops(tmp_path: Path) -> None:
+    # Its parent is no longer the supervisor it was started by (here: told pid 1, while the
+    # parent is this test): it must not take the new parent for its supervisor and serve on.
+    port = free_port()
+    command = [sys.executable, "-m", "hardened_operator.cli", "webhook", "--insecure"]
+    command += ["--listen", f"127.0.0.1:{port}", "--log-level", "warning"]
+    env = {
+        **os.environ,
+        worker_group.WORKER_ENV: "1",
+        worker_group.METRICS_DIR_ENV: str(tmp_path),
+        worker_group.SUPERVISOR_ENV: "1",
+    }
+    proc = subprocess.Popen(command, env=env)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        raise AssertionError("an orphaned worker kept serving") from None
+    assert proc.returncode == 0

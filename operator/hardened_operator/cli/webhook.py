@@ -22,7 +22,7 @@ from hardened_operator.webhook import (
     parse_listen,
     serve,
 )
-from hardened_operator.webhook.workers import is_worker, supervise
+from hardened_operator.webhook.workers import is_worker, supervise, supervisor_pid
 
 
 async def _serve_until_signalled(
@@ -51,8 +51,9 @@ async def _serve_until_signalled(
 
 
 async def _stop_when_orphaned(stop: asyncio.Event) -> None:
-    """A worker whose supervisor (or operator) was killed outright stops serving."""
-    parent = os.getppid()
+    """A worker whose supervisor (or operator) was killed outright stops serving -- also one
+    whose supervisor died while it was still starting (its parent is then already init)."""
+    parent = supervisor_pid()
     while os.getppid() == parent:
         await asyncio.sleep(1.0)
     stop.set()

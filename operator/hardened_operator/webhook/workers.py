@@ -32,12 +32,21 @@ log = logging.getLogger(__name__)
 
 WORKER_ENV: Final = "HARDENED_WEBHOOK_WORKER"  # set in workers: serve with SO_REUSEPORT
 METRICS_DIR_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+# The supervisor's pid, for the worker to compare its parent with: a worker still starting when
+# its supervisor is killed would otherwise take its new parent (init) for the supervisor.
+SUPERVISOR_ENV: Final = "HARDENED_WEBHOOK_SUPERVISOR"
 EARLY_EXIT_SECONDS: Final = 5.0  # a worker dying this soon is a configuration error
 RESTART_PAUSE_SECONDS: Final = 1.0
 
 
 def is_worker() -> bool:
     return os.environ.get(WORKER_ENV) == "1"
+
+
+def supervisor_pid() -> int:
+    """The pid of the supervisor that started this worker (the parent if not told)."""
+    told = os.environ.get(SUPERVISOR_ENV, "")
+    return int(told) if told.isdigit() else os.getppid()
 
 
 def _reserve_port(host: str) -> tuple[socket.socket, int]:
@@ -63,7 +72,12 @@ class WorkerGroup:
 
     def __init__(self, args: Sequence[str], workers: int) -> None:
         self.metrics_dir = tempfile.mkdtemp(prefix="hardened-webhook-metrics-")
-        self.env = {**os.environ, WORKER_ENV: "1", METRICS_DIR_ENV: self.metrics_dir}
+        self.env = {
+            **os.environ,
+            WORKER_ENV: "1",
+            METRICS_DIR_ENV: self.metrics_dir,
+            SUPERVISOR_ENV: str(os.getpid()),
+        }
         self.command = [sys.executable, "-m", "hardened_operator.cli", *args]
         self.count = workers
         self.failed: int | None = None
