@@ -232,11 +232,17 @@ def test_shipped_webhook_configuration_matches_the_routes() -> None:
 def test_run_takes_exempt_username_like_webhook() -> None:
     """The README promises username exemptions: `hardened run` (what the chart runs) has the
     flag too, and a blank one is refused before anything contacts a cluster."""
-    from hardened_operator.cli.run import _webhook_config
+    from hardened_operator.cli._exemptions import webhook_config
 
     help_text = CliRunner().invoke(main, ["run", "--help"]).output
     assert "--exempt-username" in help_text
-    config = _webhook_config("nonroot", frozenset({"kube-system"}), ("ci-bot", "alice"))
+    config = webhook_config(
+        profile="nonroot",
+        operator_namespace="hardened-system",
+        namespaces=(),
+        no_defaults=False,
+        usernames=("ci-bot", "alice"),
+    )
     assert config.exempt_usernames == frozenset({"ci-bot", "alice"})
     completed = subprocess.run(
         [sys.executable, "-m", "hardened_operator.cli", "run", "--no-webhook",

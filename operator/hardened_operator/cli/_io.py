@@ -1,11 +1,13 @@
 """Reading inputs and writing outputs the same way in every command.
 
 ``-`` is standard input everywhere; a file that is missing, a directory or not UTF-8 is an
-``InputError`` naming it (never a traceback); ``-o/--output FILE`` writes the result to FILE.
+``InputError`` naming it (never a traceback); ``-o/--output FILE`` writes the result to FILE;
+``--check FILE`` (the commands that print a generated file) compares FILE with it.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import sys
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 
 import click
 
+from hardened_operator.cli._exit import EXIT_FAILED
 from hardened_operator.errors import InputError, ManifestParseError
 
 STDIN = "-"
@@ -67,6 +70,40 @@ def output_option(func: F) -> F:
     return option(func)
 
 
+def generated_file_options(func: F) -> F:
+    """``--check FILE`` and ``-o/--output FILE``, for a command that prints a generated file
+    whose committed copy CI keeps current (pass ``check_file`` to :func:`check_generated`)."""
+    func = output_option(func)
+    option = click.option(
+        "--check",
+        "check_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Compare FILE with the generated output; exit 1 with a diff when they differ.",
+    )
+    return option(func)
+
+
+def check_generated(path: Path, text: str, command: str) -> None:
+    """``--check``: ``path`` holds exactly ``text`` (says so on stderr and returns), or a
+    unified diff from ``path`` to ``text`` and the command that regenerates it
+    (``COMMAND -o PATH``) go to stderr and the command exits 1. An unreadable ``path`` is an
+    ``InputError`` (exit 2), not a stale file."""
+    current = read_input(str(path), encoding="utf-8")
+    if current == text:
+        click.echo(f"{path} is up to date", err=True)
+        return
+    diff = difflib.unified_diff(
+        current.splitlines(keepends=True),
+        text.splitlines(keepends=True),
+        fromfile=str(path),
+        tofile="generated",
+    )
+    sys.stderr.writelines(diff)
+    click.echo(f"error: {path} is stale; regenerate with: {command} -o {path}", err=True)
+    sys.exit(EXIT_FAILED)
+
+
 def write_output(text: str, output: Path | None) -> None:
     """``text`` to stdout, or to ``output`` (replaced whole; ``InputError`` when it cannot be)."""
     if output is None or str(output) == STDIN:
@@ -102,8 +139,10 @@ def use_colour(stream: Any) -> bool:
 __all__ = [
     "STDIN",
     "STDIN_NAME",
+    "check_generated",
     "decode",
     "display_name",
+    "generated_file_options",
     "output_option",
     "read_input",
     "terminal_width",

@@ -194,9 +194,13 @@ def audit(
             raise click.UsageError("--fix rewrites files; it cannot be combined with --cluster")
         if namespace is not None and all_namespaces:
             raise click.UsageError("-n/--namespace and -A/--all-namespaces exclude each other")
-        exempt = _exemptions.exempt_namespaces(
-            operator_namespace, exempt_namespaces, no_default_exemptions
-        )
+        # Admission's own checked exemptions: a name it would refuse is refused here too.
+        exempt = _exemptions.webhook_config(
+            profile=profile,
+            operator_namespace=operator_namespace,
+            namespaces=exempt_namespaces,
+            no_defaults=no_default_exemptions,
+        ).exempt_namespaces
         code = _audit_cluster(
             kubeconfig, context, namespace, all_namespaces, profile, exempt, mode_label,
             output_format, output,

@@ -7,34 +7,18 @@ The policy and its bindings are generated from the policy engine's CEL rules
 
 from __future__ import annotations
 
-import difflib
-import sys
 from pathlib import Path
 
 import click
 
-from hardened_operator.cli._exemptions import exempt_namespaces as exempt_namespaces_for
-from hardened_operator.cli._exemptions import exemption_options
-from hardened_operator.cli._exit import EXIT_FAILED
-from hardened_operator.cli._io import read_input, write_output
+from hardened_operator.cli._exemptions import (
+    exempt_username_option,
+    exemption_options,
+    webhook_config,
+)
+from hardened_operator.cli._io import check_generated, generated_file_options, write_output
 from hardened_operator.conventions import ENFORCE_LABEL, OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
-
-
-def _check(path: Path, text: str, regenerate: str) -> None:
-    current = read_input(str(path), encoding="utf-8")
-    if current == text:
-        click.echo(f"{path} is up to date", err=True)
-        return
-    diff = difflib.unified_diff(
-        current.splitlines(keepends=True),
-        text.splitlines(keepends=True),
-        fromfile=str(path),
-        tofile="generated",
-    )
-    sys.stderr.writelines(diff)
-    click.echo(f"error: {path} is stale; regenerate with: {regenerate}", err=True)
-    sys.exit(EXIT_FAILED)
 
 
 @click.command()
@@ -59,13 +43,7 @@ def _check(path: Path, text: str, regenerate: str) -> None:
     help="Name of the policy; its bindings are NAME-enforce, NAME-warn, NAME-audit.",
 )
 @exemption_options
-@click.option(
-    "--exempt-username",
-    "exempt_usernames",
-    multiple=True,
-    metavar="NAME",
-    help="User (request.userInfo.username, exact) whose requests are not evaluated; repeatable.",
-)
+@exempt_username_option
 @click.option(
     "--operator-namespace",
     default=OPERATOR_NAMESPACE_DEFAULT,
@@ -78,18 +56,7 @@ def _check(path: Path, text: str, regenerate: str) -> None:
     help="Print every in-process profile's policy spec as JSON (the Helm chart's "
     "files/admission-policies.json) instead of a profile's objects.",
 )
-@click.option(
-    "--check",
-    "check_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Compare FILE with the generated output; exit 1 with a diff when they differ.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of stdout.",
-)
+@generated_file_options
 def policies(
     profile: str,
     mode_label: str,
@@ -114,19 +81,18 @@ def policies(
     Check it is current (CI): hardened policies --check admission/nonroot.yaml
     """
     from hardened_operator.inprocess import HEADER, chart_json, policy_yaml
-    from hardened_operator.webhook.config import WebhookConfig
 
     if chart:
         text = chart_json()
-        command = "hardened policies --chart -o"
+        command = "hardened policies --chart"
     else:
         # The webhook's own validation of exemptions: exact DNS-1123 names, no patterns.
-        config = WebhookConfig(
-            profile=profile,  # type: ignore[arg-type]  # click.Choice guarantees a Profile
-            exempt_namespaces=exempt_namespaces_for(
-                operator_namespace, exempt_namespaces, no_default_exemptions
-            ),
-            exempt_usernames=frozenset(exempt_usernames),
+        config = webhook_config(
+            profile=profile,
+            operator_namespace=operator_namespace,
+            namespaces=exempt_namespaces,
+            no_defaults=no_default_exemptions,
+            usernames=exempt_usernames,
         )
         text = policy_yaml(
             config.profile,
@@ -138,8 +104,8 @@ def policies(
         if check_file or output:  # a file: say what made it (the path as committed)
             committed = f"admission/{profile.replace(':', '-')}.yaml"
             text = HEADER.format(profile=profile, path=committed) + text
-        command = f"hardened policies --profile {profile} -o"
+        command = f"hardened policies --profile {profile}"
     if check_file is not None:
-        _check(check_file, text, f"{command} {check_file}")
+        check_generated(check_file, text, command)
         return
     write_output(text, output)

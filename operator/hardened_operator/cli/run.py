@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hardened_operator.cli._exemptions import exempt_namespaces as exempt_namespaces_for
-from hardened_operator.cli._exemptions import exemption_options
+from hardened_operator.cli._exemptions import (
+    exempt_username_option,
+    exemption_options,
+    webhook_config,
+)
 from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
 
@@ -71,9 +74,7 @@ def _listen(value: str | None, what: str) -> tuple[str, int] | None:
 @click.option("--profile", type=click.Choice(PROFILES), default=DEFAULT_PROFILE,
               show_default=True, help="Admission policy profile.")  # fmt: skip
 @exemption_options
-@click.option("--exempt-username", "exempt_usernames", multiple=True, metavar="NAME",
-              help="User (request.userInfo.username, exact) to admit unchecked; "
-              "repeatable.")  # fmt: skip
+@exempt_username_option
 @click.option("--health-listen", default="0.0.0.0:8080", show_default=True,
               help="GET /healthz (liveness), /readyz (admission serving), "
                    "/operatorz (reconciler and API), /metrics.")  # fmt: skip
@@ -141,8 +142,13 @@ def run(
         raise click.UsageError("--resync-seconds works in standalone mode only (no --peering)")
     health = _listen(health_listen, "--health-listen")
     # Built before anything contacts the cluster, so that a bad exemption is refused at once.
-    exempt = exempt_namespaces_for(operator_namespace, exempt_namespaces, no_default_exemptions)
-    webhook_config = _webhook_config(profile, exempt, exempt_usernames)
+    admission_config = webhook_config(
+        profile=profile,
+        operator_namespace=operator_namespace,
+        namespaces=exempt_namespaces,
+        no_defaults=no_default_exemptions,
+        usernames=exempt_usernames,
+    )
     if peering_name:
         _require_peering(kubeconfig, namespaces, peering_name)
     # --kubeconfig reaches every connection explicitly (kopf's login included, see
@@ -187,7 +193,7 @@ def run(
                     secret_name=certs_secret,
                 )
         webhook = WebhookSettings(
-            config=webhook_config,
+            config=admission_config,
             host=host_port[0],
             port=host_port[1],
             cert_file=cert_file,
@@ -201,7 +207,7 @@ def run(
         resync_seconds=resync_seconds,
         config_rollouts=config_rollouts,
         # The webhook's decisions: its profile, its exempt namespaces.
-        reports=_reports(webhook_config, namespaces) if reports else None,
+        reports=_reports(admission_config, namespaces) if reports else None,
     )
     ready = threading.Event()
     serving = ServingThread(state, ready, health=health, webhook=webhook, ca_injection=ca_injection)
@@ -238,18 +244,6 @@ def _reports(config: WebhookConfig, namespaces: tuple[str, ...]) -> Reports:
             exempt_namespaces=frozenset(config.exempt_namespaces),
             namespaces=namespaces,
         )
-    )
-
-
-def _webhook_config(
-    profile: str, exempt: frozenset[str], usernames: tuple[str, ...] = ()
-) -> WebhookConfig:
-    from hardened_operator.webhook.config import WebhookConfig
-
-    return WebhookConfig(
-        profile=profile,  # type: ignore[arg-type]  # click.Choice guarantees a Profile
-        exempt_namespaces=exempt,
-        exempt_usernames=frozenset(usernames),
     )
 
 

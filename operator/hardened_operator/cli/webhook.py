@@ -11,12 +11,14 @@ from pathlib import Path
 
 import click
 
-from hardened_operator.cli._exemptions import exempt_namespaces as exempt_namespaces_for
-from hardened_operator.cli._exemptions import exemption_options
+from hardened_operator.cli._exemptions import (
+    exempt_username_option,
+    exemption_options,
+    webhook_config,
+)
 from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
 from hardened_operator.webhook import (
-    DEFAULT_MAX_BODY_BYTES,
     WebhookConfig,
     is_loopback,
     parse_listen,
@@ -90,13 +92,7 @@ async def _stop_when_orphaned(stop: asyncio.Event) -> None:
     help="Policy profile to enforce.",
 )
 @exemption_options
-@click.option(
-    "--exempt-username",
-    "exempt_usernames",
-    multiple=True,
-    metavar="NAME",
-    help="User (request.userInfo.username, exact) to admit unchecked; repeatable.",
-)
+@exempt_username_option
 @click.option(
     "--operator-namespace",
     default=OPERATOR_NAMESPACE_DEFAULT,
@@ -152,13 +148,13 @@ def webhook(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        config = WebhookConfig(
-            profile=profile,  # type: ignore[arg-type]  # click.Choice guarantees a Profile
-            exempt_namespaces=exempt_namespaces_for(
-                operator_namespace, exempt_namespaces, no_default_exemptions
-            ),
-            exempt_usernames=frozenset(exempt_usernames),
-            max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        config = webhook_config(
+            profile=profile,
+            operator_namespace=operator_namespace,
+            namespaces=exempt_namespaces,
+            no_defaults=no_default_exemptions,
+            usernames=exempt_usernames,
+            max_body_bytes=max_body_bytes,
         )
         if workers > 1 and not is_worker():
             host, port = parse_listen(listen)
