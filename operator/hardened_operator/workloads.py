@@ -1,7 +1,9 @@
 """Workloads: any Kubernetes object → its pod specs → violations (pure: no I/O here).
 
 It owns the table of pod-bearing kinds (:data:`POD_BEARING`): the webhook's targets, the audit,
-and the dev plane's webhook registration all come from it.
+and the dev plane's webhook registration all come from it. It also owns the one rule of *who is
+judged* when objects are judged together (a cluster, its export, a namespace's report):
+:func:`judged_as` -- an object whose controlling owner is judged is judged through it.
 
 The admission webhook, ``hardened audit`` and the builders' self-check all ask the same
 question through :func:`review_object`: which fields of this object would run something as
@@ -16,7 +18,8 @@ means. Objects of a pod-bearing kind with the wrong shape raise :class:`InputErr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import enum
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,7 +27,7 @@ from . import API_GROUP, API_VERSION, KIND, PLURAL
 from .errors import InputError, SpecValidationError
 from .policy import check_ids, evaluate
 from .policy.check import render_fix
-from .policy.types import PROFILES, CheckResult, Finding, Profile, Violation
+from .policy.types import PROFILES, CheckResult, ContainerType, Finding, Profile, Violation
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class PodBearingKind:
     ``()`` when the object is the pod, ``None`` when the builders render its pods
     (HardenedService). ``subresources`` are the ones that can change what runs and so must be
     reviewed too (a webhook rule for ``pods`` does not cover ``pods/ephemeralcontainers``).
+    ``made_by`` names the pod-bearing kinds whose controllers create objects of this kind (a
+    Deployment's ReplicaSets, a CronJob's Jobs, the operator's Deployments): the owners a
+    reader must meet first (:data:`OWNERS_FIRST`).
     """
 
     kind: str
@@ -43,22 +49,37 @@ class PodBearingKind:
     resource: str  # the plural a ValidatingWebhookConfiguration's rules name
     pod_path: tuple[str, ...] | None
     subresources: tuple[str, ...] = ()
+    made_by: tuple[str, ...] = ()
 
 
 # The one list of pod-bearing kinds. The reviewer, the webhook's request routing, the webhook
 # registrations (``hardened dev``, manifests/, the Helm chart: tests compare them) all derive
 # from it, in this order.
 POD_BEARING: Final[tuple[PodBearingKind, ...]] = (
-    PodBearingKind("Pod", "", "v1", "pods", (), ("ephemeralcontainers",)),
+    PodBearingKind(
+        "Pod",
+        "",
+        "v1",
+        "pods",
+        (),
+        ("ephemeralcontainers",),
+        made_by=("ReplicationController", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"),
+    ),
     PodBearingKind(
         "ReplicationController", "", "v1", "replicationcontrollers", ("spec", "template")
     ),
     PodBearingKind("PodTemplate", "", "v1", "podtemplates", ("template",)),
-    PodBearingKind("Deployment", "apps", "v1", "deployments", ("spec", "template")),
-    PodBearingKind("StatefulSet", "apps", "v1", "statefulsets", ("spec", "template")),
+    PodBearingKind(
+        "Deployment", "apps", "v1", "deployments", ("spec", "template"), made_by=(KIND,)
+    ),
+    PodBearingKind(
+        "StatefulSet", "apps", "v1", "statefulsets", ("spec", "template"), made_by=(KIND,)
+    ),
     PodBearingKind("DaemonSet", "apps", "v1", "daemonsets", ("spec", "template")),
-    PodBearingKind("ReplicaSet", "apps", "v1", "replicasets", ("spec", "template")),
-    PodBearingKind("Job", "batch", "v1", "jobs", ("spec", "template")),
+    PodBearingKind(
+        "ReplicaSet", "apps", "v1", "replicasets", ("spec", "template"), made_by=("Deployment",)
+    ),
+    PodBearingKind("Job", "batch", "v1", "jobs", ("spec", "template"), made_by=("CronJob",)),
     PodBearingKind(
         "CronJob", "batch", "v1", "cronjobs", ("spec", "jobTemplate", "spec", "template")
     ),
@@ -82,6 +103,97 @@ def admission_resources() -> dict[tuple[str, str], tuple[str, ...]]:
         found[(k.group, k.version)] = found.get((k.group, k.version), ()) + mine
     return found
 
+
+def _owners_first(kinds: tuple[PodBearingKind, ...]) -> tuple[PodBearingKind, ...]:
+    """``kinds`` with every kind after the kinds in its ``made_by`` (stable otherwise)."""
+    placed: list[PodBearingKind] = []
+    remaining = list(kinds)
+    known = {k.kind for k in kinds}
+    while remaining:
+        done = {k.kind for k in placed}
+        ready = [k for k in remaining if all(o in done or o not in known for o in k.made_by)]
+        if not ready:
+            raise AssertionError(f"made_by has a cycle among {[k.kind for k in remaining]}")
+        placed.extend(ready)
+        remaining = [k for k in remaining if k not in ready]
+    return tuple(placed)
+
+
+# POD_BEARING in an order where every owner comes before what it makes (HardenedService before
+# Deployment before ReplicaSet before Pod, CronJob before Job): a reader going through the
+# kinds in this order has met an object's controlling owner, if it could read it, before the
+# object, so it can tell whether the owner is judged (:func:`judged_as`).
+OWNERS_FIRST: Final[tuple[PodBearingKind, ...]] = _owners_first(POD_BEARING)
+
+# (API group, kind) of every pod-bearing kind: an ownerReference names its owner so.
+_GROUP_KINDS: Final = frozenset((k.group, k.kind) for k in POD_BEARING)
+
+
+@dataclass(frozen=True)
+class ControllerRef:
+    """An object's controlling owner (its ``ownerReferences`` entry with ``controller: true``)."""
+
+    group: str  # API group of its apiVersion; "" is the core group
+    kind: str | None
+    name: str | None
+    uid: str | None
+
+    @property
+    def pod_bearing(self) -> bool:
+        """The owner is of a pod-bearing kind (``apps`` Deployment, not example.com's)."""
+        return (self.group, self.kind) in _GROUP_KINDS
+
+
+def controller_of(obj: Mapping[str, Any]) -> ControllerRef | None:
+    """The controlling owner ``obj`` names, or None (none, or ``ownerReferences`` malformed:
+    then nothing vouches for the object and it is judged itself)."""
+    meta = obj.get("metadata")
+    refs = meta.get("ownerReferences") if isinstance(meta, Mapping) else None
+    if not isinstance(refs, list):
+        return None
+    for ref in refs:
+        if isinstance(ref, Mapping) and ref.get("controller") is True:
+            api_version, kind = ref.get("apiVersion"), ref.get("kind")
+            name, uid = ref.get("name"), ref.get("uid")
+            return ControllerRef(
+                group=api_version.rpartition("/")[0] if isinstance(api_version, str) else "",
+                kind=kind if isinstance(kind, str) else None,
+                name=name if isinstance(name, str) else None,
+                uid=uid if isinstance(uid, str) else None,
+            )
+    return None
+
+
+class Judged(enum.Enum):
+    """How much of an object is judged (:func:`judged_as`)."""
+
+    WHOLE = "whole"  # every container and pod-level field
+    EPHEMERAL_CONTAINERS = "ephemeral containers"  # an owned Pod: only what was added to it
+    THROUGH_OWNER = "through its owner"  # not at all: its owner's pod template is its own
+
+
+def judged_as(obj: Mapping[str, Any], owner_judged: Callable[[ControllerRef], bool]) -> Judged:
+    """The one rule of who is judged when objects are judged together: at the top owner.
+
+    An object whose controlling owner is judged (``owner_judged`` says so: the audit knows
+    which owners it read, by uid; the reports, which see every pod-bearing kind, by kind) was
+    made from that owner's pod template, which is judged instead: a Deployment's ReplicaSets
+    and their Pods, a CronJob's Jobs, a HardenedService's Deployment are judged through it,
+    so a failure is reported once, on the object a person edits. One exception: ephemeral
+    containers are added to a running Pod (``kubectl debug``), never to its owner, so an owned
+    Pod is still judged for those. Anything else is judged whole: no controller, a controller
+    of another kind (a Node's mirror Pod, a custom controller), and -- fail safe -- an owner
+    not known to be judged (RBAC forbade reading Deployments: their ReplicaSets are judged).
+    """
+    ref = controller_of(obj)
+    if ref is None or not owner_judged(ref):
+        return Judged.WHOLE
+    if obj.get("kind") == "Pod":
+        return Judged.EPHEMERAL_CONTAINERS
+    return Judged.THROUGH_OWNER
+
+
+_EPHEMERAL: Final[ContainerType] = "ephemeralContainer"
 
 # HardenedService identity fields that must never be 0 (root user or group).
 _IDENTITY_FIELDS: Final = ("runAsUser", "runAsGroup", "fsGroup")
@@ -248,6 +360,20 @@ def review_object(obj: Mapping[str, Any], profile: Profile = "nonroot") -> list[
 
     results_per_ref = [evaluate(ref.metadata, ref.spec, profile) for ref in refs]
     return _located(refs, results_per_ref, kind, namespace, name, violations)
+
+
+def review_judged(
+    obj: Mapping[str, Any], judged: Judged, profile: Profile = "nonroot"
+) -> list[Violation]:
+    """:func:`review_object` limited to what :func:`judged_as` says is this object's own:
+    everything, only its ephemeral containers' violations, or nothing. Raises like
+    ``review_object`` (an owned Pod of the wrong shape cannot be judged either)."""
+    if judged is Judged.THROUGH_OWNER:
+        return []
+    violations = review_object(obj, profile)
+    if judged is Judged.EPHEMERAL_CONTAINERS:
+        return [v for v in violations if v.container_type == _EPHEMERAL]
+    return violations
 
 
 def _plain_pod_spec(

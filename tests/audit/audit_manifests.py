@@ -1,9 +1,21 @@
-"""Builders for test manifests: one pod spec wrapped in every pod-bearing kind."""
+"""Builders for test manifests: one pod spec wrapped in every pod-bearing kind, as files
+hold them or as the API server accepts them, and a cluster's owner chains.
+
+Pure (no API, no pytest): ``bench/bench_audit_cluster.py`` builds its objects with them too.
+"""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+_MINIMAL_SERVICE = (
+    Path(__file__).resolve().parents[2] / "docs" / "examples" / "hardenedservice" / "minimal.yaml"
+)
 
 KINDS = (
     "Pod",
@@ -95,3 +107,78 @@ def bad_specs() -> dict[str, dict[str, Any]]:
     s["containers"].append(container("sidecar", allowPrivilegeEscalation=True))
     specs["sidecar-ape"] = s
     return specs
+
+
+def valid_object(kind: str, spec: dict[str, Any], name: str, namespace: str) -> dict[str, Any]:
+    """``spec`` as a ``kind`` object the API server accepts (selectors, restart policies)."""
+    obj = wrap(kind, spec, name)
+    obj["metadata"]["namespace"] = namespace
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+        obj["spec"]["selector"] = {"matchLabels": {"app": name}}
+    if kind == "ReplicationController":
+        obj["spec"]["selector"] = {"app": name}
+    if kind == "Job":
+        obj["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+    if kind == "CronJob":
+        obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = "Never"
+    return obj
+
+
+def hardened_service(name: str, namespace: str) -> dict[str, Any]:
+    """The documented minimal HardenedService (docs/examples/hardenedservice/minimal.yaml)."""
+    service: dict[str, Any] = yaml.safe_load(_MINIMAL_SERVICE.read_text())
+    service["metadata"] = {"name": name, "namespace": namespace}
+    return service
+
+
+def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
+    """A controller ownerReference to ``owner`` (as stored: it has a uid)."""
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+    }
+
+
+# Owner chains as a cluster's controllers make them, every pod template running as root:
+# (kind, name, the (kind, name) of its controlling owner). The Pod DEBUGGED gets a root
+# ephemeral container (``kubectl debug``), added to it and never to its owners.
+CHAINS: tuple[tuple[str, str, tuple[str, str] | None], ...] = (
+    ("Deployment", "web", None),
+    ("ReplicaSet", "web-1", ("Deployment", "web")),
+    ("Pod", "web-1-abcde", ("ReplicaSet", "web-1")),
+    ("CronJob", "nightly", None),
+    ("Job", "nightly-1", ("CronJob", "nightly")),
+    ("Pod", "nightly-1-xyz12", ("Job", "nightly-1")),
+    ("HardenedService", "svc", None),
+    ("Deployment", "svc", ("HardenedService", "svc")),
+)
+DEBUGGED = ("Pod", "web-1-abcde")
+ROOT_DEBUGGER: dict[str, Any] = {
+    "name": "debugger",
+    "image": "busybox:1.36",
+    "securityContext": {"runAsUser": 0},
+}
+
+
+def owner_chains(
+    namespace: str,
+    store: Callable[[dict[str, Any]], dict[str, Any]],
+    leave_out: frozenset[tuple[str, str]] = frozenset(),
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Build :data:`CHAINS` owners first, each child naming its stored owner; ``store`` keeps
+    an object and returns it as kept, with a uid (a create, or a fake uid for files). An
+    owner in ``leave_out`` is still built (its children name it) but not returned."""
+    root = bad_specs()["pod-uid0"]
+    made: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, name, owner in CHAINS:
+        if kind == "HardenedService":
+            obj = hardened_service(name, namespace)
+        else:
+            obj = valid_object(kind, root, name, namespace)
+        if owner is not None:
+            obj["metadata"]["ownerReferences"] = [owner_reference(made[owner])]
+        made[(kind, name)] = store(obj)
+    return {key: obj for key, obj in made.items() if key not in leave_out}

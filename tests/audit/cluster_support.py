@@ -13,29 +13,20 @@ import yaml
 
 from hardened_operator.k8s import inventory
 from hardened_operator.workloads import POD_BEARING
-from tests.audit.audit_manifests import KINDS, bad_specs, compliant_spec, wrap
-from tests.audit.audit_support import HARDENED, ROOT
-
-HARDENED_SERVICE = yaml.safe_load(
-    (ROOT / "docs" / "examples" / "hardenedservice" / "minimal.yaml").read_text()
+from tests.audit.audit_manifests import (
+    DEBUGGED,
+    KINDS,
+    ROOT_DEBUGGER,
+    bad_specs,
+    compliant_spec,
+    hardened_service,
+    owner_chains,
+    valid_object,
 )
+from tests.audit.audit_support import HARDENED
+
 # Every resource the audit lists, as kubectl spells them ("deployments.apps").
 RESOURCES = [inventory.resource_name(kind) for kind in POD_BEARING]
-
-
-def valid_object(kind: str, spec: dict[str, Any], name: str, namespace: str) -> dict[str, Any]:
-    """``spec`` as a ``kind`` object the API server accepts (selectors, restart policies)."""
-    obj = wrap(kind, spec, name)
-    obj["metadata"]["namespace"] = namespace
-    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
-        obj["spec"]["selector"] = {"matchLabels": {"app": name}}
-    if kind == "ReplicationController":
-        obj["spec"]["selector"] = {"app": name}
-    if kind == "Job":
-        obj["spec"]["template"]["spec"]["restartPolicy"] = "Never"
-    if kind == "CronJob":
-        obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = "Never"
-    return obj
 
 
 def mixed_objects(namespace: str) -> list[dict[str, Any]]:
@@ -50,8 +41,7 @@ def mixed_objects(namespace: str) -> list[dict[str, Any]]:
         for kind in KINDS
         for label, spec in specs.items()
     ]
-    service = {**HARDENED_SERVICE, "metadata": {"name": "hello", "namespace": namespace}}
-    return [*objects, service]
+    return [*objects, hardened_service("hello", namespace)]
 
 
 def create(api: Any, obj: dict[str, Any]) -> dict[str, Any]:
@@ -70,6 +60,34 @@ def create(api: Any, obj: dict[str, Any]) -> dict[str, Any]:
     assert 200 <= response.status < 300, f"create {obj['kind']} {path}: {response.status} {data!r}"
     stored: dict[str, Any] = json.loads(data)
     return stored
+
+
+def add_ephemeral_container(api: Any, pod: dict[str, Any], debugger: dict[str, Any]) -> None:
+    """What ``kubectl debug`` does: PUT the Pod with one more ephemeral container to its
+    ``pods/ephemeralcontainers`` subresource (the only way to add one)."""
+    path = f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods/{pod['metadata']['name']}"
+    spec = {**pod["spec"], "ephemeralContainers": [*pod["spec"].get("ephemeralContainers", []),
+                                                   debugger]}  # fmt: skip
+    body = {**pod, "spec": spec}
+    method, url, headers, data, _ = api.param_serialize(
+        "PUT",
+        f"{path}/ephemeralcontainers",
+        body=body,
+        header_params={"Content-Type": "application/json", "Accept": "application/json"},
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(method, url, header_params=headers, body=data)
+    answer = response.read()
+    assert response.status == 200, f"add an ephemeral container to {path}: {answer!r}"
+
+
+def create_owner_chains(api: Any, namespace: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """``audit_manifests.CHAINS`` created for real (no controller runs in the test plane, so
+    the ReplicaSet, Job and Pods are made by hand, with their ownerReferences), and the root
+    debug container added to ``DEBUGGED`` through the subresource."""
+    made = owner_chains(namespace, lambda obj: create(api, obj))
+    add_ephemeral_container(api, made[DEBUGGED], ROOT_DEBUGGER)
+    return made
 
 
 def token_kubeconfig(path: Path, server: str, ca_file: str, token: str) -> Path:

@@ -16,15 +16,21 @@ import yaml
 
 from hardened_operator.conventions import ENFORCE_LABEL
 from hardened_operator.k8s import bootstrap, inventory
-from tests.audit.audit_manifests import bad_specs, compliant_spec
+from hardened_operator.workloads import Judged
+from tests.audit.audit_manifests import (
+    DEBUGGED,
+    bad_specs,
+    compliant_spec,
+    valid_object,
+)
 from tests.audit.cluster_support import (
     RESOURCES,
     comparable,
     create,
+    create_owner_chains,
     mixed_objects,
     run_hardened,
     sarif_namespaces,
-    valid_object,
 )
 from tests.support.controlplane import ControlPlaneHandle
 
@@ -58,6 +64,7 @@ def test_cluster_and_its_kubectl_export_give_the_same_findings(
     objects = mixed_objects(namespace)
     for obj in objects:
         create(k8s_api, obj)
+    chains = create_owner_chains(k8s_api, namespace)  # judged through their top owners
     kubectl = shutil.which("kubectl")
     assert kubectl is not None, "kubectl is needed to export the objects as a user would"
     export = subprocess.run(
@@ -81,6 +88,12 @@ def test_cluster_and_its_kubectl_export_give_the_same_findings(
     assert {kind for kind, _ in judged} == {obj["kind"] for obj in objects} - {"HardenedService"}
     assert not any(name.endswith("-ok") for _, name in judged)
     assert all(e["line"] is None and e["file"].endswith(f"/{e['name']}") for e in live_entries)
+    # The owner chains: each failure once, at its top owner, and the debug container on its Pod.
+    assert judged & set(chains) == {("Deployment", "web"), ("CronJob", "nightly"), DEBUGGED}
+    debugged = [e for e in live_entries if (e["kind"], e["name"]) == DEBUGGED]
+    assert {(e["container"], e["containerType"]) for e in debugged} == {
+        ("debugger", "ephemeralContainer")
+    }
 
 
 def test_summary_gives_each_namespace_its_mode_and_what_admission_refuses(
@@ -129,19 +142,12 @@ def test_table_report_ends_with_the_namespace_summary(
     assert summary.splitlines()[1].split() == [name, "warn", "warn", "2", "1", "0", "1"]
 
 
-def test_pods_controlled_by_a_workload_read_are_judged_through_it(
+def test_objects_are_read_owners_first_each_with_what_of_it_is_judged(
     control_plane: ControlPlaneHandle, k8s_api: Any, namespace: str
 ) -> None:
-    root = bad_specs()["pod-uid0"]
-    deployment = create(k8s_api, valid_object("Deployment", root, "web", namespace))
-    replica_set = valid_object("ReplicaSet", root, "web-1", namespace)
-    replica_set["metadata"]["ownerReferences"] = [_owner(deployment)]
-    replica_set = create(k8s_api, replica_set)
-    owned = valid_object("Pod", root, "web-1-abcde", namespace)
-    owned["metadata"]["ownerReferences"] = [_owner(replica_set)]
-    create(k8s_api, owned)
-    create(k8s_api, valid_object("Pod", root, "bare", namespace))
-    foreign = valid_object("Pod", root, "rollout-pod", namespace)
+    create_owner_chains(k8s_api, namespace)
+    create(k8s_api, valid_object("Pod", bad_specs()["pod-uid0"], "bare", namespace))
+    foreign = valid_object("Pod", bad_specs()["pod-uid0"], "rollout-pod", namespace)
     foreign["metadata"]["ownerReferences"] = [
         {
             "apiVersion": "argoproj.io/v1alpha1",
@@ -159,18 +165,46 @@ def test_pods_controlled_by_a_workload_read_are_judged_through_it(
         read = [item for item in inventory.read_pod_bearing(api, scope)]
     finally:
         api.close()
-    names = sorted(
-        (item.obj["kind"], item.obj["metadata"]["name"])
-        for item in read
-        if isinstance(item, inventory.Listed)
-    )
-    assert names == [
-        ("Deployment", "web"),
-        ("Pod", "bare"),
-        ("Pod", "rollout-pod"),
-        ("ReplicaSet", "web-1"),
-    ]
+    listed = [item for item in read if isinstance(item, inventory.Listed)]
+    judged = {(i.obj["kind"], i.obj["metadata"]["name"]): i.judged for i in listed}
+    assert judged == {
+        ("Deployment", "web"): Judged.WHOLE,
+        ("ReplicaSet", "web-1"): Judged.THROUGH_OWNER,
+        ("Pod", "web-1-abcde"): Judged.EPHEMERAL_CONTAINERS,
+        ("CronJob", "nightly"): Judged.WHOLE,
+        ("Job", "nightly-1"): Judged.THROUGH_OWNER,
+        ("Pod", "nightly-1-xyz12"): Judged.EPHEMERAL_CONTAINERS,
+        ("HardenedService", "svc"): Judged.WHOLE,
+        ("Deployment", "svc"): Judged.THROUGH_OWNER,
+        ("Pod", "bare"): Judged.WHOLE,
+        ("Pod", "rollout-pod"): Judged.WHOLE,  # a controller of another kind: not read here
+    }
+    order = [i.obj["kind"] for i in listed]
+    for owner, made in [("HardenedService", "Deployment"), ("Deployment", "ReplicaSet"),
+                        ("CronJob", "Job"), ("ReplicaSet", "Pod"), ("Job", "Pod")]:  # fmt: skip
+        assert max(i for i, k in enumerate(order) if k == owner) < order.index(made)
     assert [item for item in read if not isinstance(item, inventory.Listed)] == []
+
+
+def test_a_debug_container_in_an_owned_pod_is_found_and_counted(
+    control_plane: ControlPlaneHandle, k8s_api: Any, namespace: str
+) -> None:
+    create_owner_chains(k8s_api, namespace)
+    result = run_hardened(
+        "audit", "--cluster", "--kubeconfig", str(control_plane.kubeconfig), "-n", namespace,
+        "--format", "sarif",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    results = json.loads(result.stdout)["runs"][0]["results"]
+    found = {(r["properties"]["kind"], r["properties"]["name"]) for r in results}
+    assert found == {("Deployment", "web"), ("CronJob", "nightly"), DEBUGGED}
+    on_pod = [r["properties"] for r in results if r["properties"]["name"] == DEBUGGED[1]]
+    assert {(p["container"], p["containerType"]) for p in on_pod} == {
+        ("debugger", "ephemeralContainer")
+    }
+    row = sarif_namespaces(result.stdout)[namespace]
+    # Eight objects read; three violate: the Deployment, the CronJob and the debugged Pod.
+    assert (row["objects"], row["violating"], row["refusedNow"]) == (8, 3, 3)
 
 
 def test_lists_are_read_page_by_page(
@@ -208,16 +242,6 @@ def test_a_namespace_that_does_not_exist_is_an_error_not_clean(
     assert result.returncode == 2
     assert "namespace 'no-such-ns' does not exist" in result.stderr
     assert result.stdout == ""
-
-
-def _owner(obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": obj["apiVersion"],
-        "kind": obj["kind"],
-        "name": obj["metadata"]["name"],
-        "uid": obj["metadata"]["uid"],
-        "controller": True,
-    }
 
 
 def test_mode_label_follows_a_chart_installed_with_another_label(

@@ -14,8 +14,13 @@ from kubernetes import client
 
 from hardened_operator.k8s import bootstrap
 from hardened_operator.workloads import POD_BEARING
-from tests.audit.audit_manifests import bad_specs, compliant_spec
-from tests.audit.cluster_support import create, run_hardened, token_kubeconfig, valid_object
+from tests.audit.audit_manifests import DEBUGGED, bad_specs, compliant_spec, valid_object
+from tests.audit.cluster_support import (
+    create,
+    create_owner_chains,
+    run_hardened,
+    token_kubeconfig,
+)
 from tests.support.controlplane import ControlPlaneHandle
 
 pytestmark = pytest.mark.controlplane
@@ -183,6 +188,50 @@ def test_a_forbidden_kind_is_unread_and_a_pod_of_it_is_still_judged(
     # Its ReplicaSet could not be read, so the Pod is judged itself rather than skipped.
     violations = {(e["kind"], e["name"]) for e in entries if e["type"] == "violation"}
     assert violations == {("Pod", "web-1-abcde")}
+
+
+@pytest.mark.parametrize(
+    ("forbidden", "violating", "debugged_pod"),
+    [
+        (  # the Deployment and CronJob unread: their ReplicaSet and Job are judged themselves
+            ("deployments", "cronjobs"),
+            {("ReplicaSet", "web-1"), ("Job", "nightly-1"), DEBUGGED},
+            {"ephemeralContainer"},
+        ),
+        (  # the HardenedService unread: the Deployment it made is judged itself
+            ("hardenedservices",),
+            {("Deployment", "web"), ("Deployment", "svc"), ("CronJob", "nightly"), DEBUGGED},
+            {"ephemeralContainer"},
+        ),
+        (  # the ReplicaSet unread: its Pod is judged whole, not only its debug container
+            ("replicasets",),
+            {("Deployment", "web"), ("CronJob", "nightly"), DEBUGGED},
+            {None, "ephemeralContainer"},  # None: the template's pod-level runAsUser 0
+        ),
+    ],
+    ids=["deployments-cronjobs", "hardenedservices", "replicasets"],
+)
+def test_an_owner_that_cannot_be_read_hides_nothing_it_owns(
+    k8s_api: Any,
+    users: Users,
+    namespace: str,
+    forbidden: tuple[str, ...],
+    violating: set[tuple[str, str]],
+    debugged_pod: set[str | None],
+) -> None:
+    create_owner_chains(k8s_api, namespace)
+    readable = [kind.resource for kind in POD_BEARING if kind.resource not in forbidden]
+    kubeconfig = users.user("partial", reads={namespace: readable})
+    code, entries, stderr = _audit(kubeconfig, "-n", namespace)
+    assert code == 2  # partial: what was forbidden is named
+    unread = {e["kind"] for e in entries if e["check"] == "unread-objects"}
+    assert unread == {kind.kind for kind in POD_BEARING if kind.resource in forbidden}
+    violations = [e for e in entries if e["type"] == "violation"]
+    assert {(e["kind"], e["name"]) for e in violations} == violating
+    on_pod = {e["containerType"] for e in violations if (e["kind"], e["name"]) == DEBUGGED}
+    assert on_pod == debugged_pod
+    row = next(line.split() for line in stderr.splitlines() if line.startswith(namespace))
+    assert row[4] == str(len(violating))  # VIOLATING counts the objects judged whole too
 
 
 def test_unreadable_namespace_labels_leave_the_mode_unknown_and_partial(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from hardened_operator.reports import (
     INVALID_OBJECT,
     MAX_REPORT_BYTES,
@@ -15,10 +17,10 @@ from hardened_operator.reports import (
     build_report,
     comparable,
     findings_for,
-    owned_by_workload,
     violation_counts,
 )
 from hardened_operator.workloads import review_object
+from tests.audit.audit_manifests import DEBUGGED, ROOT_DEBUGGER, owner_chains
 
 ROOT = {"securityContext": {"runAsUser": 0}}
 
@@ -75,23 +77,33 @@ def test_one_failure_per_check_with_the_same_decisions_as_review_object() -> Non
     assert "spec.template.spec.containers[0].securityContext.runAsUser" in run_as_user.fields
 
 
-def test_objects_a_workload_controls_are_judged_at_their_owner() -> None:
-    replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet"}
-    assert owned_by_workload(pod("p", owner=replica_set, **ROOT))
-    # The Pod's template is its ReplicaSet's (and that one's its Deployment's): not repeated.
-    assert findings_for(pod("p", owner=replica_set, **ROOT), "nonroot") is None
-    rs = deployment("rs", **ROOT) | {"kind": "ReplicaSet"}
-    rs["metadata"]["ownerReferences"] = [
-        {"apiVersion": "apps/v1", "kind": "Deployment", "controller": True, "name": "d", "uid": "u"}
+@pytest.mark.parametrize(
+    ("kind", "owner", "reported"),
+    [
+        # The template is the owner's (and that one's its owner's): judged there, not repeated.
+        ("ReplicaSet", ("apps/v1", "Deployment"), False),
+        ("Job", ("batch/v1", "CronJob"), False),
+        ("Deployment", ("ai-system.io/v1alpha1", "HardenedService"), False),
+        ("Pod", ("apps/v1", "ReplicaSet"), False),  # judged for its ephemeral containers: none
+        # Owned by something that is no workload (a Node's mirror pod, a custom controller).
+        ("Pod", ("v1", "Node"), True),
+        ("Pod", ("argoproj.io/v1alpha1", "Rollout"), True),
+        # A same-named kind of another API group is not ours.
+        ("Pod", ("example.com/v1", "Deployment"), True),
+        ("ReplicaSet", ("example.com/v1", "Deployment"), True),
+    ],
+)
+def test_objects_a_workload_controls_are_judged_at_their_owner(
+    kind: str, owner: tuple[str, str], reported: bool
+) -> None:
+    obj = deployment("x", **ROOT) | {"kind": kind}
+    if kind == "Pod":
+        obj = pod("x", **ROOT)
+    api_version, owner_kind = owner
+    obj["metadata"]["ownerReferences"] = [
+        {"apiVersion": api_version, "kind": owner_kind, "controller": True, "name": "o", "uid": "u"}
     ]
-    assert findings_for(rs, "nonroot") is None
-    # Owned by something that is no workload (a Node's mirror pod, a custom controller): judged.
-    node = {"apiVersion": "v1", "kind": "Node"}
-    assert not owned_by_workload(pod("m", owner=node, **ROOT))
-    assert findings_for(pod("m", owner=node, **ROOT), "nonroot") is not None
-    # A same-named kind of another API group is not ours.
-    other = {"apiVersion": "example.com/v1", "kind": "Deployment"}
-    assert findings_for(pod("c", owner=other, **ROOT), "nonroot") is not None
+    assert (findings_for(obj, "nonroot") is not None) is reported
 
 
 def test_an_owned_pods_ephemeral_containers_are_still_judged() -> None:
@@ -100,6 +112,19 @@ def test_an_owned_pods_ephemeral_containers_are_still_judged() -> None:
     found = findings_for(obj, "nonroot")
     assert found is not None
     assert all("ephemeralContainers[0]" in f.fields for f in found.failures)
+
+
+def test_reports_judge_owner_chains_as_the_audit_does() -> None:
+    """The chains ``hardened audit`` judges (tests/audit/test_audit_owners.py): the same
+    objects reported, the debugged Pod for its debug container only."""
+    made = owner_chains("team", lambda obj: obj | {"metadata": {**obj["metadata"], "uid": "u"}})
+    made[DEBUGGED]["spec"]["ephemeralContainers"] = [ROOT_DEBUGGER]
+    found = {key: findings_for(obj, "nonroot") for key, obj in made.items()}
+    reported = {key for key, value in found.items() if value is not None}
+    assert reported == {("Deployment", "web"), ("CronJob", "nightly"), DEBUGGED}
+    debugged = found[DEBUGGED]
+    assert debugged is not None
+    assert all(f.fields.startswith("spec.ephemeralContainers[0]") for f in debugged.failures)
 
 
 def test_an_object_that_cannot_be_judged_is_an_error_not_a_pass() -> None:

@@ -15,7 +15,13 @@ from hardened_operator.audit.documents import KubeObject, Note, parse_source
 from hardened_operator.audit.sources import Source
 from hardened_operator.errors import InputError, ManifestParseError
 from hardened_operator.policy.types import Profile, Violation
-from hardened_operator.workloads import POD_BEARING_KINDS, review_object
+from hardened_operator.workloads import (
+    POD_BEARING_KINDS,
+    ControllerRef,
+    Judged,
+    judged_as,
+    review_judged,
+)
 
 # "deployment" or "POD" is no kind the API server knows, but it is plainly meant as one that
 # carries pods: judging it "not pod-bearing" would pass a root pod silently.
@@ -138,8 +144,9 @@ def violation_entry(obj: KubeObject, violation: Violation) -> Entry:
     )
 
 
-def audit_object(obj: KubeObject, profile: Profile) -> list[Entry]:
-    """The entries for one object: its violations, or one error if it has the wrong shape."""
+def audit_object(obj: KubeObject, profile: Profile, judged: Judged = Judged.WHOLE) -> list[Entry]:
+    """The entries for one object: its violations (as much of it as ``judged`` says is its
+    own, ``workloads.judged_as``), or one error if it has the wrong shape."""
     kind = obj.obj.get("kind")
     meant = _KINDS_BY_LOWER.get(kind.lower()) if isinstance(kind, str) else None
     if meant is not None and meant != kind:
@@ -147,7 +154,7 @@ def audit_object(obj: KubeObject, profile: Profile) -> list[Entry]:
         message = f"kind {kind!r} is not a Kubernetes kind (kinds are case-sensitive): {meant}?"
         return [Entry("error", obj.file, obj.line, INVALID, message, kind, namespace, name)]
     try:
-        violations = review_object(obj.obj, profile)
+        violations = review_judged(obj.obj, judged, profile)
     except InputError as exc:
         namespace, name = _metadata(obj)
         bad_field = getattr(exc, "field", None)
@@ -168,9 +175,36 @@ def audit_object(obj: KubeObject, profile: Profile) -> list[Entry]:
     return [violation_entry(obj, v) for v in violations]
 
 
+def _uid(obj: Mapping[str, Any]) -> str | None:
+    meta = obj.get("metadata")
+    uid = meta.get("uid") if isinstance(meta, Mapping) else None
+    return uid if isinstance(uid, str) else None
+
+
+def judged_uids(items: Iterable[KubeObject | Note | ManifestParseError]) -> frozenset[str]:
+    """The uids of the pod-bearing objects among ``items``: each is judged, so an object
+    controlled by one of them is judged through it (``kubectl get -o yaml`` keeps uids and
+    ``ownerReferences``; hand-written manifests have neither, and every object is judged)."""
+    return frozenset(
+        uid
+        for item in items
+        if isinstance(item, KubeObject)
+        and item.obj.get("kind") in POD_BEARING_KINDS
+        and (uid := _uid(item.obj)) is not None
+    )
+
+
 def audit_items(
-    items: Iterable[KubeObject | Note | ManifestParseError], profile: Profile, report: Report
+    items: Iterable[KubeObject | Note | ManifestParseError],
+    profile: Profile,
+    report: Report,
+    judged: frozenset[str] = frozenset(),
 ) -> None:
+    """Add ``items`` to ``report``; ``judged``: the uids of the owners judged with them."""
+
+    def owner_judged(ref: ControllerRef) -> bool:
+        return ref.uid is not None and ref.uid in judged
+
     for item in items:
         if isinstance(item, ManifestParseError):
             report.entries.append(error_entry(item))
@@ -178,16 +212,25 @@ def audit_items(
             report.notes.append(item)
         else:
             report.objects += 1
-            report.entries.extend(audit_object(item, profile))
+            report.entries.extend(audit_object(item, profile, judged_as(item.obj, owner_judged)))
 
 
 def audit_sources(sources: Iterable[Source | ManifestParseError], profile: Profile) -> Report:
-    """Audit every source; unreadable ones become error entries, never exceptions."""
+    """Audit every source; unreadable ones become error entries, never exceptions.
+
+    All sources are parsed before any object is judged: an object whose controlling owner is
+    anywhere in the input (by uid) is judged through that owner (``workloads.judged_as``, the
+    rule ``--cluster`` follows), so a cluster exported to files gives the cluster's findings.
+    """
     report = Report()
+    parsed: list[list[KubeObject | Note | ManifestParseError]] = []
     for source in sources:
         if isinstance(source, ManifestParseError):
-            report.entries.append(error_entry(source))
+            parsed.append([source])
             continue
         report.files += 1
-        audit_items(parse_source(source), profile, report)
+        parsed.append(list(parse_source(source)))
+    judged = judged_uids(item for items in parsed for item in items)
+    for items in parsed:
+        audit_items(items, profile, report, judged)
     return report

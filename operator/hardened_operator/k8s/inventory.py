@@ -1,9 +1,12 @@
 """Read every pod-bearing object of a cluster, page by page (synchronous; read-only).
 
-What is read: every kind of ``workloads.POD_BEARING`` (the kinds the admission webhook
-reviews), plus the Pods that no workload read here controls (a bare Pod, a static pod, a Pod
-whose ReplicaSet could not be read). A Pod controlled by a workload that was read is skipped:
-it was made from that workload's template, which is judged instead.
+What is read: every object of every kind of ``workloads.POD_BEARING`` (the kinds the
+admission webhook reviews), owners first (``workloads.OWNERS_FIRST``), each with what of it is
+judged (``workloads.judged_as``, the rule the reports and the offline audit follow too): an
+object whose controlling owner was read here is judged through that owner (a Deployment's
+ReplicaSets, a CronJob's Jobs, a HardenedService's Deployment), an owned Pod only for its
+ephemeral containers, everything else whole -- including, fail safe, an object whose owner
+could not be read (RBAC forbids Deployments: their ReplicaSets are judged themselves).
 
 Lists are paginated (``limit``/``continue``, 500 per page as kubectl does), so memory follows
 one page, not the cluster. Nothing is dropped silently: every list that could not be read is
@@ -17,7 +20,7 @@ API, for any read-only consumer (``hardened audit --cluster``, reports)::
     cluster = connect(kubeconfig=None, context=None)       # kubectl's resolution order
     scope = read_namespaces(cluster.api, namespace=None)   # None: all namespaces
     for item in read_pod_bearing(cluster.api, scope):
-        ...  # Listed (object + API path), Unread or NotServed
+        ...  # Listed (object, API path, what is judged), Unread or NotServed
 
 :class:`ClusterUnreachable` (no connection, TLS failure) and :class:`ClusterUnauthorized`
 (401: the credentials were refused) end the whole read: nothing partial can be trusted then.
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import orjson
@@ -42,7 +45,14 @@ from hardened_operator.errors import (
     UnauthorizedError,
 )
 from hardened_operator.k8s.statuses import error_type
-from hardened_operator.workloads import POD_BEARING, PodBearingKind
+from hardened_operator.workloads import (
+    OWNERS_FIRST,
+    POD_BEARING,
+    ControllerRef,
+    Judged,
+    PodBearingKind,
+    judged_as,
+)
 
 PAGE_SIZE: Final = 500  # kubectl's chunk size
 REQUEST_TIMEOUT: Final = (10.0, 120.0)  # (connect, read) seconds: a page of 500 Pods is ~1 MB
@@ -69,11 +79,14 @@ class Cluster:
 @dataclass(frozen=True)
 class Listed:
     """One object as the API server returned it, ``apiVersion`` and ``kind`` set on it (as
-    ``kubectl get -o yaml`` prints list items); ``path`` is its API path."""
+    ``kubectl get -o yaml`` prints list items); ``path`` is its API path; ``judged`` what of
+    it is judged (``workloads.judged_as``: whole, its ephemeral containers, or through its
+    owner, read before it)."""
 
     kind: PodBearingKind
     obj: dict[str, Any]
     path: str
+    judged: Judged = Judged.WHOLE
 
 
 @dataclass(frozen=True)
@@ -312,16 +325,6 @@ def _labels(obj: Any) -> dict[str, str]:
 # ------------------------------------------------------------------------------- objects
 
 
-def _controller_uid(obj: Mapping[str, Any]) -> str | None:
-    metadata = obj.get("metadata")
-    owners = metadata.get("ownerReferences") if isinstance(metadata, Mapping) else None
-    for owner in owners if isinstance(owners, list) else ():
-        if isinstance(owner, Mapping) and owner.get("controller") is True:
-            uid = owner.get("uid")
-            return uid if isinstance(uid, str) else None
-    return None
-
-
 def _uid(obj: Mapping[str, Any]) -> str | None:
     metadata = obj.get("metadata")
     uid = metadata.get("uid") if isinstance(metadata, Mapping) else None
@@ -359,32 +362,36 @@ def _unread(kind: PodBearingKind, namespace: str | None, refused: _Refused) -> U
                   refused.status, message)  # fmt: skip
 
 
+# The kinds whose objects can own pod-bearing objects: only their uids need remembering.
+_MAKERS: Final = frozenset(maker for kind in POD_BEARING for maker in kind.made_by)
+
+
 def read_pod_bearing(
     api: Any, scope: Scope, *, page_size: int = PAGE_SIZE
 ) -> Iterator[Listed | Unread | NotServed]:
     """Every pod-bearing object in ``scope`` (see the module's docstring for what is read).
 
-    Workloads are read first and Pods last, so that a Pod is skipped only when the workload
-    controlling it (``ownerReferences[].controller``, by uid) was itself read and yielded.
-    An ``Unread`` of a kind comes before any object of it that could be read elsewhere
-    (cluster-wide forbidden, then namespace by namespace).
+    Kinds are read owners first (``OWNERS_FIRST``), so an object's controlling owner, if it
+    could be read, was yielded before it: the object is judged through its owner only then
+    (by uid; an owner that could not be read vouches for nothing). An ``Unread`` of a kind
+    comes before any object of it that could be read elsewhere (cluster-wide forbidden, then
+    namespace by namespace).
     """
-    kinds = [k for k in POD_BEARING if k.kind != "Pod"] + [
-        k for k in POD_BEARING if k.kind == "Pod"
-    ]
-    workload_uids: set[str] = set()
-    for kind in kinds:
-        is_pod = kind.kind == "Pod"
+    read_uids: set[str] = set()
+
+    def owner_read(ref: ControllerRef) -> bool:
+        return ref.uid is not None and ref.uid in read_uids
+
+    for kind in OWNERS_FIRST:
+        remember = kind.kind in _MAKERS
         for item in _read_kind(api, kind, scope, page_size):
             if isinstance(item, Listed):
-                if is_pod:
-                    owner = _controller_uid(item.obj)
-                    if owner is not None and owner in workload_uids:
-                        continue
-                else:
-                    uid = _uid(item.obj)
-                    if uid is not None:
-                        workload_uids.add(uid)
+                judged = judged_as(item.obj, owner_read)
+                if judged is not Judged.WHOLE:
+                    item = replace(item, judged=judged)
+                uid = _uid(item.obj) if remember else None
+                if uid is not None:
+                    read_uids.add(uid)
             yield item
 
 

@@ -1,12 +1,16 @@
 """One cluster object → what its namespace's report says about it (pure).
 
-Which objects are judged: every object of a pod-bearing kind (``workloads.POD_BEARING``)
-except those a pod-bearing workload controls (a Deployment's ReplicaSets and their Pods, a
-CronJob's Jobs, a HardenedService's Deployment): their pod template is their owner's, so the
-failure is reported once, at the top owner -- the object a person edits, exactly what
-``hardened audit`` judges in manifests. One exception: ephemeral containers are added to a
-running Pod (``kubectl debug``), never to its owner, so an owned Pod's ephemeral containers
-are still judged, and reported on that Pod.
+Which objects are judged: ``workloads.judged_as``, the rule ``hardened audit`` follows for a
+cluster and for files -- an object whose controlling owner is judged is judged through it (a
+Deployment's ReplicaSets and their Pods, a CronJob's Jobs, a HardenedService's Deployment),
+so a failure is reported once, at the top owner; an owned Pod is still judged for its
+ephemeral containers (``kubectl debug`` adds them to the Pod, never to its owner), and
+reported on that Pod.
+
+"Its owner is judged" is decided here by the owner's kind: the operator watches every
+pod-bearing kind in every namespace it reports on (its RBAC is the chart's, tested to be
+enough), so an owner of a pod-bearing kind is an object it judges. The audit cannot assume
+that -- a user's RBAC may forbid Deployments -- and decides by the uids it actually read.
 
 The decisions are ``workloads.review_object``'s, the webhook's and the audit's: the same
 profile gives the same violations. An object of the wrong shape cannot be judged and is
@@ -23,15 +27,12 @@ from typing import Any, Final, Literal
 from hardened_operator.audit.report import INVALID
 from hardened_operator.errors import InputError
 from hardened_operator.policy.types import Profile, Violation
-from hardened_operator.workloads import POD_BEARING, review_object
+from hardened_operator.workloads import ControllerRef, Judged, judged_as, review_judged
 
 INVALID_OBJECT: Final = INVALID
 _MESSAGE_CHARS: Final = 512  # of one result's message; the report's size bound relies on it
 _FIELDS_CHARS: Final = 512  # of the "fields" property
 _FIX_CHARS: Final = 256
-
-# (API group, kind) of the kinds whose controller's pod template makes its objects' pods.
-_WORKLOAD_OWNERS: Final = frozenset((k.group, k.kind) for k in POD_BEARING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,22 +57,9 @@ class ObjectFindings:
     failures: tuple[CheckFailure, ...]
 
 
-def _group(api_version: Any) -> str:
-    if not isinstance(api_version, str):
-        return ""
-    return api_version.rpartition("/")[0]
-
-
-def owned_by_workload(obj: Mapping[str, Any]) -> bool:
-    """Its controller (``ownerReferences[].controller``) is of a pod-bearing kind."""
-    meta = obj.get("metadata")
-    refs = meta.get("ownerReferences") if isinstance(meta, Mapping) else None
-    if not isinstance(refs, list):
-        return False
-    for ref in refs:
-        if isinstance(ref, Mapping) and ref.get("controller") is True:
-            return (_group(ref.get("apiVersion")), ref.get("kind")) in _WORKLOAD_OWNERS
-    return False
+def owner_watched(ref: ControllerRef) -> bool:
+    """The owner is of a pod-bearing kind: the operator watches and judges every one."""
+    return ref.pod_bearing
 
 
 def _bounded(text: str, limit: int) -> str:
@@ -102,7 +90,8 @@ def _failures(violations: list[Violation]) -> tuple[CheckFailure, ...]:
 
 
 def findings_for(obj: Mapping[str, Any], profile: Profile) -> ObjectFindings | None:
-    """What the report says about ``obj``; None when nothing (compliant, owned, not ours).
+    """What the report says about ``obj``; None when nothing (compliant, judged through its
+    owner, not ours).
 
     ``obj`` is an object as the API serves it (``kind``/``apiVersion`` set by the caller for
     list items). Raises ``PolicyError`` for an unknown profile, like ``review_object``.
@@ -111,11 +100,11 @@ def findings_for(obj: Mapping[str, Any], profile: Profile) -> ObjectFindings | N
     meta = obj.get("metadata")
     if not isinstance(kind, str) or not isinstance(meta, Mapping):
         return None
-    owned = owned_by_workload(obj)
-    if owned and kind != "Pod":
+    judged = judged_as(obj, owner_watched)
+    if judged is Judged.THROUGH_OWNER:
         return None  # its owner is judged instead: same template
     try:
-        violations = review_object(obj, profile)
+        violations = review_judged(obj, judged, profile)
     except InputError as error:
         failures: tuple[CheckFailure, ...] = (
             CheckFailure(
@@ -127,8 +116,6 @@ def findings_for(obj: Mapping[str, Any], profile: Profile) -> ObjectFindings | N
             ),
         )
     else:
-        if owned:  # only what was added to this Pod itself: its ephemeral containers
-            violations = [v for v in violations if v.container_type == "ephemeralContainer"]
         failures = _failures(violations)
     if not failures:
         return None
