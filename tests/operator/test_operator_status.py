@@ -116,11 +116,13 @@ def test_last_transition_time_moves_only_on_flip() -> None:
         (422, "Invalid", "quantities must match the regular expression", "InvalidObject"),
         (403, "Forbidden", "User cannot create resource", "Forbidden"),
         (503, "ServiceUnavailable", "etcd down", "ApiUnavailable"),
+        (429, "TooManyRequests", "too many requests, retries exhausted", "ApiUnavailable"),
+        (None, "Timeout", "POST /apis/apps/v1/...: TimeoutError", "ApplyFailed"),
         (400, "BadRequest", "nonsense", "ApplyFailed"),
     ],
 )
 def test_apply_failure_degrades_with_reason(
-    status: int, reason: str, message: str, expected: str
+    status: int | None, reason: str, message: str, expected: str
 ) -> None:
     failure = st.ApplyFailure("PersistentVolumeClaim/web-data", status, reason, message)
     result = st.compute(hsvc(), DESIRED, live(deployment(2)), now=T0, failure=failure)

@@ -11,13 +11,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from hardened_operator.builders import WORKLOAD_KINDS
 from hardened_operator.controller import pods as pod_logic
+from hardened_operator.errors import ApiError, ForbiddenError, InvalidError, TransientApiError
+from hardened_operator.k8s.statuses import error_type
 
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 WARNINGS_CONDITION = "SpecWarnings"
+# The Degraded reason for each kind of failed API call; which status is which kind is
+# k8s/statuses.py's table (so 5xx and 429, both transient there, are ApiUnavailable here).
+API_FAILURE_REASONS: Final[dict[type[ApiError], str]] = {
+    InvalidError: "InvalidObject",
+    ForbiddenError: "Forbidden",
+    TransientApiError: "ApiUnavailable",
+}
 
 
 @dataclass(frozen=True)
@@ -33,16 +42,11 @@ class ApplyFailure:
     def condition_reason(self) -> str:
         if self.reason in ("InvalidSpec", "NotOwned", "PolicyViolation"):
             return self.reason
+        kind = error_type(self.status)
         text = self.message.lower()
-        if "exceeded quota" in text or ("quota" in text and self.status == 403):
+        if "exceeded quota" in text or ("quota" in text and kind is ForbiddenError):
             return "QuotaExceeded"
-        if self.status == 422 or self.reason == "Invalid":
-            return "InvalidObject"
-        if self.status == 403 or self.reason == "Forbidden":
-            return "Forbidden"
-        if self.status is not None and self.status >= 500:
-            return "ApiUnavailable"
-        return "ApplyFailed"
+        return API_FAILURE_REASONS.get(kind, "ApplyFailed")
 
 
 def timestamp(now: dt.datetime) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple, get_args
 
 from hardened_operator import workloads
 from hardened_operator.errors import InputError
@@ -45,8 +45,9 @@ log = logging.getLogger(__name__)
 # workloads.review_object or a memo in front of it (webhook.cache.ReviewCache.violations).
 Reviewer = Callable[[Mapping[str, Any], Profile], list[Violation]]
 
-Verdict = Literal["allow", "deny", "warn", "audit", "exempt", "skip", "invalid", "error"]
-VERDICTS: Final[tuple[Verdict, ...]] = (
+# What became of a request: the label ``verdict`` of ``hardened_webhook_decisions_total``
+# (docs/webhook.md lists them; tests/webhook/test_webhook_verdicts.py keeps that list equal).
+Verdict = Literal[
     "allow",  # evaluated, no violation
     "deny",  # enforce mode, violations
     "warn",  # warn mode, violations: allowed with warnings
@@ -55,7 +56,8 @@ VERDICTS: Final[tuple[Verdict, ...]] = (
     "skip",  # nothing to evaluate: other kind, DELETE/CONNECT, subresource, minor update
     "invalid",  # malformed request or object: denied with code 400
     "error",  # the policy engine failed: denied with code 500 (fail closed)
-)
+]
+VERDICTS: Final[tuple[Verdict, ...]] = get_args(Verdict)
 OTHER_KIND: Final = "other"
 OPERATIONS: Final = frozenset({"CREATE", "UPDATE", "DELETE", "CONNECT"})
 MAX_UID_CHARS: Final = 128  # real uids are 36 characters; never echo a megabyte back
