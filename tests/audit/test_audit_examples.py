@@ -50,7 +50,18 @@ def test_whole_examples_directory(run_audit: RunAudit) -> None:
     result = run_audit(str(EXAMPLES), "--format", "json")
     assert result.exit_code == 1
     files = {Path(e["file"]).name for e in parse_json(result)}
-    assert files == {"web-root.yaml", "node-agent.yaml"}
+    assert files == {"web-root.yaml", "node-agent.yaml", "debugged-export.yaml"}
+
+
+def test_debugged_export_reports_only_the_debug_container(run_audit: RunAudit) -> None:
+    """docs/audit.md's top-owner example: the ReplicaSet and Pod are judged through the
+    Deployment (which passes); the root debug container is reported on the Pod."""
+    result = run_audit(str(EXAMPLES / "debugged-export.yaml"), "--format", "json")
+    assert result.exit_code == 1
+    entries = parse_json(result)
+    assert {(e["kind"], e["name"], e["container"], e["containerType"]) for e in entries} == {
+        ("Pod", "web-7d9c5b6f4-x2k9q", "debugger-8xk2p", "ephemeralContainer")
+    }
 
 
 def _normalized(text: str) -> list[str]:
@@ -71,7 +82,8 @@ def test_documented_outputs_are_real_outputs(
     examples = "docs/examples/audit"
     table = run_audit(f"{examples}/web-root.yaml")
     fix = run_audit(f"{examples}/node-agent.yaml", "--fix", "--profile", "restricted")
-    real = _normalized(table.stdout) + _normalized(fix.stderr)
+    owned = run_audit(f"{examples}/debugged-export.yaml")
+    real = _normalized(table.stdout) + _normalized(fix.stderr) + _normalized(owned.stdout)
     rows = [
         line
         for block in _blocks("text")
