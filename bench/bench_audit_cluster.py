@@ -39,6 +39,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The objects are the test suite's (tests/audit/audit_manifests.py, pure builders): the ones
+# the API server accepts, as the --cluster tests create them. tests/ is a package rooted at
+# the repository, which a script in bench/ does not have on its path.
+sys.path.insert(0, str(ROOT))
+
+from tests.audit.audit_manifests import (  # noqa: E402
+    compliant_spec,
+    container,
+    hardened_service,
+    valid_object,
+)
+
 HARDENED = ROOT / ".venv" / "bin" / "hardened"
 MARKER = "<!-- bench:section -->"
 SEED = 20261206
@@ -53,25 +65,9 @@ Obj = dict[str, Any]
 # ---------------------------------------------------------------------------- objects
 
 
-def container(name: str, **security: Any) -> Obj:
-    c: Obj = {"name": name, "image": "registry.example/app:1.2.3"}
-    if security:
-        c["securityContext"] = security
-    return c
-
-
-def compliant() -> Obj:
-    return {
-        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [
-            container("app", allowPrivilegeEscalation=False, capabilities={"drop": ["ALL"]})
-        ],
-    }
-
-
 def variants(rng: random.Random) -> Obj:
     """A pod spec: compliant about half the time, else broken in one of several ways."""
-    spec = compliant()
+    spec = compliant_spec()
     choice = rng.randrange(8)
     app = spec["containers"][0]["securityContext"]
     if choice == 1:
@@ -89,42 +85,6 @@ def variants(rng: random.Random) -> Obj:
     return spec
 
 
-def wrap(kind: str, spec: Obj, name: str, namespace: str) -> Obj:
-    meta = {"name": name, "namespace": namespace, "labels": {"app": name}}
-    template = {"metadata": {"labels": {"app": name}}, "spec": spec}
-    group = {"Job": "batch/v1", "CronJob": "batch/v1"}
-    core = ("Pod", "PodTemplate", "ReplicationController")
-    obj: Obj = {
-        "apiVersion": "v1" if kind in core else group.get(kind, "apps/v1"),
-        "kind": kind,
-        "metadata": meta,
-    }
-    if kind == "Pod":
-        obj["spec"] = spec
-    elif kind == "PodTemplate":
-        obj["template"] = template
-    elif kind == "Job":
-        spec["restartPolicy"] = "Never"
-        obj["spec"] = {"template": template}
-    elif kind == "CronJob":
-        spec["restartPolicy"] = "Never"
-        obj["spec"] = {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": template}}}
-    elif kind == "ReplicationController":
-        obj["spec"] = {"selector": {"app": name}, "template": template}
-    else:
-        obj["spec"] = {"selector": {"matchLabels": {"app": name}}, "template": template}
-    return obj
-
-
-def hardened_service(name: str, namespace: str) -> Obj:
-    return {
-        "apiVersion": "ai-system.io/v1alpha1",
-        "kind": "HardenedService",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"image": "ai_system/base:1.0"},
-    }
-
-
 def objects(count: int, namespaces: list[str]) -> Iterator[Obj]:
     from hardened_operator.workloads import POD_BEARING
 
@@ -137,7 +97,7 @@ def objects(count: int, namespaces: list[str]) -> Iterator[Obj]:
         if kind == "HardenedService":
             yield hardened_service(name, namespace)
         else:
-            yield wrap(kind, variants(rng), name, namespace)
+            yield valid_object(kind, variants(rng), name, namespace)
 
 
 # ---------------------------------------------------------------------------- the plane
