@@ -387,6 +387,9 @@ def prepare(
                     "--cluster-name=hardened-dev",
                     # Node lifecycle: a kubelet killed with the plane is not waited on for long.
                     "--node-monitor-grace-period=20s",
+                    # Dev only (docs/dev.md): an HPA scales down after two low samples (20 s
+                    # window, 15 s syncs), not 5 min, so a test sees it. spec.behavior overrides.
+                    "--horizontal-pod-autoscaler-downscale-stabilization=20s",
                 ],
                 {},
             ),
