@@ -35,6 +35,8 @@ from hardened_operator.reports import (
     comparable,
     findings_for,
 )
+from tests.audit.audit_manifests import DEBUGGED
+from tests.audit.cluster_support import create_owner_chains
 from tests.operator.operator_support import (
     HARDENED,
     OperatorProcess,
@@ -252,6 +254,34 @@ def test_reports_follow_watch_events_and_write_only_changes(
         core.delete_namespaced_pod("late", namespace, grace_period_seconds=0)
         wait_for("the report deleted", lambda: report(k8s_api, namespace) is None)
         wait_for("the gauge cleared", lambda: gauge(op, namespace) == {})
+
+
+def test_owner_chains_are_reported_at_the_top_owner_and_a_debug_container_on_its_pod(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path, policyreport_crd: None
+) -> None:
+    """The chains ``hardened audit --cluster`` judges (tests/audit): one result set per top
+    owner, none for the ReplicaSet, Job or Deployment they made, and the root container
+    ``kubectl debug`` added to an owned Pod reported on that Pod."""
+    made = create_owner_chains(k8s_api, namespace)
+    with reporting_operator(control_plane, namespace, tmp_path) as op:
+        rep = wait_for("the report", lambda: report(k8s_api, namespace), timeout=60)
+        wait_for(
+            "the debugged Pod in the report",
+            lambda: DEBUGGED in {(k, n) for k, n, _ in named(report(k8s_api, namespace))},
+        )
+        rep = report(k8s_api, namespace)
+        assert {(kind, name) for kind, name, _ in named(rep)} == {
+            ("Deployment", "web"),
+            ("CronJob", "nightly"),
+            DEBUGGED,
+        }
+        on_pod = [r for r in (rep or {})["results"] if r["resources"][0]["name"] == DEBUGGED[1]]
+        assert all(
+            r["properties"]["fields"].startswith("spec.ephemeralContainers[0]") for r in on_pod
+        )
+        assert rep is not None and rep["summary"]["fail"] == len(named(rep))
+        assert sum(gauge(op, namespace).values()) == len(named(rep))
+        assert made[DEBUGGED]["metadata"]["uid"] in {r["resources"][0]["uid"] for r in on_pod}
 
 
 def test_a_namespace_over_the_cap_gets_a_bounded_report_with_exact_counts(
