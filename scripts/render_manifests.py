@@ -87,6 +87,7 @@ TEMPLATE_FILES = {
 NEW_TEMPLATE_PREFIX = "07-"
 NEW_CRD_PREFIX = "01-"
 NOT_MANIFESTS = ("NOTES.txt",)
+TEST_HOOKS = "templates/tests/"  # run by `helm test`, not part of an installation
 
 HELM_MANAGED_BY = re.compile(r"^[ \t]+app\.kubernetes\.io/managed-by: Helm[ \t]*\n", re.M)
 
@@ -170,8 +171,10 @@ def render(chart_dir: Path) -> dict[str, str]:
     known = [path for path in TEMPLATE_FILES if path in templates]
     unknown = sorted(set(templates) - set(TEMPLATE_FILES))
     for path in known + unknown:
-        if path.endswith(NOT_MANIFESTS) or not has_objects(templates[path]):
-            continue  # NOTES.txt, and what these values switch off (cert-manager, ...)
+        if path.endswith(NOT_MANIFESTS) or path.startswith(TEST_HOOKS):
+            continue  # NOTES.txt; `helm test`'s hooks, never installed (`hardened verify`)
+        if not has_objects(templates[path]):
+            continue  # what these values switch off (cert-manager, ...)
         target = TEMPLATE_FILES.get(path) or new_name(NEW_TEMPLATE_PREFIX, path)
         parts.setdefault(target, []).append((path, without_helm_label(templates[path])))
     files = {

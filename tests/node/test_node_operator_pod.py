@@ -16,6 +16,7 @@ import helm_python as helm
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from hardened_operator.conventions import ENFORCE_LABEL
 from hardened_operator.dev import node, node_assets
 from hardened_operator.dev import plane as plane_module
 from hardened_operator.k8s import bootstrap
@@ -244,6 +245,29 @@ def test_a_hardenedservice_applied_after_the_install_runs(installed: NodeCluster
     wait_ready(api, "served", "web", timeout=240)
     pod = running_pod(api, "served", "web")
     assert installed.exec("served", pod, "id -u").stdout.strip() == "1000"
+
+
+def test_helm_test_proves_root_pods_are_refused_and_fails_where_they_are_not(
+    installed: NodeCluster,
+) -> None:
+    """The chart's test hook runs `hardened verify` from the operator's image in a Pod."""
+    api = installed.api_client()
+    user_namespace(api, "default")  # the chart's tests.namespaces; wait for its ServiceAccount
+    result = _HELM["config"].test(RELEASE, timeout=180, logs=True)
+    assert 'ENFORCED in namespace "default"' in str(result["logs"]), result
+    # The same test where the namespace only warns: a root pod would be admitted, and it fails.
+    patch = {"metadata": {"labels": {ENFORCE_LABEL: "warn"}}}
+    core_api(api).patch_namespace("default", patch)
+    try:
+        with pytest.raises(helm.HelmReleaseError) as failed:
+            _HELM["config"].test(RELEASE, timeout=180, logs=True)
+        assert "verify" in str(failed.value)
+    finally:
+        core_api(api).patch_namespace("default", {"metadata": {"labels": {ENFORCE_LABEL: None}}})
+    # Its ServiceAccount, Role and RoleBinding are test hooks, gone after a passing run.
+    _HELM["config"].test(RELEASE, timeout=180)
+    accounts = core_api(api).list_namespaced_service_account(NAMESPACE).items
+    assert f"{RELEASE}-verify" not in [a.metadata.name for a in accounts]
 
 
 # ---- admission that stays up --------------------------------------------------------------

@@ -37,6 +37,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "dev": ("dev", "dev", "A local control plane: etcd + kube-apiserver + the operator."),
     "convert": ("convert", "convert", "Convert docker-compose services to HardenedServices."),
     "dockerfile": ("dockerfile", "dockerfile", "Lint and fix Dockerfiles for non-root."),
+    "verify": (
+        "verify",
+        "verify",
+        "Prove root pods are refused here: dry-run a root pod and a compliant one.",
+    ),
     "version": ("version", "version", "Print the installed version."),
 }
 

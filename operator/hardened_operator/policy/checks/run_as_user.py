@@ -7,6 +7,8 @@ securityContext.runAsUser. Allowed: non-zero, unset. PSA skips the check for
 
 from __future__ import annotations
 
+from typing import Final
+
 from ...conventions import APP_UID
 from ..cel import CelFinding, CelRule, lit
 from ..check import Check, PodView, allowed, containers_phrase, denied, finding
@@ -17,7 +19,7 @@ ID = "runAsUser"
 _ALLOWED = allowed(ID)
 _POD_FIELD = "securityContext.runAsUser"
 _POD_ROOT = "UID 0 (root) at pod level"
-_ROOT = "runs as UID 0 (root)"
+ROOT_MESSAGE: Final = "runs as UID 0 (root)"  # hardened verify looks for it
 
 
 def _userns_note(pod: PodView) -> str:
@@ -55,7 +57,7 @@ def check(pod: PodView) -> CheckResult:
                 finding(
                     ID,
                     field,
-                    _ROOT + _userns_note(pod),
+                    ROOT_MESSAGE + _userns_note(pod),
                     ref=ref,
                     fix_op="set",
                     fix_field=field,
@@ -86,7 +88,7 @@ CEL = CelRule(
         CelFinding(
             "c.?securityContext.?runAsUser.orValue(1) == 0",
             "securityContext.runAsUser",
-            lit(_ROOT),
+            lit(ROOT_MESSAGE),
             "container",
             "securityContext.runAsUser",
             APP_UID,
