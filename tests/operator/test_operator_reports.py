@@ -264,7 +264,7 @@ def test_owner_chains_are_reported_at_the_top_owner_and_a_debug_container_on_its
     ``kubectl debug`` added to an owned Pod reported on that Pod."""
     made = create_owner_chains(k8s_api, namespace)
     with reporting_operator(control_plane, namespace, tmp_path) as op:
-        rep = wait_for("the report", lambda: report(k8s_api, namespace), timeout=60)
+        wait_for("the report", lambda: report(k8s_api, namespace), timeout=60)
         wait_for(
             "the debugged Pod in the report",
             lambda: DEBUGGED in {(k, n) for k, n, _ in named(report(k8s_api, namespace))},
@@ -275,11 +275,12 @@ def test_owner_chains_are_reported_at_the_top_owner_and_a_debug_container_on_its
             ("CronJob", "nightly"),
             DEBUGGED,
         }
-        on_pod = [r for r in (rep or {})["results"] if r["resources"][0]["name"] == DEBUGGED[1]]
-        assert all(
+        assert rep is not None
+        on_pod = [r for r in rep["results"] if r["resources"][0]["name"] == DEBUGGED[1]]
+        assert on_pod and all(
             r["properties"]["fields"].startswith("spec.ephemeralContainers[0]") for r in on_pod
         )
-        assert rep is not None and rep["summary"]["fail"] == len(named(rep))
+        assert rep["summary"]["fail"] == len(named(rep))
         assert sum(gauge(op, namespace).values()) == len(named(rep))
         assert made[DEBUGGED]["metadata"]["uid"] in {r["resources"][0]["uid"] for r in on_pod}
 
