@@ -47,3 +47,5 @@ def test_the_readme_in_cluster_install_runs_the_operator_as_a_pod(tmp_path: Path
     # The chart's default: the in-process policy refuses it (the webhook keeps HardenedServices).
     assert "ValidatingAdmissionPolicy 'hardened-operator'" in refused
     assert 'hardened-operator policy "nonroot"' in refused
+    proven = next(text for command, text in by_command.items() if "helm test" in command)
+    assert 'ENFORCED in namespace "default"' in proven, proven
