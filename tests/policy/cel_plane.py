@@ -25,6 +25,7 @@ from hardened_operator.conventions import ENFORCE_LABEL
 from hardened_operator.dev import manifests
 from hardened_operator.inprocess import policy_documents
 from hardened_operator.k8s import bootstrap
+from hardened_operator.policy import Profile
 from tests.support import webhooks
 
 SIDES = ("policy", "webhook")
@@ -140,8 +141,9 @@ def root_pod(namespace: str, name: str = "root") -> dict[str, Any]:
 
 
 @contextmanager
-def two_enforcers(api: Any, tmp: Path) -> Iterator[TwoEnforcers]:
-    """Both enforcers, ready (each has refused a root pod in its enforcing namespace)."""
+def two_enforcers(api: Any, tmp: Path, profile: Profile = "nonroot") -> Iterator[TwoEnforcers]:
+    """Both enforcers of ``profile``, ready (each has refused a root pod in its enforcing
+    namespace)."""
     run = uuid.uuid4().hex[:6]
     setup = TwoEnforcers(api, run)
     with ExitStack() as stack:
@@ -169,6 +171,8 @@ def two_enforcers(api: Any, tmp: Path) -> Iterator[TwoEnforcers]:
                 setup.ns("webhook", "exempt"),
                 "--exempt-username",
                 EXEMPT_USER,
+                "--profile",
+                profile,
             )
         )
         vwc = manifests.mode_routed_webhook_configuration(
@@ -187,7 +191,7 @@ def two_enforcers(api: Any, tmp: Path) -> Iterator[TwoEnforcers]:
         # The policy: generated, with the same exemptions, confined the same way.
         setup.policy_name = f"cel-diff-{run}"
         documents = policy_documents(
-            "nonroot",
+            profile,
             name=setup.policy_name,
             exempt_namespaces=[*never, setup.ns("policy", "exempt")],
             exempt_usernames=[EXEMPT_USER],

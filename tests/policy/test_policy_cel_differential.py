@@ -9,6 +9,9 @@ pod-bearing kind. Verdicts must be identical. Then the update rule, ``pods/ephem
 and ``kubectl debug``, the modes and exemptions, and pods with tens of thousands of
 containers.
 
+This is the ``nonroot`` profile; ``nonroot:allow-root-group`` has its own run beside it
+(``test_policy_cel_differential_allow_root_group.py``).
+
 Documented exception (docs/admission-policy.md): HardenedService is the webhook's alone (its
 pods are rendered by the builders, which CEL cannot run); the policy does not match it, and
 the corpus's HardenedServices are counted as such, not compared.
