@@ -9,23 +9,22 @@ defaulting and every admission plugin of the control plane judge them as they wo
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import re
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client as k8s_client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from hardened_operator.k8s import bootstrap
+from tests.support import crds
 
 REPO = Path(__file__).resolve().parents[1]
 FILE_GLOBS = ("docs/examples/**/*.yaml", "docs/examples/**/*.yml", "manifests/samples/*.yaml")
@@ -33,9 +32,7 @@ MARKDOWN = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # Samples of kinds the chart can install the CRD of, but the plane does not have by default
 # (docs/reports.md shows a PolicyReport): the CRD is applied for that sample only, and removed
 # after, because other tests need it absent.
-OPTIONAL_CRDS = {
-    "wgpolicyk8s.io": REPO / "helm/hardened-operator/files/policyreports.wgpolicyk8s.io.yaml",
-}
+OPTIONAL_CRDS = {"wgpolicyk8s.io": crds.policyreport_crd}
 
 
 def _objects(documents: Iterator[Any]) -> list[dict[str, Any]]:
@@ -90,35 +87,11 @@ def _create(client: DynamicClient, obj: dict[str, Any], namespace: str) -> None:
         resource.create(body=body, dry_run="All")
 
 
-def _crd_absent(api: Any, name: str) -> bool:
-    try:
-        k8s_client.ApiextensionsV1Api(api).read_custom_resource_definition(name)
-    except ApiException as error:
-        if error.status == 404:
-            return True
-        raise
-    return False
-
-
-@contextlib.contextmanager
-def _optional_crds(api: Any, objects: list[dict[str, Any]]) -> Iterator[None]:
+def _optional_crds(api: Any, objects: list[dict[str, Any]]) -> AbstractContextManager[None]:
     groups = {str(obj["apiVersion"]).split("/")[0] for obj in objects}
-    manifests = [
-        yaml.safe_load(OPTIONAL_CRDS[g].read_text()) for g in groups & OPTIONAL_CRDS.keys()
-    ]
-    for manifest in manifests:
-        bootstrap.install_crd(api, manifest)
-    try:
-        yield
-    finally:
-        extensions = k8s_client.ApiextensionsV1Api(api)
-        for manifest in manifests:
-            name = manifest["metadata"]["name"]
-            extensions.delete_custom_resource_definition(name)
-            deadline = time.monotonic() + 60
-            while not _crd_absent(api, name):
-                assert time.monotonic() < deadline, f"CRD {name} not gone after 60 s"
-                time.sleep(0.2)
+    return crds.installed_crds(
+        api, [OPTIONAL_CRDS[g]() for g in sorted(groups & OPTIONAL_CRDS.keys())]
+    )
 
 
 def _resource(client: DynamicClient, api_version: str, kind: str) -> Any:

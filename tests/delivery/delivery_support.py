@@ -13,10 +13,11 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from tests.support.chart import CHART as CHART  # re-exported: the delivery tests' import
+
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
 SAMPLES = MANIFESTS / "samples"
-CHART = REPO / "helm" / "hardened-operator"
 CRD_SOURCE = REPO / "crds" / "hardenedservices.ai-system.io.yaml"
 SYNC_CRDS = (
     "crds/ changed: run `.venv/bin/python scripts/render_manifests.py` (it copies crds/ into"

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import pytest
 import yaml
 from kubernetes import client
@@ -29,7 +28,6 @@ from kubernetes.client.exceptions import ApiException
 from hardened_operator.k8s import bootstrap
 from tests.delivery.delivery_cluster import apply, create_namespace, kubectl, unique
 from tests.delivery.delivery_support import (
-    CHART,
     ENFORCE_LABEL,
     MANIFESTS,
     OPERATOR_NAMESPACE,
@@ -39,6 +37,7 @@ from tests.delivery.delivery_support import (
     load_docs,
     load_file,
 )
+from tests.support.chart import render_files
 
 pytestmark = pytest.mark.controlplane
 
@@ -51,11 +50,10 @@ def shipped_objects(source: str) -> list[dict[str, Any]]:
             *load_file(MANIFESTS / "06-validatingwebhookconfiguration.yaml"),
             *load_file(MANIFESTS / "06-validatingadmissionpolicy.yaml"),
         ]
-    with helm.Chart.load(CHART) as chart:
-        rendered = chart.render({}, name="hardened-operator", namespace=OPERATOR_NAMESPACE)
+    rendered = render_files(namespace=OPERATOR_NAMESPACE)
     return [
-        *load_docs(rendered["hardened-operator/templates/validatingwebhookconfiguration.yaml"]),
-        *load_docs(rendered["hardened-operator/templates/validatingadmissionpolicy.yaml"]),
+        *load_docs(rendered["templates/validatingwebhookconfiguration.yaml"]),
+        *load_docs(rendered["templates/validatingadmissionpolicy.yaml"]),
     ]
 
 

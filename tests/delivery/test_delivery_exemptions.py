@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import helm_python as helm
 import pytest
 
 from hardened_operator.cli._exemptions import exempt_namespaces
-from tests.delivery.delivery_support import CHART, find, matching_webhooks, parse_operator_args
-
-RELEASE = "hardened-operator"
-
-
-@pytest.fixture(scope="module")
-def chart() -> Iterator[helm.Chart]:
-    with helm.Chart.load(CHART) as loaded:
-        yield loaded
-
-
-def _render(chart: helm.Chart, values: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
-    import yaml
-
-    rendered = chart.render(values, name=RELEASE, namespace=namespace, is_install=True)
-    return [
-        doc
-        for path, text in sorted(rendered.items())
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
+from tests.delivery.delivery_support import find, matching_webhooks, parse_operator_args
+from tests.support.chart import render_objects
 
 
 @pytest.mark.parametrize(
@@ -38,14 +14,12 @@ def _render(chart: helm.Chart, values: dict[str, Any], namespace: str) -> list[d
     [None, [], ["monitoring"], ["kube-system", "kube-node-lease"]],
     ids=["default", "emptied", "monitoring-only", "kube-system+lease"],
 )
-def test_operator_exemptions_equal_the_webhook_exclusions(
-    chart: helm.Chart, exempt: list[str] | None
-) -> None:
+def test_operator_exemptions_equal_the_webhook_exclusions(exempt: list[str] | None) -> None:
     """A namespace the API server sends to the webhook is reviewed by it, and vice versa:
     before, an emptied list left kube-system matched by the webhook configuration yet
     admitted unseen by the operator's built-in defaults."""
     values = {} if exempt is None else {"webhook": {"exemptNamespaces": exempt}}
-    objs = _render(chart, values, namespace="security")
+    objs = render_objects(values, namespace="security")
     vwc = find(objs, "ValidatingWebhookConfiguration")
     container = find(objs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     params = parse_operator_args(container["args"])

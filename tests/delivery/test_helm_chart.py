@@ -26,7 +26,6 @@ from tests.delivery.delivery_support import (
     THIRD_PARTY_KINDS,
     expand_rules,
     find,
-    load_docs,
     manifest_objects,
     matching_webhooks,
     parse_operator_args,
@@ -35,8 +34,7 @@ from tests.delivery.delivery_support import (
     selector_matches,
     validate_strict,
 )
-
-RELEASE = "hardened-operator"
+from tests.support.chart import RELEASE, render_files, render_objects
 
 # Every option that changes what is rendered, each with all of its values.
 OPTION_AXES: dict[str, list[Any]] = {
@@ -124,18 +122,6 @@ def chart() -> Iterator[helm.Chart]:
         yield loaded
 
 
-def render(
-    chart: helm.Chart, values: dict[str, Any] | None = None, namespace: str = OPERATOR_NAMESPACE
-) -> list[dict[str, Any]]:
-    rendered = chart.render(values or {}, name=RELEASE, namespace=namespace, is_install=True)
-    objs: list[dict[str, Any]] = []
-    for path, text in sorted(rendered.items()):
-        if path.endswith("NOTES.txt"):
-            continue
-        objs.extend(load_docs(text))
-    return objs
-
-
 # ---- lint, package, CRDs ---------------------------------------------------------------------
 
 
@@ -211,12 +197,7 @@ def test_package_round_trips(tmp_path: Path) -> None:
             "crds/hardenedservices.ai-system.io.yaml",
             "crds/kopfpeerings.kopf.dev.yaml",
         }
-        assert render(packaged) == render_default()
-
-
-def render_default() -> list[dict[str, Any]]:
-    with helm.Chart.load(CHART) as loaded:
-        return render(loaded)
+    assert render_objects(chart=archive) == render_objects()
 
 
 # ---- every rendering: schema-valid and hardened -------------------------------------------
@@ -252,15 +233,13 @@ def check_rendering(objs: list[dict[str, Any]]) -> None:
         assert violations == [], (label, [v.describe() for v in violations])
 
 
-def test_default_rendering_is_valid_and_hardened(chart: helm.Chart) -> None:
-    check_rendering(render(chart))
+def test_default_rendering_is_valid_and_hardened() -> None:
+    check_rendering(render_objects())
 
 
 @pytest.mark.parametrize("values", COMBINATIONS, ids=combo_id)
-def test_every_combination_renders_valid_and_hardened(
-    chart: helm.Chart, values: dict[str, Any]
-) -> None:
-    objs = render(chart, values)
+def test_every_combination_renders_valid_and_hardened(values: dict[str, Any]) -> None:
+    objs = render_objects(values)
     check_rendering(objs)
     kinds = [o["kind"] for o in objs]
     webhook = values["webhook"]["enabled"]
@@ -299,9 +278,9 @@ def test_every_combination_renders_valid_and_hardened(
         ]
 
 
-def test_placement_and_cosmetic_values_render(chart: helm.Chart) -> None:
+def test_placement_and_cosmetic_values_render() -> None:
     for base in ({}, COMBINATIONS[-1]):
-        objs = render(chart, merge(base, EXTRAS))
+        objs = render_objects(merge(base, EXTRAS))
         check_rendering(objs)
         pod = find(objs, "Deployment")["spec"]["template"]["spec"]
         assert pod["nodeSelector"] == EXTRAS["nodeSelector"]
@@ -323,8 +302,8 @@ def test_placement_and_cosmetic_values_render(chart: helm.Chart) -> None:
             }
 
 
-def test_exempt_namespaces_always_include_the_release_namespace(chart: helm.Chart) -> None:
-    objs = render(chart, {"webhook": {"exemptNamespaces": []}}, namespace="security")
+def test_exempt_namespaces_always_include_the_release_namespace() -> None:
+    objs = render_objects({"webhook": {"exemptNamespaces": []}}, namespace="security")
     vwc = find(objs, "ValidatingWebhookConfiguration")
     assert matching_webhooks(vwc, "security", {}) == []
     assert matching_webhooks(vwc, "kube-system", {}) == [
@@ -335,8 +314,8 @@ def test_exempt_namespaces_always_include_the_release_namespace(chart: helm.Char
     ]
 
 
-def test_mode_label_is_configurable(chart: helm.Chart) -> None:
-    objs = render(chart, {"webhook": {"modeLabel": "example.com/admission"}})
+def test_mode_label_is_configurable() -> None:
+    objs = render_objects({"webhook": {"modeLabel": "example.com/admission"}})
     vwc = find(objs, "ValidatingWebhookConfiguration")
     assert matching_webhooks(vwc, "team-a", {"example.com/admission": "audit"}) == [
         "audit.hardened-operator.ai-system.io"
@@ -374,11 +353,9 @@ def test_mode_label_is_configurable(chart: helm.Chart) -> None:
     ],
     ids=lambda v: combo_id(v) if isinstance(v, dict) else v,
 )
-def test_schema_rejects_bad_values_readably(
-    chart: helm.Chart, values: dict[str, Any], message: str
-) -> None:
+def test_schema_rejects_bad_values_readably(values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm.HelmValuesError) as caught:
-        chart.render(values, name=RELEASE, namespace=OPERATOR_NAMESPACE)
+        render_files(values)
     assert message in str(caught.value)
     assert "hardened-operator" in str(caught.value)
 
@@ -398,10 +375,10 @@ def test_schema_rejects_bad_values_readably(
     ids=combo_id,
 )
 def test_templates_reject_combinations_the_schema_cannot_express(
-    chart: helm.Chart, values: dict[str, Any], message: str
+    values: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(helm.HelmError) as caught:
-        chart.render(values, name=RELEASE, namespace=OPERATOR_NAMESPACE)
+        render_files(values)
     assert message in str(caught.value)
 
 
@@ -433,8 +410,8 @@ def security_view(objs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def test_default_chart_and_manifests_agree_on_security(chart: helm.Chart) -> None:
-    from_chart = security_view(render(chart))
+def test_default_chart_and_manifests_agree_on_security() -> None:
+    from_chart = security_view(render_objects())
     from_manifests = security_view(manifest_objects())
     for key in from_manifests:
         assert from_chart[key] == from_manifests[key], key
@@ -442,10 +419,10 @@ def test_default_chart_and_manifests_agree_on_security(chart: helm.Chart) -> Non
     assert set(from_manifests["role_rules"]) == set(NAMESPACE_NEEDS)
 
 
-def test_hardened_audit_cli_accepts_the_rendered_chart(chart: helm.Chart, tmp_path: Path) -> None:
+def test_hardened_audit_cli_accepts_the_rendered_chart(tmp_path: Path) -> None:
     # The same check users run in CI, through the CLI, on the default rendering.
     rendered = tmp_path / "chart.yaml"
-    rendered.write_text(yaml.safe_dump_all(render(chart)))
+    rendered.write_text(yaml.safe_dump_all(render_objects()))
     proc = subprocess.run(
         [
             sys.executable,

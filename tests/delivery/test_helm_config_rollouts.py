@@ -5,23 +5,14 @@ the flag that uses it."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Any
 
-import helm_python as helm
 import yaml
 
-REPO = Path(__file__).parents[2]
-CHART = REPO / "helm" / "hardened-operator"
+from tests.support.chart import REPO, render_files
+
 DOC = REPO / "docs" / "hardenedservice.md"
 
 Grant = tuple[str, str, str]
-
-
-def render(values: dict[str, Any]) -> dict[str, str]:
-    with helm.Chart.load(CHART) as chart:
-        rendered = chart.render(values, name="h", namespace="hardened-system", is_install=True)
-    return {path.split("/", 1)[1]: text for path, text in rendered.items()}
 
 
 def granted(templates: dict[str, str]) -> set[Grant]:
@@ -61,13 +52,13 @@ CONFIG_KINDS = {("", "configmaps"), ("", "secrets")}
 
 
 def test_off_by_default_no_grant_on_configmaps_or_secrets_and_no_flag() -> None:
-    off = render({})
+    off = render_files({})
     assert not {(g, r) for g, r, _ in granted(off)} & CONFIG_KINDS
     assert "--config-rollouts" not in operator_args(off)
 
 
 def test_on_adds_exactly_the_documented_grant_and_the_flag() -> None:
-    off, on = render({}), render({"configRollouts": {"enabled": True}})
+    off, on = render_files({}), render_files({"configRollouts": {"enabled": True}})
     added = granted(on) - granted(off)
     assert added == documented_grant()
     assert added == {(g, r, v) for g, r in CONFIG_KINDS for v in ("list", "watch")}

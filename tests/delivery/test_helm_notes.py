@@ -4,20 +4,10 @@ rendered, and "root pods are NOT refused" only when nothing that judges pods is.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import helm_python as helm
 import pytest
 import yaml
 
-CHART = Path(__file__).parents[2] / "helm" / "hardened-operator"
-
-
-def render(values: dict[str, Any]) -> dict[str, str]:
-    with helm.Chart.load(CHART) as chart:
-        rendered = chart.render(values, name="h", namespace="hardened-system", is_install=True)
-    return {path.split("/", 1)[1]: text for path, text in rendered.items()}
+from tests.support.chart import render_files
 
 
 def kinds(templates: dict[str, str]) -> set[str]:
@@ -41,7 +31,7 @@ def kinds(templates: dict[str, str]) -> set[str]:
 )
 def test_webhook_off_notes_say_what_still_refuses_root_pods(enforced_by: str, profile: str) -> None:
     values = {"webhook": {"enabled": False, "profile": profile}}
-    templates = render({**values, "admission": {"enforcedBy": enforced_by}})
+    templates = render_files({**values, "admission": {"enforcedBy": enforced_by}})
     notes = templates["templates/NOTES.txt"]
     installed = kinds(templates)
     assert "ValidatingWebhookConfiguration" not in installed

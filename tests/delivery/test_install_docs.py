@@ -10,7 +10,8 @@ import helm_python as helm
 import pytest
 import yaml
 
-from tests.delivery.delivery_support import CHART, REPO, find, load_docs
+from tests.delivery.delivery_support import REPO, find
+from tests.support.chart import CHART, render_objects
 
 DOC = REPO / "docs" / "install.md"
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), flags=re.S)
@@ -26,13 +27,7 @@ def test_values_block_is_accepted_and_renders(block: str) -> None:
     values: dict[str, Any] = yaml.safe_load(block)
     with helm.Chart.load(CHART) as chart:
         chart.validate_schema(chart.merge_values(values))
-        rendered = chart.render(values, name="hardened-operator", namespace="hardened-system")
-    objs = [
-        obj
-        for path, text in rendered.items()
-        if not path.endswith("NOTES.txt")
-        for obj in load_docs(text)
-    ]
+    objs = render_objects(values)
     assert (
         find(objs, "Deployment")["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 1000
     )

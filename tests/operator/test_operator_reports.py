@@ -18,13 +18,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from hardened_operator.k8s import bootstrap
 from hardened_operator.reports import (
     MAX_REPORT_BYTES,
     MAX_RESULTS,
@@ -45,14 +43,12 @@ from tests.operator.operator_support import (
     stop,
     wait_for,
 )
+from tests.support import crds
+from tests.support.chart import render_files
 from tests.support.refusals import rbac_refusals
 
 pytestmark = pytest.mark.controlplane
 
-CRD_FILE = (
-    Path(__file__).parents[2] / "helm/hardened-operator/files/policyreports.wgpolicyk8s.io.yaml"
-)
-CRD_NAME = "policyreports.wgpolicyk8s.io"
 GROUP, VERSION, PLURAL = "wgpolicyk8s.io", "v1alpha2", "policyreports"
 ROOT = {"securityContext": {"runAsUser": 0}}
 COMPLIANT = {
@@ -66,30 +62,11 @@ COMPLIANT = {
 }
 
 
-def _crd_absent(api: Any) -> bool:
-    try:
-        client.ApiextensionsV1Api(api).read_custom_resource_definition(CRD_NAME)
-    except ApiException as error:
-        if error.status == 404:
-            return True
-        raise
-    return False
-
-
-def _remove_crd(api: Any) -> None:
-    if not _crd_absent(api):
-        client.ApiextensionsV1Api(api).delete_custom_resource_definition(CRD_NAME)
-        wait_for("the PolicyReport CRD gone", lambda: _crd_absent(api), timeout=60)
-
-
 @pytest.fixture
 def policyreport_crd(k8s_api: Any) -> Iterator[None]:
     """The chart's vendored CRD, applied (and removed after: other tests expect it absent)."""
-    bootstrap.install_crd(k8s_api, yaml.safe_load(CRD_FILE.read_text()))
-    try:
+    with crds.installed_crds(k8s_api, [crds.policyreport_crd()]):
         yield
-    finally:
-        _remove_crd(k8s_api)
 
 
 def pod(name: str, namespace: str, owner: dict[str, Any] | None = None, **spec: Any) -> Any:
@@ -186,7 +163,7 @@ def reporting_operator(
 def test_without_the_crd_the_operator_says_so_once_and_keeps_the_gauge(
     control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path
 ) -> None:
-    _remove_crd(k8s_api)
+    crds.remove_crd(k8s_api, crds.POLICYREPORT_CRD_NAME)
     core = client.CoreV1Api(k8s_api)
     core.create_namespaced_pod(namespace, pod("root", namespace, **ROOT))
     with reporting_operator(control_plane, namespace, tmp_path) as op:
@@ -318,12 +295,8 @@ def test_a_namespace_over_the_cap_gets_a_bounded_report_with_exact_counts(
 
 def _chart_cluster_role(name: str) -> Any:
     """The ClusterRole the chart renders with reports on, under ``name``."""
-    chart_dir = Path(__file__).parents[2] / "helm" / "hardened-operator"
-    with helm.Chart.load(chart_dir) as chart:
-        rendered = chart.render(
-            {"reports": {"enabled": True}}, name="h", namespace="kube-system", is_install=True
-        )
-    docs = yaml.safe_load_all(rendered["hardened-operator/templates/rbac.yaml"])
+    rendered = render_files({"reports": {"enabled": True}}, namespace="kube-system")
+    docs = yaml.safe_load_all(rendered["templates/rbac.yaml"])
     role = next(d for d in docs if d and d["kind"] == "ClusterRole")
     role["metadata"] = {"name": name}
     return role

@@ -4,34 +4,23 @@ upstream file, and absent unless asked for."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import helm_python as helm
 import pytest
 import yaml
 
 from hardened_operator.workloads import POD_BEARING
+from tests.support.chart import CHART, render_files
 
-REPO = Path(__file__).parents[2]
-CHART = REPO / "helm" / "hardened-operator"
 VENDORED = CHART / "files" / "policyreports.wgpolicyk8s.io.yaml"
-
-
-def render(values: dict[str, Any]) -> dict[str, str]:
-    with helm.Chart.load(CHART) as chart:
-        rendered = chart.render(values, name="h", namespace="hardened-system", is_install=True)
-    return {path.split("/", 1)[1]: text for path, text in rendered.items()}
 
 
 @pytest.fixture(scope="module")
 def on() -> dict[str, str]:
-    return render({"reports": {"enabled": True, "installCRD": True}})
+    return render_files({"reports": {"enabled": True, "installCRD": True}})
 
 
 @pytest.fixture(scope="module")
 def off() -> dict[str, str]:
-    return render({})
+    return render_files({})
 
 
 def granted(templates: dict[str, str]) -> set[tuple[str, str, str]]:

@@ -9,13 +9,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import yaml
 from click.testing import CliRunner
 
 from hardened_operator.cli import main
 from hardened_operator.controller.reports import CRD_ABSENT
 from hardened_operator.reports import build_report, findings_for
+from tests.support.chart import render_files
 
 REPO = Path(__file__).parents[2]
 DOC = REPO / "docs" / "reports.md"
@@ -59,15 +59,13 @@ def test_the_documented_log_line_is_the_operators() -> None:
 
 def test_the_documented_chart_values_and_flag_exist() -> None:
     text = DOC.read_text(encoding="utf-8")
-    with helm.Chart.load(REPO / "helm" / "hardened-operator") as chart:
-        values = {"reports": {"enabled": True, "installCRD": True}}
-        rendered = chart.render(values, name="h", namespace="hardened-system", is_install=True)
+    rendered = render_files({"reports": {"enabled": True, "installCRD": True}})
     assert "--set reports.enabled=true --set reports.installCRD=true" in text
-    args = yaml.safe_load(rendered["hardened-operator/templates/deployment.yaml"])["spec"][
-        "template"
-    ]["spec"]["containers"][0]["args"]
+    args = yaml.safe_load(rendered["templates/deployment.yaml"])["spec"]["template"]["spec"][
+        "containers"
+    ][0]["args"]
     assert "--reports" in args
-    crd = yaml.safe_load(rendered["hardened-operator/templates/policyreport-crd.yaml"])
+    crd = yaml.safe_load(rendered["templates/policyreport-crd.yaml"])
     assert crd["metadata"]["name"] == "policyreports.wgpolicyk8s.io"
     help_text = CliRunner().invoke(main, ["run", "--help"]).output
     assert "--reports / --no-reports" in help_text

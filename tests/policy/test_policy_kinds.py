@@ -7,11 +7,9 @@ the shipped manifest and the Helm chart are YAML, so these tests compare them wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import helm_python as helm
 import pytest
 import yaml
 
@@ -25,11 +23,11 @@ from hardened_operator.workloads import (
     admission_resources,
     review_object,
 )
+from tests.support.chart import render_objects
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "manifests" / "06-validatingwebhookconfiguration.yaml"
 SHIPPED_POLICY = REPO / "manifests" / "06-validatingadmissionpolicy.yaml"
-CHART = REPO / "helm" / "hardened-operator"
 MODES = ["audit", "enforce", "warn"]
 
 
@@ -121,26 +119,9 @@ def test_shipped_manifest_rules_are_the_tables() -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def chart() -> Iterator[helm.Chart]:
-    with helm.Chart.load(CHART) as loaded:
-        yield loaded
-
-
-def _rendered(chart: helm.Chart, values: dict[str, Any]) -> list[dict[str, Any]]:
-    rendered = chart.render(values, name="hardened-operator", namespace="hardened-system")
-    return [
-        doc
-        for path, text in rendered.items()
-        if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
-        if doc
-    ]
-
-
 @pytest.mark.parametrize("enforced_by", ["policy", "webhook", "both"])
-def test_helm_chart_rules_are_the_tables(chart: helm.Chart, enforced_by: str) -> None:
-    docs = _rendered(chart, {"admission": {"enforcedBy": enforced_by}})
+def test_helm_chart_rules_are_the_tables(enforced_by: str) -> None:
+    docs = render_objects({"admission": {"enforcedBy": enforced_by}})
     (vwc,) = [d for d in docs if d.get("kind") == "ValidatingWebhookConfiguration"]
     where = f"the Helm chart, admission.enforcedBy={enforced_by}"
     _assert_rules_are_the_tables(vwc, where, webhook_only=enforced_by == "policy")
@@ -151,16 +132,14 @@ def test_helm_chart_rules_are_the_tables(chart: helm.Chart, enforced_by: str) ->
 
 
 @pytest.mark.parametrize("profile", ["restricted", "baseline"])
-def test_profiles_without_cel_leave_everything_to_the_webhook(
-    chart: helm.Chart, profile: str
-) -> None:
-    docs = _rendered(chart, {"webhook": {"profile": profile}})  # enforcedBy: policy (default)
+def test_profiles_without_cel_leave_everything_to_the_webhook(profile: str) -> None:
+    docs = render_objects({"webhook": {"profile": profile}})  # enforcedBy: policy (default)
     assert not [d for d in docs if d.get("kind", "").startswith("ValidatingAdmissionPolicy")]
     (vwc,) = [d for d in docs if d.get("kind") == "ValidatingWebhookConfiguration"]
     _assert_rules_are_the_tables(vwc, f"the Helm chart, {profile}", webhook_only=False)
 
 
-def test_chart_bindings_are_the_generated_ones(chart: helm.Chart) -> None:
+def test_chart_bindings_are_the_generated_ones() -> None:
     values = {
         "webhook": {
             "exemptNamespaces": ["kube-system", "ops"],
@@ -168,7 +147,7 @@ def test_chart_bindings_are_the_generated_ones(chart: helm.Chart) -> None:
             "modeLabel": "example.com/admission",
         }
     }
-    docs = _rendered(chart, values)
+    docs = render_objects(values)
     rendered = {
         d["metadata"]["name"]: d["spec"]
         for d in docs

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import orjson
 import pytest
 import requests
-import yaml
 from click.testing import CliRunner
 
 from hardened_operator import certs
@@ -25,6 +25,7 @@ from hardened_operator.errors import InputError
 from hardened_operator.webhook import WebhookConfig, serve
 from hardened_operator.webhook import workers as worker_group
 from hardened_operator.webhook.server import worker_args
+from tests.support.chart import render_objects
 from tests.webhook.webhook_support import pod, review, root_pod_spec
 
 JSON = {"Content-Type": "application/json"}
@@ -123,20 +124,10 @@ def test_workers_get_every_setting_or_refuse() -> None:
 
 
 def test_chart_value_webhook_workers_reaches_hardened_run() -> None:
-    helm = pytest.importorskip("helm_python")
-    chart_dir = Path(__file__).resolve().parents[2] / "helm" / "hardened-operator"
-
     def args(values: dict[str, Any]) -> list[str]:
-        with helm.Chart.load(chart_dir) as chart:
-            rendered = chart.render(values, name="h", namespace="hardened-system", is_install=True)
-        for path, text in rendered.items():
-            if path.endswith("NOTES.txt"):
-                continue
-            for doc in yaml.safe_load_all(text):
-                if isinstance(doc, dict) and doc.get("kind") == "Deployment":
-                    found: list[str] = doc["spec"]["template"]["spec"]["containers"][0]["args"]
-                    return found
-        raise AssertionError("no Deployment rendered")
+        deployment = next(o for o in render_objects(values) if o["kind"] == "Deployment")
+        found: list[str] = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        return found
 
     assert not any(a.startswith("--workers") for a in args({}))  # default: one process
     with_two = args({"webhook": {"workers": 2}})
