@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +50,7 @@ class FakeMetrics:
         self.api = api
         self.usage: dict[str, str] = {"cpu": "1m", "memory": "1Mi"}
         self.requests = 0
+        self.asked_at: list[float] = []  # time.monotonic() of each pod-metrics request
 
     def pod_metrics(self, namespace: str, selector: str) -> dict[str, Any]:
         pods: Any = client.CoreV1Api(self.api).list_namespaced_pod(
@@ -94,6 +96,7 @@ def _handler(metrics: FakeMetrics) -> type[BaseHTTPRequestHandler]:
             ]:
                 selector = parse_qs(url.query).get("labelSelector", [""])[0]
                 metrics.requests += 1
+                metrics.asked_at.append(time.monotonic())
                 self._send(200, metrics.pod_metrics(parts[4], selector))
             else:
                 self._send(404, {"kind": "Status", "status": "Failure", "code": 404})

@@ -7,25 +7,29 @@
   the operator does not fight it: the replicas the HPA wrote stay, and the Deployment follows.
   The bounds move it first (applied before any metric is read); then, with a stand-in for
   metrics-server (``fake_metrics``: the metrics.k8s.io API with usage the test chooses), the
-  HPA scales the service up on measured memory use, through the same /scale.
+  HPA scales the service up on measured memory use, through the same /scale; and down to
+  ``minReplicas`` when the load drops, once the downscale stabilisation window (20 s on the
+  dev node instead of 5 min: docs/dev.md) has seen two low samples, with no flap after.
 - The PodDisruptionBudget made for 2 replicas stops a second eviction while the first pod is
   replaced (a ``kubectl drain`` evicts through the same Eviction API).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 import tests.node.fake_metrics as fake_metrics
 from hardened_operator import API_GROUP, API_VERSION, PLURAL
 from tests.node.node_support import (
     apps_api,
+    condition,
     core_api,
     create_hsvc,
     pods_of,
@@ -216,3 +220,139 @@ def test_the_hpa_scales_on_measured_load_through_the_metrics_api(
         while time.monotonic() < end:
             assert deployment_replicas(node_api, node_namespace, name)[0] == 3
             time.sleep(2)
+
+
+class History:
+    """Every version of one HardenedService, as the API server's watch delivers it: what it
+    asks for (``spec.replicas``) and its Ready condition. Polling would miss a change that
+    lasts less than its interval; a watch sees each write."""
+
+    def __init__(self, api: Any, namespace: str, name: str) -> None:
+        self.api, self.namespace, self.name = api, namespace, name
+        self.versions: list[tuple[float, int, str]] = []  # (monotonic, replicas, Ready)
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+
+    def __enter__(self) -> History:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _follow(self) -> None:
+        custom = client.CustomObjectsApi(self.api)
+        version = None
+        try:
+            while not self._stop.is_set():
+                # The kubernetes package's watch module has no annotations.
+                stream = watch.Watch().stream  # type: ignore[no-untyped-call]
+                for event in stream(  # type: ignore[no-untyped-call]
+                    custom.list_namespaced_custom_object, API_GROUP, API_VERSION,
+                    self.namespace, PLURAL, field_selector=f"metadata.name={self.name}",
+                    resource_version=version, timeout_seconds=2,
+                ):  # fmt: skip
+                    hsvc = event["object"]
+                    version = hsvc["metadata"]["resourceVersion"]
+                    ready = condition(hsvc, "Ready")
+                    self.versions.append(
+                        (
+                            time.monotonic(),
+                            int(hsvc["spec"].get("replicas", -1)),
+                            f"{ready.get('status')}/{ready.get('reason')}",
+                        )
+                    )
+        except BaseException as error:  # the test reads it: a silent watcher proves nothing
+            self.error = error
+
+    def asked(self) -> list[int]:
+        """The replicas asked for, each change once, in order."""
+        changes: list[int] = []
+        for _, replicas, _ in self.versions:
+            if not changes or changes[-1] != replicas:
+                changes.append(replicas)
+        return changes
+
+    def unready_since(self, start: float) -> list[tuple[float, str]]:
+        """Each stretch after ``start`` in which Ready was not True: (seconds, state)."""
+        stretches: list[tuple[float, str]] = []
+        began: tuple[float, str] | None = None
+        for at, _, ready in self.versions:
+            if at < start:
+                continue
+            if not ready.startswith("True/") and began is None:
+                began = (at, ready)
+            elif ready.startswith("True/") and began is not None:
+                stretches.append((at - began[0], began[1]))
+                began = None
+        if began is not None:
+            stretches.append((time.monotonic() - began[0], began[1] + " (still)"))
+        return stretches
+
+
+def _rescales(api: Any, namespace: str, hpa: str) -> list[str]:
+    """Every rescale the HPA controller made, from its ``SuccessfulRescale`` events (a repeated
+    message is one event with a count, so a flap back and forth still counts twice)."""
+    events = core_api(api).list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={hpa},reason=SuccessfulRescale"
+    )
+    return [
+        str(event.message)
+        for event in sorted(events.items, key=lambda e: e.first_timestamp or e.event_time)
+        for _ in range(int(event.count or 1))
+    ]
+
+
+def test_the_hpa_scales_down_on_low_load_and_stays_down(
+    node_api: Any, node_namespace: str, tmp_path: Path
+) -> None:
+    """Load high: up to maxReplicas; load low: down to minReplicas once the downscale
+    stabilisation window has passed (20 s on the dev node, see docs/dev.md), the Deployment
+    following through /scale and the HardenedService Ready on the way down; then nothing
+    moves. A watch records every version of the HardenedService, so a flap is seen however
+    brief."""
+    name = "unloaded"
+    autoscaling = {"minReplicas": 1, "maxReplicas": 3, "targetMemoryUtilizationPercentage": 50}
+    spec = {"replicas": 1, "autoscaling": autoscaling,
+            "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}}}  # fmt: skip
+    with fake_metrics.served(node_api, tmp_path) as metrics:
+        metrics.usage = {"cpu": "5m", "memory": "128Mi"}  # 200%: four times the target
+        create_hsvc(node_api, node_namespace, scaled_service(name, **spec))
+        with History(node_api, node_namespace, name) as history:
+            wait_replicas(node_api, node_namespace, name, 3)
+            wait_ready(node_api, node_namespace, name)
+
+            metrics.usage = {"cpu": "5m", "memory": "2Mi"}  # 3%: one pod is plenty
+            low = time.monotonic()
+            wait_replicas(node_api, node_namespace, name, 1, timeout=90)
+            hsvc = read_hsvc(node_api, node_namespace, name)
+            assert "kube-controller-manager" in _replica_writers(hsvc)
+
+            # And it stays there: through the next HPA sync (15 s) with the load still low,
+            # nothing moves (the history below would show any write of spec.replicas).
+            end = time.monotonic() + 20
+            while time.monotonic() < end:
+                assert deployment_replicas(node_api, node_namespace, name) == (1, 1)
+                time.sleep(2)
+            wait_ready(node_api, node_namespace, name, timeout=10)
+        assert history.error is None, history.error
+        assert history.asked() == [1, 3, 1], history.versions  # no flap, however short
+        rescales = _rescales(node_api, node_namespace, name)
+        assert [message.split(";")[0] for message in rescales] == [
+            "New size: 3",
+            "New size: 1",
+        ], rescales
+        # The stabilisation window (20 s on the dev node, more than one 15 s sync) holds the
+        # scale-down until a second low sample: one dip alone does not shed pods.
+        asked_one = min(at for at, replicas, _ in history.versions if at > low and replicas == 1)
+        low_samples = [at for at in metrics.asked_at if low < at < asked_one]
+        assert len(low_samples) >= 2, (low_samples, asked_one - low)
+        # Ready stays True on the way down, but for the moment between the operator writing
+        # the Deployment's replicas and the Deployment controller observing that write
+        # (RolloutPending, controller/status.py): at most one such moment, well under 5 s.
+        unready = history.unready_since(low)
+        assert len(unready) <= 1 and all(
+            seconds < 5 and state.startswith("False/RolloutPending") for seconds, state in unready
+        ), (unready, history.versions)
