@@ -23,9 +23,10 @@ if [ ! -f "$stamp" ]; then
 fi
 
 # The local node (`hardened dev up --node`, tests/node) needs Debian's CNI plugins, a static
-# busybox (the test images' userland) and libseccomp's headers (runc is built with seccomp).
+# busybox (the test images' userland), libseccomp's headers (runc is built with seccomp) and
+# ipset (kube-router, the node's NetworkPolicy enforcer, keeps its address sets in it).
 node_packages=()
-for package in containernetworking-plugins busybox-static libseccomp-dev pkg-config; do
+for package in containernetworking-plugins busybox-static libseccomp-dev pkg-config ipset; do
   dpkg -s "$package" >/dev/null 2>&1 || node_packages+=("$package")
 done
 if [ ${#node_packages[@]} -gt 0 ]; then

@@ -6,9 +6,11 @@
   quotas, volume binding);
 - containerd 2.x with runc (built from Go modules, :mod:`~hardened_operator.dev.node_assets`)
   and the kubelet, on cgroup v1 with the cgroupfs driver under their own cgroup root;
-- pod networking from Debian's CNI plugins (a bridge with host-local addresses, no NAT, so no
-  iptables rule is ever written); the API server reaches pods (webhook Services) by endpoint
-  routing, the kubelet by 127.0.0.1;
+- pod networking from Debian's CNI plugins (a bridge with host-local addresses, no NAT); the
+  API server reaches pods (webhook Services) by endpoint routing, the kubelet by 127.0.0.1;
+  kube-proxy (iptables) for Services;
+- kube-router's network policy controller alone (:mod:`~hardened_operator.dev.netpol`), which
+  enforces NetworkPolicies on the bridge -- the CNI plugins do not;
 - a ``local``-volume dynamic provisioner (:mod:`~hardened_operator.dev.provisioner`), so
   claims bind and the kubelet applies fsGroup to them;
 - the test images imported into containerd (:mod:`~hardened_operator.dev.images`);
@@ -17,7 +19,8 @@
 The bridge, the cgroup root and containerd's socket are machine-wide names, so one node runs
 per machine; ``/run/hardened-dev/owner`` says whose it is. :func:`cleanup` takes everything
 down again -- processes (the shims and containers that outlive containerd included), mounts,
-cgroups, the bridge, the forwarding sysctl -- and is safe to run any number of times.
+cgroups, the bridge, iptables chains and ipsets, the sysctls it changed -- and is safe to run
+any number of times.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -39,7 +43,7 @@ from typing import Any
 import yaml
 
 from hardened_operator import certs
-from hardened_operator.dev import images, node_assets
+from hardened_operator.dev import images, netpol, node_assets
 from hardened_operator.errors import ControlPlaneError
 
 NODE_NAME = "hardened-dev-node"
@@ -77,6 +81,7 @@ class NodePki:
     controller_manager_client: tuple[Path, Path]
     scheduler_client: tuple[Path, Path]
     proxy_client: tuple[Path, Path]
+    network_policy_client: tuple[Path, Path]  # kube-router, the NetworkPolicy enforcer
     apiserver_kubelet_client: tuple[Path, Path]  # the API server, calling the kubelet
     apiserver_kubelet_client_ca: Path  # the kubelet trusts only this for x509 clients
     kubelet_serving_ca: Path
@@ -96,6 +101,7 @@ def write_pki(directory: Path) -> NodePki:
     kcm_ca, kcm_cert, kcm_key = client("controller-manager", "system:kube-controller-manager", [])
     sched_ca, sched_cert, sched_key = client("scheduler", "system:kube-scheduler", [])
     proxy_ca, proxy_cert, proxy_key = client("kube-proxy", "system:kube-proxy", [])
+    netpol_ca, netpol_cert, netpol_key = client("network-policy", netpol.USER, [])
     api_ca, api_cert, api_key = client(
         "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ["system:masters"]
     )
@@ -103,11 +109,12 @@ def write_pki(directory: Path) -> NodePki:
         [NODE_IP, NODE_NAME, "localhost"], common_name="hardened-dev-kubelet"
     ).write(directory / "kubelet-serving")
     return NodePki(
-        client_cas=[kubelet_ca, kcm_ca, sched_ca, proxy_ca],
+        client_cas=[kubelet_ca, kcm_ca, sched_ca, proxy_ca, netpol_ca],
         kubelet_client=(kubelet_cert, kubelet_key),
         controller_manager_client=(kcm_cert, kcm_key),
         scheduler_client=(sched_cert, sched_key),
         proxy_client=(proxy_cert, proxy_key),
+        network_policy_client=(netpol_cert, netpol_key),
         apiserver_kubelet_client=(api_cert, api_key),
         apiserver_kubelet_client_ca=api_ca,
         kubelet_serving_ca=serving_ca,
@@ -168,6 +175,7 @@ def claim_machine(directory: Path, is_alive: Callable[[Path], bool], log: Log) -
     OWNER_FILE.write_text(f"{directory}\n")
     _remember_ip_forward()
     _remember_kube_chains()
+    netpol.remember_ipsets(RUN_ROOT)
 
 
 # ---- configuration files ---------------------------------------------------------------
@@ -331,6 +339,7 @@ def prepare(
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
     KUBELET_ROOT.mkdir(parents=True, exist_ok=True)
     CONTAINERD_STATE.mkdir(parents=True, exist_ok=True)
+    netpol.check_host(RUN_ROOT)
     _make_cgroup_root()
     _make_bridge()
 
@@ -433,6 +442,28 @@ def prepare(
             ),
         ]
     )
+
+
+def enforcer_command(
+    directory: Path,
+    server: str,
+    serving_ca: Path,
+    pki: NodePki,
+    assets: node_assets.NodeAssets,
+    service_cidr: str,
+) -> tuple[str, list[str], dict[str, str]]:
+    """The NetworkPolicy enforcer (kube-router's firewall, :mod:`~hardened_operator.dev.netpol`).
+
+    Started once the node is registered: kube-router reads its Node at start and exits when
+    there is none. Its ClusterRole must exist by then (:func:`netpol.rbac`).
+    """
+    kubeconfig = _kubeconfig(
+        directory / "node" / "kube-router.kubeconfig", server, serving_ca,
+        *pki.network_policy_client, netpol.USER,
+    )  # fmt: skip
+    binary = assets.path("kube-router")
+    path_env = {"PATH": f"{assets.directory}:/usr/sbin:/usr/bin:/sbin:/bin"}  # iptables, ipset
+    return netpol.NAME, netpol.command(binary, kubeconfig, NODE_NAME, service_cidr), path_env
 
 
 def kube_proxy_config(kubeconfig: Path, ports: dict[str, int]) -> dict[str, Any]:
@@ -553,8 +584,16 @@ def cleanup(directory: Path, log: Log = print) -> list[str]:
             subprocess.run(
                 [str(found.path("kube-proxy")), "--cleanup"], capture_output=True, check=False
             )
-        removed_chains = _remove_new_kube_chains()  # what --cleanup does not: kubelet canaries
-        done.append(f"removed the iptables chains of kube-proxy and the kubelet ({removed_chains})")
+        removed_chains = _remove_new_kube_chains()  # what --cleanup does not: kubelet canaries,
+        # kube-router's chains
+        done.append(
+            f"removed the iptables chains of kube-proxy, kube-router and the kubelet "
+            f"({removed_chains})"
+        )
+    removed_sets = netpol.remove_ipsets(RUN_ROOT)  # only now: a set is busy while a rule uses it
+    if removed_sets:
+        done.append(f"destroyed {removed_sets} ipset(s) of kube-router")
+    netpol.restore_host(RUN_ROOT, done)
     if _link_exists(BRIDGE):
         subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
         done.append(f"deleted bridge {BRIDGE}")
@@ -579,6 +618,7 @@ def leftovers(directory: Path) -> list[str]:
     if _link_exists(BRIDGE):
         found.append(f"bridge {BRIDGE}")
     found += [f"iptables chain {chain}" for chain in _new_kube_chains()]
+    found += [f"ipset {name}" for name in netpol.leftover_ipsets(RUN_ROOT)]
     return found
 
 
@@ -687,7 +727,8 @@ _CHAINS_BEFORE = RUN_ROOT / "iptables-kube-chains.before"
 
 
 def _kube_chains() -> set[str]:
-    """``command:table:chain`` of every KUBE-* chain (kube-proxy's and the kubelet's)."""
+    """``command:table:chain`` of every KUBE-* chain (kube-proxy's, kube-router's, the
+    kubelet's)."""
     chains = set()
     for save, command in _IPTABLES:
         if shutil.which(save) is None:
@@ -723,7 +764,7 @@ def _remove_new_kube_chains() -> int:
         save = dict((c, s) for s, c in _IPTABLES)[command]
         dump = subprocess.run([save, "-t", table], capture_output=True, text=True).stdout
         for line in dump.splitlines():  # jumps into our chains from chains that stay
-            parts = line.split()
+            parts = _split_rule(line)
             jumps = parts[:1] == ["-A"] and parts[1] not in chains and "-j" in parts
             if jumps and parts[parts.index("-j") + 1] in chains:
                 subprocess.run([command, "-t", table, "-D", *parts[1:]], capture_output=True)
@@ -736,6 +777,15 @@ def _remove_new_kube_chains() -> int:
         with contextlib.suppress(OSError):
             _CHAINS_BEFORE.unlink()
     return len(ours) - len(remaining)
+
+
+def _split_rule(line: str) -> list[str]:
+    """An iptables-save line as arguments: kube-router's jumps carry quoted comments with
+    spaces in them, which a plain split would cut into pieces `iptables -D` cannot match."""
+    try:
+        return shlex.split(line)
+    except ValueError:  # unbalanced quotes: not a rule we wrote
+        return line.split()
 
 
 def _link_exists(name: str) -> bool:

@@ -1,4 +1,5 @@
-"""The node's binaries: kubelet, controller-manager, scheduler, kube-proxy, containerd, runc.
+"""The node's binaries: kubelet, controller-manager, scheduler, kube-proxy, containerd, runc,
+kube-router.
 
 They are built like the control plane's (:mod:`hardened_operator.dev.assets`), from Go modules
 this package ships and pins:
@@ -8,7 +9,10 @@ this package ships and pins:
 - ``gomod/containerd/``: containerd 2.x, its runc shim and ``ctr`` (CGO off);
 - ``gomod/runc/``: runc, with cgo and libseccomp (``-tags seccomp``), since containerd 2.4's
   specs need runc >= 1.2 and Debian ships 1.1;
-- ``gomod/helm/``: the helm CLI, for the README's in-cluster quickstart on the node.
+- ``gomod/helm/``: the helm CLI, for the README's in-cluster quickstart on the node;
+- ``gomod/kube-router/``: kube-router, of which only the network policy controller runs
+  (:mod:`~hardened_operator.dev.netpol`): it enforces NetworkPolicies, which the CNI bridge
+  does not.
 
 The cache directory's name carries a digest of the pinned module files, so changing a pin
 builds into a new directory instead of mixing versions. Like the control plane's cache, it
@@ -33,6 +37,7 @@ from hardened_operator.errors import AssetsNotFoundError, ControlPlaneError
 CONTAINERD_VERSION = "v2.4.2"
 RUNC_VERSION = "v1.5.3"
 HELM_VERSION = "v4.3.2"
+KUBE_ROUTER_VERSION = "v2.1.0"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class GoBinary:
 def _kubernetes(name: str) -> GoBinary:
     return GoBinary(name, "envtest", f"k8s.io/kubernetes/cmd/{name}")
 
+
+_KUBE_ROUTER_MODULE = "github.com/cloudnativelabs/kube-router/v2"
 
 _CONTAINERD_STAMP = (
     f"-X github.com/containerd/containerd/v2/version.Version={CONTAINERD_VERSION} "
@@ -93,8 +100,14 @@ BINARIES: tuple[GoBinary, ...] = (
         "helm.sh/helm/v4/cmd/helm",
         version_flags=f"-X helm.sh/helm/v4/internal/version.version={HELM_VERSION}",
     ),
+    GoBinary(
+        "kube-router",
+        "kube-router",
+        f"{_KUBE_ROUTER_MODULE}/cmd/kube-router",
+        version_flags=f"-X {_KUBE_ROUTER_MODULE}/pkg/version.Version={KUBE_ROUTER_VERSION}",
+    ),
 )
-_MODULES = ("envtest", "containerd", "runc", "helm")
+_MODULES = ("envtest", "containerd", "runc", "helm", "kube-router")
 _MANIFEST = "node-assets.json"
 
 
@@ -193,6 +206,7 @@ def build_node_assets(
                         "containerd": CONTAINERD_VERSION,
                         "runc": RUNC_VERSION,
                         "helm": HELM_VERSION,
+                        "kube-router": KUBE_ROUTER_VERSION,
                         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                         "build_seconds": round(time.monotonic() - started),
                         "seconds_per_binary": timings,
@@ -212,12 +226,13 @@ def _verify(directory: Path) -> None:
         "containerd": (["--version"], CONTAINERD_VERSION),
         "runc": (["--version"], RUNC_VERSION.lstrip("v")),
         "helm": (["version", "--short"], HELM_VERSION),
+        "kube-router": (["--version"], KUBE_ROUTER_VERSION),
     }
     for name, (args, expected) in checks.items():
         result = subprocess.run(
             [str(directory / name), *args], capture_output=True, text=True, check=False
         )
-        if expected not in result.stdout:
+        if expected not in result.stdout + result.stderr:  # kube-router prints to stderr
             raise ControlPlaneError(
                 f"built {name} reports {(result.stdout + result.stderr).strip()!r}, not {expected}"
             )

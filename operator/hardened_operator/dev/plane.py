@@ -28,7 +28,15 @@ import yaml
 
 from hardened_operator import certs
 from hardened_operator.dev import assets as assets_module
-from hardened_operator.dev import images, manifests, node, node_assets, processes, provisioner
+from hardened_operator.dev import (
+    images,
+    manifests,
+    netpol,
+    node,
+    node_assets,
+    processes,
+    provisioner,
+)
 from hardened_operator.dev.processes import ProcessRecord
 from hardened_operator.errors import ApiError, ControlPlaneError
 from hardened_operator.k8s import bootstrap, devnode, statuses
@@ -467,7 +475,8 @@ def _start_node(
     options: Options,
     log: Log,
 ) -> None:
-    """controller-manager, scheduler, containerd (+ images), kubelet, storage, GPUs."""
+    """controller-manager, scheduler, containerd (+ images), kubelet, kube-proxy, the
+    NetworkPolicy enforcer, storage, GPUs."""
     for name in (
         "kubelet", "kubelet_healthz", "controller_manager", "scheduler", "kube_proxy_healthz",
         "kube_proxy_metrics",
@@ -496,11 +505,18 @@ def _start_node(
         return next((n for n, p in started.items() if p.poll() is not None), None)
 
     devnode.wait_node_ready(api, node.NODE_NAME, options.node_ready_timeout, still_running=crashed)
+    devnode.apply_cluster_rbac(api, *netpol.rbac())
+    name, command, extra_env = node.enforcer_command(
+        plane.directory, plane.server, pki.serving_ca, node_pki, binaries, SERVICE_CIDR
+    )
+    enforcer = _launch(plane, name, command, {**os.environ, **extra_env})
+    netpol.wait_enforcing(60, functools.partial(_alive, enforcer), plane.directory / f"{name}.log")
     devnode.advertise_extended_resource(api, node.NODE_NAME, node.GPU_RESOURCE, node.GPU_COUNT)
     devnode.apply_storage_class(api, provisioner.storage_class())
     _launch(plane, "provisioner", node.provisioner_command(plane.directory, plane.kubeconfig))
     log(
-        f"node {node.NODE_NAME} Ready (containerd, kubelet, controller-manager, scheduler; "
+        f"node {node.NODE_NAME} Ready (containerd, kubelet, controller-manager, scheduler, "
+        f"kube-proxy, {netpol.NAME} enforcing NetworkPolicies; "
         f"{node.GPU_COUNT} {node.GPU_RESOURCE}; StorageClass {provisioner.STORAGE_CLASS})"
     )
 

@@ -1,4 +1,4 @@
-"""API calls of the local node (``hardened dev up --node``): readiness, GPUs, storage.
+"""API calls of the local node (``hardened dev up --node``): readiness, GPUs, storage, RBAC.
 
 The node's dynamic provisioner (:mod:`hardened_operator.dev.provisioner`) decides what to
 create and delete; this module only reads and writes the objects.
@@ -73,6 +73,33 @@ def apply_storage_class(api: Any, manifest: Mapping[str, Any]) -> None:
         call(
             f"create StorageClass {name}",
             lambda: client.StorageV1Api(api).create_storage_class(body),
+        )
+
+
+def apply_cluster_rbac(api: Any, role: Mapping[str, Any], binding: Mapping[str, Any]) -> None:
+    """Create or replace a ClusterRole and its ClusterRoleBinding (a restarted plane keeps
+    its etcd, so they may exist from an older version of the rules)."""
+    rbac = client.RbacAuthorizationV1Api(api)
+    role_body: Any = dict(role)
+    binding_body: Any = dict(binding)
+    role_name = role["metadata"]["name"]
+    binding_name = binding["metadata"]["name"]
+    try:
+        call(f"create ClusterRole {role_name}", lambda: rbac.create_cluster_role(role_body))
+    except ConflictError:
+        call(
+            f"replace ClusterRole {role_name}",
+            lambda: rbac.replace_cluster_role(role_name, role_body),
+        )
+    try:
+        call(
+            f"create ClusterRoleBinding {binding_name}",
+            lambda: rbac.create_cluster_role_binding(binding_body),
+        )
+    except ConflictError:
+        call(
+            f"replace ClusterRoleBinding {binding_name}",
+            lambda: rbac.replace_cluster_role_binding(binding_name, binding_body),
         )
 
 
