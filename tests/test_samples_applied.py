@@ -10,6 +10,7 @@ defaulting and every admission plugin of the control plane judge them as they wo
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 import time
@@ -24,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from hardened_operator.reports import REPORT_APIS
 from tests.support import crds
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,9 +36,9 @@ MARKDOWN = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # ephemeralContainers on create. tests/audit/test_audit_examples.py runs the documented audit.
 EXPORT_SUFFIX = "-export.yaml"
 # Samples of kinds the chart can install the CRD of, but the plane does not have by default
-# (docs/reports.md shows a PolicyReport): the CRD is applied for that sample only, and removed
-# after, because other tests need it absent.
-OPTIONAL_CRDS = {"wgpolicyk8s.io": crds.policyreport_crd}
+# (docs/reports.md shows a PolicyReport and an OpenReports Report): the CRD is applied for that
+# sample only, and removed after, because other tests need it absent.
+OPTIONAL_CRDS = {api.group: functools.partial(crds.report_crd, api) for api in REPORT_APIS.values()}
 
 
 def _objects(documents: Iterator[Any]) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""What a namespace's PolicyReport says (pure): who is judged, one result per object and
-check, exact summary counts, the size bound and what a truncated report says."""
+"""What a namespace's report says (pure): who is judged, one result per object and check,
+exact summary counts, the size bound and what a truncated report says -- in each report API
+of the table (reports/apis.py), which differ only where the table says."""
 
 from __future__ import annotations
 
@@ -9,20 +10,31 @@ from typing import Any
 import pytest
 
 from hardened_operator.reports import (
+    DEFAULT_REPORT_API,
     INVALID_OBJECT,
     MAX_REPORT_BYTES,
     MAX_RESULTS,
     OMITTED_ANNOTATION,
+    REPORT_API_NAMES,
+    REPORT_APIS,
     SOURCE,
+    ReportApi,
     build_report,
     comparable,
     findings_for,
+    report_api,
     violation_counts,
 )
 from hardened_operator.workloads import review_object
 from tests.audit.audit_manifests import DEBUGGED, ROOT_DEBUGGER, owner_chains
 
 ROOT = {"securityContext": {"runAsUser": 0}}
+
+
+@pytest.fixture(params=REPORT_API_NAMES)
+def api(request: pytest.FixtureRequest) -> ReportApi:
+    """Each report API of the table: every builder test runs in both."""
+    return REPORT_APIS[request.param]
 
 
 def pod(name: str, *, owner: dict[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
@@ -127,13 +139,13 @@ def test_reports_judge_owner_chains_as_the_audit_does() -> None:
     assert all(f.fields.startswith("spec.ephemeralContainers[0]") for f in debugged.failures)
 
 
-def test_an_object_that_cannot_be_judged_is_an_error_not_a_pass() -> None:
+def test_an_object_that_cannot_be_judged_is_an_error_not_a_pass(api: ReportApi) -> None:
     broken = deployment("broken")
     broken["spec"]["template"] = "not a template"
     found = findings_for(broken, "nonroot")
     assert found is not None
     assert [(f.check, f.status) for f in found.failures] == [(INVALID_OBJECT, "error")]
-    report = build_report("team", [found], "nonroot")
+    report = build_report("team", [found], "nonroot", api=api)
     assert report is not None
     assert report["summary"]["error"] == 1 and report["results"][0]["result"] == "error"
 
@@ -144,11 +156,11 @@ def _findings(count: int) -> list[Any]:
     return found
 
 
-def test_report_lists_every_failure_with_the_source_and_exact_summary() -> None:
+def test_report_lists_every_failure_with_the_source_and_exact_summary(api: ReportApi) -> None:
     found = _findings(3)
-    report = build_report("team", reversed(found), "nonroot")
+    report = build_report("team", reversed(found), "nonroot", api=api)
     assert report is not None
-    assert report["apiVersion"] == "wgpolicyk8s.io/v1alpha2" and report["kind"] == "PolicyReport"
+    assert report["apiVersion"] == api.api_version and report["kind"] == api.kind
     assert report["metadata"]["namespace"] == "team"
     failures = sum(len(f.failures) for f in found)
     assert report["summary"] == {"pass": 0, "fail": failures, "warn": 0, "error": 0, "skip": 0}
@@ -156,19 +168,19 @@ def test_report_lists_every_failure_with_the_source_and_exact_summary() -> None:
     assert {r["source"] for r in report["results"]} == {SOURCE}
     names = [r["resources"][0]["name"] for r in report["results"]]
     assert names == sorted(names)  # deterministic, whatever order the events came in
-    assert build_report("team", found, "nonroot") == report
+    assert build_report("team", found, "nonroot", api=api) == report
     assert OMITTED_ANNOTATION not in report["metadata"]["annotations"]
 
 
-def test_no_failure_no_report() -> None:
-    assert build_report("team", [], "nonroot") is None
+def test_no_failure_no_report(api: ReportApi) -> None:
+    assert build_report("team", [], "nonroot", api=api) is None
 
 
-def test_a_namespace_over_the_cap_gets_a_bounded_report_with_exact_counts() -> None:
+def test_a_namespace_over_the_cap_gets_a_bounded_report_with_exact_counts(api: ReportApi) -> None:
     found = _findings(MAX_RESULTS)  # several failing checks each: over the cap
     failures = sum(len(f.failures) for f in found)
     assert failures > MAX_RESULTS
-    report = build_report("team", found, "nonroot")
+    report = build_report("team", found, "nonroot", api=api)
     assert report is not None
     size = len(json.dumps(report))
     assert size <= MAX_REPORT_BYTES
@@ -183,7 +195,7 @@ def test_a_namespace_over_the_cap_gets_a_bounded_report_with_exact_counts() -> N
     assert report["summary"]["warn"] == 1
 
 
-def test_the_byte_bound_holds_with_long_names_and_messages() -> None:
+def test_the_byte_bound_holds_with_long_names_and_messages(api: ReportApi) -> None:
     long = "n" * 253
     found = []
     for i in range(400):
@@ -194,20 +206,22 @@ def test_the_byte_bound_holds_with_long_names_and_messages() -> None:
         item = findings_for(obj, "restricted")
         assert item is not None
         found.append(item)
-    report = build_report("team", found, "restricted")
+    report = build_report("team", found, "restricted", api=api)
     assert report is not None
     assert len(json.dumps(report, ensure_ascii=False).encode()) <= MAX_REPORT_BYTES
     assert report["metadata"]["annotations"][OMITTED_ANNOTATION] != "0"
 
 
-def test_comparable_is_equal_for_the_same_report_read_back_with_server_fields() -> None:
-    report = build_report("team", _findings(2), "nonroot")
+def test_comparable_is_equal_for_the_same_report_read_back_with_server_fields(
+    api: ReportApi,
+) -> None:
+    report = build_report("team", _findings(2), "nonroot", api=api)
     assert report is not None
     served = json.loads(json.dumps(report))
     served["metadata"].update(uid="u", resourceVersion="9", managedFields=[{"manager": "x"}])
     served["metadata"]["labels"]["other"] = "label"
     assert comparable(served) == comparable(report)
-    changed = build_report("team", _findings(3), "nonroot")
+    changed = build_report("team", _findings(3), "nonroot", api=api)
     assert comparable(changed) != comparable(report)
 
 
@@ -218,13 +232,97 @@ def test_violation_counts_count_failing_objects_per_check() -> None:
     assert set(counts) == {f.check for item in found for f in item.failures}
 
 
-def test_severity_is_high_for_running_as_root_and_medium_for_other_hardening() -> None:
+def test_severity_is_high_for_running_as_root_and_medium_for_other_hardening(
+    api: ReportApi,
+) -> None:
     obj = pod("p", **ROOT)
     obj["spec"]["volumes"] = [{"name": "v", "flexVolume": {"driver": "x"}}]
     found = findings_for(obj, "restricted")
     assert found is not None
-    report = build_report("team", [found], "restricted")
+    report = build_report("team", [found], "restricted", api=api)
     assert report is not None
     severity = {r["rule"]: r.get("severity") for r in report["results"]}
     assert severity["runAsUser"] == severity["runAsNonRoot"] == "high"
     assert severity["restrictedVolumes"] == "medium"
+
+
+# The table itself, and what differs between its APIs.
+
+EXPECTED_APIS = {
+    # name: (apiVersion, kind, plural, CRD name, does the report itself name its source)
+    "wgpolicyk8s": (
+        "wgpolicyk8s.io/v1alpha2",
+        "PolicyReport",
+        "policyreports",
+        "policyreports.wgpolicyk8s.io",
+        False,
+    ),
+    "openreports": (
+        "openreports.io/v1alpha1",
+        "Report",
+        "reports",
+        "reports.openreports.io",
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_APIS))
+def test_each_report_api_is_where_its_upstream_serves_it(name: str) -> None:
+    api = report_api(name)
+    assert api.name == name and api in REPORT_APIS.values()
+    assert (api.api_version, api.kind, api.plural, api.crd_name, api.report_source) == (
+        EXPECTED_APIS[name]
+    )
+
+
+def test_the_table_has_one_entry_per_name_and_the_default_is_wgpolicyk8s() -> None:
+    assert tuple(REPORT_APIS) == REPORT_API_NAMES
+    assert set(REPORT_API_NAMES) == set(EXPECTED_APIS)
+    assert DEFAULT_REPORT_API == "wgpolicyk8s"  # the behaviour before --reports-api existed
+
+
+@pytest.mark.parametrize("name", ["", "PolicyReport", "openreports.io", "Wgpolicyk8s"])
+def test_an_unknown_api_name_is_refused_not_defaulted(name: str) -> None:
+    with pytest.raises(ValueError, match="unknown report API"):
+        report_api(name)
+
+
+def test_the_report_names_its_source_only_where_the_api_has_the_field(api: ReportApi) -> None:
+    report = build_report("team", _findings(1), "nonroot", api=api)
+    assert report is not None
+    if api.report_source:
+        assert report["source"] == SOURCE
+    else:
+        # wgpolicyk8s.io's schema has no such field: the API server would prune it, and the
+        # stored report would then never compare equal to the built one (a write per change).
+        assert "source" not in report
+    assert {r["source"] for r in report["results"]} == {SOURCE}  # both: on every result
+
+
+def test_both_apis_say_the_same_and_differ_only_in_what_the_table_says() -> None:
+    found = _findings(MAX_RESULTS)  # truncated too: the notice is the same
+    built = {
+        name: build_report("team", found, "nonroot", api=api) for name, api in REPORT_APIS.items()
+    }
+    bodies = []
+    for name, report in built.items():
+        assert report is not None
+        api = report_api(name)
+        assert report.pop("apiVersion") == api.api_version and report.pop("kind") == api.kind
+        assert (report.pop("source", None) == SOURCE) is api.report_source
+        bodies.append(report)
+    assert all(body == bodies[0] for body in bodies)
+    assert bodies[0]["results"][-1]["rule"] == "results-omitted"
+
+
+def test_comparable_sees_a_missing_report_source(api: ReportApi) -> None:
+    """A report held without the source we write (or with one we do not) is rewritten."""
+    report = build_report("team", _findings(1), "nonroot", api=api)
+    assert report is not None
+    other = dict(report)
+    if api.report_source:
+        del other["source"]
+    else:
+        other["source"] = SOURCE
+    assert comparable(other) != comparable(report)

@@ -17,15 +17,15 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from hardened_operator.k8s import bootstrap
+from hardened_operator.reports import ReportApi
 from tests.support.chart import CHART
 
-# The PolicyReport CRD the chart vendors (``reports.installCRD``), as the operator expects it.
-POLICYREPORT_CRD_FILE = CHART / "files" / "policyreports.wgpolicyk8s.io.yaml"
-POLICYREPORT_CRD_NAME = "policyreports.wgpolicyk8s.io"
 
-
-def policyreport_crd() -> dict[str, Any]:
-    manifest: dict[str, Any] = yaml.safe_load(POLICYREPORT_CRD_FILE.read_text(encoding="utf-8"))
+def report_crd(api: ReportApi) -> dict[str, Any]:
+    """The CRD of report API ``api`` as the chart vendors it (``reports.installCRD``; the file
+    is named after the CRD), as the operator expects it."""
+    path = CHART / "files" / f"{api.crd_name}.yaml"
+    manifest: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return manifest
 
 

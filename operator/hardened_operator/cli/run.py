@@ -19,6 +19,7 @@ from hardened_operator.cli._exemptions import (
 )
 from hardened_operator.conventions import OPERATOR_NAMESPACE_DEFAULT
 from hardened_operator.policy.types import DEFAULT_PROFILE, PROFILES
+from hardened_operator.reports.apis import DEFAULT_REPORT_API, REPORT_API_NAMES
 
 if TYPE_CHECKING:
     from hardened_operator.controller.reports import Reports
@@ -94,9 +95,13 @@ def _listen(value: str | None, what: str) -> tuple[str, int] | None:
               help="Re-compare everything this often (standalone only; 0 = only on events "
               "and restarts).")  # fmt: skip
 @click.option("--reports/--no-reports", "reports", default=False, show_default=True,
-              help="Keep a PolicyReport (wgpolicyk8s.io/v1alpha2) per namespace listing the "
-              "objects that fail --profile, from watch events; needs the PolicyReport CRD "
-              "(docs/reports.md).")  # fmt: skip
+              help="Keep a report per namespace (a PolicyReport, or see --reports-api) "
+              "listing the objects that fail --profile, from watch events; needs the report "
+              "API's CRD (docs/reports.md).")  # fmt: skip
+@click.option("--reports-api", type=click.Choice(REPORT_API_NAMES), default=None,
+              help="The API --reports writes: wgpolicyk8s (a wgpolicyk8s.io/v1alpha2 "
+              "PolicyReport) or openreports (an openreports.io/v1alpha1 Report); needs that "
+              f"API's CRD. Default: {DEFAULT_REPORT_API}.")  # fmt: skip
 @click.option("--config-rollouts/--no-config-rollouts", default=False, show_default=True,
               help="Roll a HardenedService's pods when a ConfigMap or Secret its env/envFrom "
               "reads changes; needs list/watch on ConfigMaps and Secrets "
@@ -129,6 +134,7 @@ def run(
     resync_seconds: float,
     config_rollouts: bool,
     reports: bool,
+    reports_api: str | None,
 ) -> None:
     """Run the operator: reconcile HardenedServices and serve admission, in one process."""
     import kopf
@@ -138,6 +144,9 @@ def run(
 
     if namespaces and all_namespaces:
         raise click.UsageError("--namespace and --all-namespaces exclude each other")
+    if reports_api is not None and not reports:
+        # Ignoring it would leave the user believing reports are written.
+        raise click.UsageError("--reports-api needs --reports")
     if resync_seconds and peering_name:
         raise click.UsageError("--resync-seconds works in standalone mode only (no --peering)")
     health = _listen(health_listen, "--health-listen")
@@ -207,7 +216,11 @@ def run(
         resync_seconds=resync_seconds,
         config_rollouts=config_rollouts,
         # The webhook's decisions: its profile, its exempt namespaces.
-        reports=_reports(admission_config, namespaces) if reports else None,
+        reports=(
+            _reports(admission_config, namespaces, reports_api or DEFAULT_REPORT_API)
+            if reports
+            else None
+        ),
     )
     ready = threading.Event()
     serving = ServingThread(state, ready, health=health, webhook=webhook, ca_injection=ca_injection)
@@ -235,12 +248,14 @@ def run(
         serving.stop()
 
 
-def _reports(config: WebhookConfig, namespaces: tuple[str, ...]) -> Reports:
+def _reports(config: WebhookConfig, namespaces: tuple[str, ...], api: str) -> Reports:
     from hardened_operator.controller.reports import Reports, ReportSettings
+    from hardened_operator.reports import report_api
 
     return Reports(
         ReportSettings(
             profile=config.profile,
+            api=report_api(api),
             exempt_namespaces=frozenset(config.exempt_namespaces),
             namespaces=namespaces,
         )

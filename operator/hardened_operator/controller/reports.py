@@ -1,5 +1,7 @@
-"""Background PolicyReports (``hardened run --reports``): one per namespace, kept current from
-watch events.
+"""Background reports (``hardened run --reports``): one per namespace, kept current from
+watch events, in the report API ``--reports-api`` chose (``reports/apis.py``: a
+``wgpolicyk8s.io`` PolicyReport or an ``openreports.io`` Report; only the resource written
+and the CRD waited for differ here).
 
 What it keeps: per namespace, the failing objects only (:class:`~hardened_operator.reports.
 ObjectFindings`: names, check ids, bounded messages), never object bodies -- a compliant
@@ -22,9 +24,10 @@ the objects they name. When kopf lists a kind again later (its watch resumed aft
 peering, or expired), objects deleted in between gave no event: the state is then rebuilt by
 the same LIST, once.
 
-The CRD (``policyreports.wgpolicyk8s.io``) is often absent: that is logged once, the gauge
-``hardened_policy_violations`` is kept anyway, and the API is asked again every
-``crd_recheck_seconds`` (one LIST of at most one item); reports are written once it appears.
+The API's CRD (``policyreports.wgpolicyk8s.io``, ``reports.openreports.io``) is often absent:
+that is logged once, the gauge ``hardened_policy_violations`` is kept anyway, and the API is
+asked again every ``crd_recheck_seconds`` (one LIST of at most one item); reports are written
+once it appears.
 """
 
 from __future__ import annotations
@@ -47,8 +50,11 @@ from hardened_operator.k8s.resources import Resource
 from hardened_operator.k8s.statuses import namespace_terminating
 from hardened_operator.policy.types import Profile
 from hardened_operator.reports import (
+    DEFAULT_REPORT_API,
+    REPORT_APIS,
     REPORT_NAME,
     ObjectFindings,
+    ReportApi,
     build_report,
     comparable,
     findings_for,
@@ -59,12 +65,11 @@ from hardened_operator.workloads import POD_BEARING, PodBearingKind
 
 log = logging.getLogger(__name__)
 
-POLICY_REPORTS = Resource("wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport")
-CRD_NAME = "policyreports.wgpolicyk8s.io"
 KOPF_WORKERS_PER_KIND = 1000
 LIST_PAGE = 500  # objects per LIST request, ours and kopf's (kubectl's chunk size)
+# Arguments: the API's kind, its CRD's name, the recheck period.
 CRD_ABSENT = (
-    "policy reports: the PolicyReport CRD (%s) is not installed: no reports are written (the "
+    "policy reports: the %s CRD (%s) is not installed: no reports are written (the "
     "hardened_policy_violations gauge is kept); looking again every %.0fs. Install it: helm "
     "value reports.installCRD=true, see docs/reports.md"
 )
@@ -75,9 +80,15 @@ def _resource(kind: PodBearingKind) -> Resource:
     return Resource(kind.group, kind.version, kind.resource, kind.kind)
 
 
+def report_resource(api: ReportApi) -> Resource:
+    """Where ``api``'s reports are read and written."""
+    return Resource(api.group, api.version, api.plural, api.kind)
+
+
 @dataclass(frozen=True)
 class ReportSettings:
     profile: Profile
+    api: ReportApi = REPORT_APIS[DEFAULT_REPORT_API]
     exempt_namespaces: frozenset[str] = frozenset()
     namespaces: tuple[str, ...] = ()  # empty: all (as `hardened run -n`)
     quiet_seconds: float = 1.0
@@ -100,6 +111,7 @@ class Reports:
 
     def __init__(self, settings: ReportSettings) -> None:
         self.settings = settings
+        self._reports = report_resource(settings.api)
         self._objects: dict[str, dict[str, ObjectFindings]] = {}  # namespace -> uid -> found
         self._written: dict[str, Any] = {}  # namespace -> comparable() of the live report
         self._known_reports = False  # _written holds every report of ours that exists
@@ -302,16 +314,16 @@ class Reports:
         return count
 
     async def _ask_crd(self) -> bool:
-        """Is the PolicyReport CRD served? Logs only when the answer changes. Reads our
+        """Is the report API's CRD served? Logs only when the answer changes. Reads our
         existing reports when it is."""
-        client = self._client
+        client, api = self._client, self.settings.api
         assert client is not None
         self._crd_asked_at = time.monotonic()
         before = self._crd
         try:
             written: dict[str, Any] = {}
             for scope in self.settings.namespaces or (None,):
-                async for page in client.pages(POLICY_REPORTS, scope, label_selector=_OURS):
+                async for page in client.pages(self._reports, scope, label_selector=_OURS):
                     for report in page:
                         ns = (report.get("metadata") or {}).get("namespace")
                         if isinstance(ns, str):
@@ -321,16 +333,18 @@ class Reports:
         except ApiError as exc:
             self._crd = False
             if before is not False:
-                log.error("policy reports: cannot read PolicyReports (%s); none are written", exc)
+                log.error(
+                    "policy reports: cannot read %s (%s); none are written", api.crd_name, exc
+                )
             return False
         else:
             self._crd = True
             self._written = written
             self._known_reports = True
         if self._crd is False and before is not False:
-            log.warning(CRD_ABSENT, CRD_NAME, self.settings.crd_recheck_seconds)
+            log.warning(CRD_ABSENT, api.kind, api.crd_name, self.settings.crd_recheck_seconds)
         elif self._crd and before is False:
-            log.info("policy reports: the PolicyReport CRD is installed now: writing reports")
+            log.info("policy reports: the %s CRD is installed now: writing reports", api.kind)
         return self._crd
 
     # -- writes -------------------------------------------------------------------------------
@@ -353,18 +367,20 @@ class Reports:
             return
         client = self._client
         assert client is not None
-        report = build_report(namespace, objects.values(), self.settings.profile)
+        report = build_report(
+            namespace, objects.values(), self.settings.profile, api=self.settings.api
+        )
         wanted = comparable(report)
         if wanted == self._written.get(namespace):
             return  # what the API server holds already
         try:
             if report is None:
-                await client.delete(POLICY_REPORTS, namespace, REPORT_NAME)
+                await client.delete(self._reports, namespace, REPORT_NAME)
                 self._written.pop(namespace, None)
                 log.info("policy reports: %s is clean: report deleted", namespace)
                 return
             await client.patch(
-                POLICY_REPORTS, namespace, REPORT_NAME, report, content_type=APPLY_PATCH
+                self._reports, namespace, REPORT_NAME, report, content_type=APPLY_PATCH
             )
         except NotFoundError:
             # The namespace is gone (its report with it), or the CRD was removed.

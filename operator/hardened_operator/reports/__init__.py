@@ -1,6 +1,7 @@
-"""Background reports (pure: no I/O here): cluster objects → PolicyReport objects.
+"""Background reports (pure: no I/O here): cluster objects → report objects, in the report
+API chosen (:mod:`.apis`: ``wgpolicyk8s.io`` PolicyReports or ``openreports.io`` Reports).
 
-Rule of this layer: it decides *what* a namespace's ``PolicyReport`` says -- which objects are
+Rule of this layer: it decides *what* a namespace's report says -- which objects are
 reported (:func:`~.findings.findings_for`: ``workloads.judged_as``, the top pod-bearing
 owner, as the audit judges a cluster and its manifests), one result per failing object and
 check, exact summary counts, the size bound -- and never talks to the API.
@@ -11,6 +12,14 @@ every decision) and may not import kubernetes, kopf or aiohttp.
 
 from __future__ import annotations
 
+from hardened_operator.reports.apis import (
+    DEFAULT_REPORT_API,
+    REPORT_API_NAMES,
+    REPORT_APIS,
+    ReportApi,
+    ReportApiName,
+    report_api,
+)
 from hardened_operator.reports.findings import (
     INVALID_OBJECT,
     CheckFailure,
@@ -19,8 +28,6 @@ from hardened_operator.reports.findings import (
     owner_watched,
 )
 from hardened_operator.reports.policyreport import (
-    API_VERSION,
-    KIND,
     MAX_REPORT_BYTES,
     MAX_RESULTS,
     OMITTED_ANNOTATION,
@@ -32,19 +39,23 @@ from hardened_operator.reports.policyreport import (
 )
 
 __all__ = [
-    "API_VERSION",
+    "DEFAULT_REPORT_API",
     "INVALID_OBJECT",
-    "KIND",
     "MAX_REPORT_BYTES",
     "MAX_RESULTS",
     "OMITTED_ANNOTATION",
+    "REPORT_APIS",
+    "REPORT_API_NAMES",
     "REPORT_NAME",
     "SOURCE",
     "CheckFailure",
     "ObjectFindings",
+    "ReportApi",
+    "ReportApiName",
     "build_report",
     "comparable",
     "findings_for",
     "owner_watched",
+    "report_api",
     "violation_counts",
 ]

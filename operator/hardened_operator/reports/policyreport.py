@@ -1,8 +1,12 @@
-"""A namespace's findings → its ``PolicyReport`` (``wgpolicyk8s.io/v1alpha2``), bounded (pure).
+"""A namespace's findings → its report, in the API asked for (:mod:`.apis`: a
+``wgpolicyk8s.io/v1alpha2`` ``PolicyReport`` or an ``openreports.io/v1alpha1`` ``Report``),
+bounded (pure).
 
 One report per namespace, named ``hardened-operator``, ``source: hardened-operator`` on every
-result: one result per failing object and check (``result: fail``; ``error`` for an object
-that cannot be judged), ``policy`` the profile, ``rule`` the check id.
+result (and on the report, where the API has the field): one result per failing object and
+check (``result: fail``; ``error`` for an object that cannot be judged), ``policy`` the
+profile, ``rule`` the check id. What is said is the same in both APIs; only what
+:data:`~.apis.REPORT_APIS` records differs.
 
 Bounded in size: etcd refuses objects over ~1.5 MiB, and a namespace with 20,000 failing pods
 would need ~10 MiB. The report lists at most :data:`MAX_RESULTS` results and at most
@@ -26,10 +30,9 @@ from typing import Any, Final
 from hardened_operator import FIELD_MANAGER
 from hardened_operator.policy import CHECKS, check_ids
 from hardened_operator.policy.types import Profile
+from hardened_operator.reports.apis import ReportApi
 from hardened_operator.reports.findings import INVALID_OBJECT, CheckFailure, ObjectFindings
 
-API_VERSION: Final = "wgpolicyk8s.io/v1alpha2"
-KIND: Final = "PolicyReport"
 REPORT_NAME: Final = "hardened-operator"
 SOURCE: Final = "hardened-operator"
 CATEGORY: Final = "Pod Security"
@@ -99,10 +102,12 @@ def build_report(
     objects: Iterable[ObjectFindings],
     profile: Profile,
     *,
+    api: ReportApi,
     max_results: int = MAX_RESULTS,
     max_bytes: int = MAX_REPORT_BYTES,
 ) -> dict[str, Any] | None:
-    """The namespace's report, or None when nothing fails (the report is then deleted)."""
+    """The namespace's report in ``api``, or None when nothing fails (the report is then
+    deleted)."""
     ordered = sorted(objects, key=lambda f: (f.kind, f.name, f.uid))
     summary = {"pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0}
     results: list[Any] = []
@@ -151,22 +156,27 @@ def build_report(
                 },
             }
         )
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
+    report: dict[str, Any] = {
+        "apiVersion": api.api_version,
+        "kind": api.kind,
         "metadata": {
             "name": REPORT_NAME,
             "namespace": namespace,
             "labels": dict(MANAGED_BY),
             "annotations": annotations,
         },
-        "summary": summary,
-        "results": results,
     }
+    if api.report_source:
+        report["source"] = SOURCE
+    report["summary"] = summary
+    report["results"] = results
+    return report
 
 
 def comparable(report: Mapping[str, Any] | None) -> Any:
-    """What decides whether a write is needed: our labels and annotations, summary, results.
+    """What decides whether a write is needed: our labels and annotations, and every field
+    of the body we write (the report's ``source``, absent in ``wgpolicyk8s.io``; summary;
+    results).
 
     Built the same way from the report we would write and from the one the API server holds,
     so "unchanged" is decided without writing.
@@ -179,6 +189,7 @@ def comparable(report: Mapping[str, Any] | None) -> Any:
     return {
         "labels": {k: labels.get(k) for k in MANAGED_BY},
         "annotations": {k: annotations.get(k) for k in (PROFILE_ANNOTATION, OMITTED_ANNOTATION)},
+        "source": report.get("source"),
         "summary": report.get("summary"),
         "results": report.get("results"),
     }
