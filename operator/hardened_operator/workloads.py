@@ -3,7 +3,9 @@
 It owns the table of pod-bearing kinds (:data:`POD_BEARING`): the webhook's targets, the audit,
 and the dev plane's webhook registration all come from it. It also owns the one rule of *who is
 judged* when objects are judged together (a cluster, its export, a namespace's report):
-:func:`judged_as` -- an object whose controlling owner is judged is judged through it.
+:func:`judged_as` -- an object is judged whole, and a finding its judged controlling owner's pod
+template has too is attributed to that owner (``ownerReferences`` are the creator's word, not
+proof: a forged or diverged child keeps what its owner does not have).
 
 The admission webhook, ``hardened audit`` and the builders' self-check all ask the same
 question through :func:`review_object`: which fields of this object would run something as
@@ -18,7 +20,8 @@ means. Objects of a pod-bearing kind with the wrong shape raise :class:`InputErr
 
 from __future__ import annotations
 
-import enum
+import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,7 +30,7 @@ from . import API_GROUP, API_VERSION, KIND, PLURAL
 from .errors import InputError, SpecValidationError
 from .policy import check_ids, evaluate
 from .policy.check import render_fix
-from .policy.types import PROFILES, CheckResult, ContainerType, Finding, Profile, Violation
+from .policy.types import PROFILES, CheckResult, Finding, Profile, Violation
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def _owners_first(kinds: tuple[PodBearingKind, ...]) -> tuple[PodBearingKind, ..
 # POD_BEARING in an order where every owner comes before what it makes (HardenedService before
 # Deployment before ReplicaSet before Pod, CronJob before Job): a reader going through the
 # kinds in this order has met an object's controlling owner, if it could read it, before the
-# object, so it can tell whether the owner is judged (:func:`judged_as`).
+# object, so it knows what the owner found when it judges the object (:func:`judged_as`).
 OWNERS_FIRST: Final[tuple[PodBearingKind, ...]] = _owners_first(POD_BEARING)
 
 # (API group, kind) of every pod-bearing kind: an ownerReference names its owner so.
@@ -164,36 +167,173 @@ def controller_of(obj: Mapping[str, Any]) -> ControllerRef | None:
     return None
 
 
-class Judged(enum.Enum):
-    """How much of an object is judged (:func:`judged_as`)."""
+# One finding, as its children would have it: (check id, field from the pod's root:
+# ``spec.containers[0].securityContext.runAsUser``, ``metadata.annotations[...]``). A field that
+# is no part of a pod (a HardenedService's own ``spec.securityContext``) is kept whole behind
+# ``object:`` so no child's finding can match it.
+Signature = tuple[str, str]
 
-    WHOLE = "whole"  # every container and pod-level field
-    EPHEMERAL_CONTAINERS = "ephemeral containers"  # an owned Pod: only what was added to it
-    THROUGH_OWNER = "through its owner"  # not at all: its owner's pod template is its own
+_RENDERED = re.compile(r"rendered\[[^\]]*\]\.spec\.template\.")
 
 
-def judged_as(obj: Mapping[str, Any], owner_judged: Callable[[ControllerRef], bool]) -> Judged:
-    """The one rule of who is judged when objects are judged together: at the top owner.
+def pod_relative(kind: str, field: str) -> str:
+    """``field`` of a ``kind`` object, from its pod's root (``spec.template.spec.x`` of a
+    Deployment and ``spec.x`` of a Pod are both ``spec.x``)."""
+    if kind == "Pod":
+        return field
+    if kind == KIND:
+        found = _RENDERED.match(field)
+        return field[found.end() :] if found else f"object:{field}"
+    keys = _TEMPLATE_PATHS.get(kind)
+    prefix = ".".join(keys) + "." if keys else None
+    if prefix is not None and field.startswith(prefix):
+        return field[len(prefix) :]
+    return f"object:{field}"
 
-    An object whose controlling owner is judged (``owner_judged`` says so: the audit knows
-    which owners it read, by uid; the reports, which see every pod-bearing kind, by kind) was
-    made from that owner's pod template, which is judged instead: a Deployment's ReplicaSets
-    and their Pods, a CronJob's Jobs, a HardenedService's Deployment are judged through it,
-    so a failure is reported once, on the object a person edits. One exception: ephemeral
-    containers are added to a running Pod (``kubectl debug``), never to its owner, so an owned
-    Pod is still judged for those. Anything else is judged whole: no controller, a controller
-    of another kind (a Node's mirror Pod, a custom controller), and -- fail safe -- an owner
-    not known to be judged (RBAC forbade reading Deployments: their ReplicaSets are judged).
+
+def signature(violation: Violation) -> Signature:
+    """What :func:`judged_as` compares an object's finding with its owner's by."""
+    return (
+        sys.intern(violation.check),
+        sys.intern(pod_relative(violation.kind, violation.field)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerFindings:
+    """What a judged owner found, all of it (before any of it was attributed to its own
+    owner): signatures only, never the object, so a reader can keep one per workload."""
+
+    kind: str
+    namespace: str | None
+    signatures: frozenset[Signature]
+
+
+# kind -> the kinds whose controllers make it (``made_by``): the only owners that vouch.
+_MADE_BY: Final[Mapping[str, frozenset[str]]] = {k.kind: frozenset(k.made_by) for k in POD_BEARING}
+# The kinds that make pod-bearing objects: the only ones whose findings need keeping.
+MAKERS: Final = frozenset(maker for k in POD_BEARING for maker in k.made_by)
+
+
+def _uid(obj: Mapping[str, Any]) -> str | None:
+    meta = obj.get("metadata")
+    uid = meta.get("uid") if isinstance(meta, Mapping) else None
+    return uid if isinstance(uid, str) and uid else None
+
+
+def _namespace(obj: Mapping[str, Any]) -> str | None:
+    meta = obj.get("metadata")
+    namespace = meta.get("namespace") if isinstance(meta, Mapping) else None
+    return namespace if isinstance(namespace, str) else None
+
+
+OwnerLookup = Callable[[ControllerRef], OwnerFindings | None]
+
+
+def judged_as(obj: Mapping[str, Any], owner_findings: OwnerLookup) -> frozenset[Signature]:
+    """The one rule of who is judged when objects are judged together: the findings of
+    ``obj`` that are its owner's (attributed to it, reported there), by signature.
+
+    ``ownerReferences`` are written by whoever creates the object, so they prove nothing: a
+    root Pod made by hand may name the uid of a compliant ReplicaSet. So an object is always
+    judged whole, and only a finding its controlling owner's pod template has too (same
+    check, same field from the pod's root) is attributed to that owner -- an honest chain
+    (Pod -> ReplicaSet -> Deployment, each made from the one above) reduces to its top owner,
+    and a forged or diverged child keeps every finding its owner does not have. An ephemeral
+    container (``kubectl debug``) is never in an owner's template: it stays the Pod's.
+
+    ``owner_findings`` says what the owner found (all of it), or None when it is not known
+    (not read, not in the input, not yet seen): then nothing is attributed (fail safe). It
+    vouches only as an owner could: a kind whose controllers make ``obj``'s kind
+    (``made_by``: a ReplicaSet for a Pod, never a Pod for a Pod -- no cycles), in the same
+    namespace, not ``obj`` itself.
     """
     ref = controller_of(obj)
-    if ref is None or not owner_judged(ref):
-        return Judged.WHOLE
-    if obj.get("kind") == "Pod":
-        return Judged.EPHEMERAL_CONTAINERS
-    return Judged.THROUGH_OWNER
+    if ref is None or ref.uid is None or ref.uid == _uid(obj):
+        return frozenset()
+    owner = owner_findings(ref)
+    kind = obj.get("kind")
+    if (
+        owner is None
+        or not isinstance(kind, str)
+        or owner.kind not in _MADE_BY.get(kind, frozenset())
+        or owner.namespace != _namespace(obj)
+    ):
+        return frozenset()
+    return owner.signatures
 
 
-_EPHEMERAL: Final[ContainerType] = "ephemeralContainer"
+@dataclass(frozen=True)
+class Judgement:
+    """One object judged beside its owner: what is reported on it, and all it found (what
+    its own children are compared with)."""
+
+    reported: list[Violation]
+    found: OwnerFindings
+
+
+def judge(
+    obj: Mapping[str, Any], owner_findings: OwnerLookup, profile: Profile = "nonroot"
+) -> Judgement:
+    """:func:`review_object`, minus what :func:`judged_as` attributes to the owner. Raises
+    like ``review_object`` (an object of the wrong shape cannot be judged)."""
+    violations = review_object(obj, profile)
+    attributed = judged_as(obj, owner_findings) if violations else frozenset()
+    signatures = [signature(v) for v in violations]
+    reported = [v for v, s in zip(violations, signatures, strict=True) if s not in attributed]
+    kind = obj.get("kind")
+    found = OwnerFindings(
+        kind=kind if isinstance(kind, str) else "",
+        namespace=_namespace(obj),
+        signatures=frozenset(signatures),
+    )
+    return Judgement(reported, found)
+
+
+class JudgedOwners:
+    """What each judged owner found, by uid (signatures only: bounded by the number of
+    workloads, not by their size). Only kinds that make pod-bearing objects are kept."""
+
+    def __init__(self) -> None:
+        self._by_uid: dict[str, OwnerFindings] = {}
+
+    def remember(
+        self, obj: Mapping[str, Any], found: OwnerFindings, *, merge: bool = False
+    ) -> None:
+        """Keep what ``obj`` found; ``merge``: two objects claiming one uid (files can say
+        anything) vouch only for what both found."""
+        uid = _uid(obj)
+        if uid is None or found.kind not in MAKERS:
+            return
+        before = self._by_uid.get(uid)
+        if merge and before is not None:
+            found = OwnerFindings(
+                found.kind if found.kind == before.kind else "",
+                found.namespace if found.namespace == before.namespace else None,
+                found.signatures & before.signatures,
+            )
+        self._by_uid[uid] = found
+
+    def forget(self, uid: str) -> None:
+        self._by_uid.pop(uid, None)
+
+    def get(self, uid: str) -> OwnerFindings | None:
+        return self._by_uid.get(uid)
+
+    def take(self, other: JudgedOwners, uid: str) -> None:
+        """``uid`` as ``other`` knows it, or not at all (``other`` has the newer word)."""
+        found = other._by_uid.get(uid)
+        if found is None:
+            self._by_uid.pop(uid, None)
+        else:
+            self._by_uid[uid] = found
+
+    def __call__(self, ref: ControllerRef) -> OwnerFindings | None:
+        return self._by_uid.get(ref.uid) if ref.uid is not None else None
+
+    def __len__(self) -> int:
+        return len(self._by_uid)
+
 
 # HardenedService identity fields that must never be 0 (root user or group).
 _IDENTITY_FIELDS: Final = ("runAsUser", "runAsGroup", "fsGroup")
@@ -360,20 +500,6 @@ def review_object(obj: Mapping[str, Any], profile: Profile = "nonroot") -> list[
 
     results_per_ref = [evaluate(ref.metadata, ref.spec, profile) for ref in refs]
     return _located(refs, results_per_ref, kind, namespace, name, violations)
-
-
-def review_judged(
-    obj: Mapping[str, Any], judged: Judged, profile: Profile = "nonroot"
-) -> list[Violation]:
-    """:func:`review_object` limited to what :func:`judged_as` says is this object's own:
-    everything, only its ephemeral containers' violations, or nothing. Raises like
-    ``review_object`` (an owned Pod of the wrong shape cannot be judged either)."""
-    if judged is Judged.THROUGH_OWNER:
-        return []
-    violations = review_object(obj, profile)
-    if judged is Judged.EPHEMERAL_CONTAINERS:
-        return [v for v in violations if v.container_type == _EPHEMERAL]
-    return violations
 
 
 def _plain_pod_spec(

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from hardened_operator.builders.objects import build_objects
+
 _MINIMAL_SERVICE = (
     Path(__file__).resolve().parents[2] / "docs" / "examples" / "hardenedservice" / "minimal.yaml"
 )
@@ -131,6 +133,12 @@ def hardened_service(name: str, namespace: str) -> dict[str, Any]:
     return service
 
 
+def rendered_workload(service: str, namespace: str, kind: str) -> dict[str, Any]:
+    """The ``kind`` the operator renders from :func:`hardened_service` ``service``."""
+    rendered = build_objects(hardened_service(service, namespace))
+    return next(obj for obj in rendered if obj["kind"] == kind)
+
+
 def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
     """A controller ownerReference to ``owner`` (as stored: it has a uid)."""
     return {
@@ -142,9 +150,11 @@ def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# Owner chains as a cluster's controllers make them, every pod template running as root:
-# (kind, name, the (kind, name) of its controlling owner). The Pod DEBUGGED gets a root
-# ephemeral container (``kubectl debug``), added to it and never to its owners.
+# Owner chains as a cluster's controllers make them, honest: each child made from its owner's
+# pod template, which runs as root (the HardenedService's Deployment is the one the operator
+# renders from it: compliant) -- (kind, name, the (kind, name) of its controlling owner). The
+# Pod DEBUGGED gets a root ephemeral container (``kubectl debug``), added to it and never to
+# its owners.
 CHAINS: tuple[tuple[str, str, tuple[str, str] | None], ...] = (
     ("Deployment", "web", None),
     ("ReplicaSet", "web-1", ("Deployment", "web")),
@@ -176,9 +186,58 @@ def owner_chains(
     for kind, name, owner in CHAINS:
         if kind == "HardenedService":
             obj = hardened_service(name, namespace)
+        elif owner is not None and owner[0] == "HardenedService":
+            obj = rendered_workload(owner[1], namespace, kind)
         else:
             obj = valid_object(kind, root, name, namespace)
         if owner is not None:
             obj["metadata"]["ownerReferences"] = [owner_reference(made[owner])]
         made[(kind, name)] = store(obj)
     return {key: obj for key, obj in made.items() if key not in leave_out}
+
+
+def _root_with_escalating_sidecar() -> dict[str, Any]:
+    spec = bad_specs()["pod-uid0"]
+    spec["containers"].append(container("sidecar", allowPrivilegeEscalation=True))
+    return spec
+
+
+# ``ownerReferences`` are written by whoever creates the object: children that do not match
+# the owner they name, made by hand (kind, name, pod spec, its claimed owner). A root Pod
+# naming a compliant ReplicaSet; a root ReplicaSet naming a compliant Deployment, and a Pod
+# made from that ReplicaSet (its findings are the ReplicaSet's: nothing more); a ReplicaSet of
+# a root Deployment that adds a sidecar which may escalate (only the sidecar is its own).
+FORGED: tuple[tuple[str, str, Callable[[], dict[str, Any]], tuple[str, str] | None], ...] = (
+    ("ReplicaSet", "honest-rs", compliant_spec, None),
+    ("Pod", "forged-pod", lambda: bad_specs()["pod-uid0"], ("ReplicaSet", "honest-rs")),
+    ("Deployment", "honest-deploy", compliant_spec, None),
+    ("ReplicaSet", "forged-rs", lambda: bad_specs()["pod-uid0"], ("Deployment", "honest-deploy")),
+    ("Pod", "forged-rs-pod", lambda: bad_specs()["pod-uid0"], ("ReplicaSet", "forged-rs")),
+    ("Deployment", "root-deploy", lambda: bad_specs()["pod-uid0"], None),
+    ("ReplicaSet", "diverged-rs", _root_with_escalating_sidecar, ("Deployment", "root-deploy")),
+)
+_SIDECAR = "spec.template.spec.containers[1].securityContext"
+# (kind, name) -> the (check, field) reported on it; every other object reports nothing.
+FORGED_REPORTED: dict[tuple[str, str], set[tuple[str, str]]] = {
+    ("Pod", "forged-pod"): {("runAsUser", "spec.securityContext.runAsUser")},
+    ("ReplicaSet", "forged-rs"): {("runAsUser", "spec.template.spec.securityContext.runAsUser")},
+    ("Deployment", "root-deploy"): {("runAsUser", "spec.template.spec.securityContext.runAsUser")},
+    ("ReplicaSet", "diverged-rs"): {
+        ("allowPrivilegeEscalation", f"{_SIDECAR}.allowPrivilegeEscalation"),
+        ("capabilities_restricted", f"{_SIDECAR}.capabilities.drop"),
+    },
+}
+
+
+def forged_children(
+    namespace: str, store: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Build :data:`FORGED` owners first, each child naming its stored owner's uid (``store``
+    as in :func:`owner_chains`)."""
+    made: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, name, spec, owner in FORGED:
+        obj = valid_object(kind, spec(), name, namespace)
+        if owner is not None:
+            obj["metadata"]["ownerReferences"] = [owner_reference(made[owner])]
+        made[(kind, name)] = store(obj)
+    return made

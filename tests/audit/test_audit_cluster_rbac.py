@@ -198,9 +198,9 @@ def test_a_forbidden_kind_is_unread_and_a_pod_of_it_is_still_judged(
             {("ReplicaSet", "web-1"), ("Job", "nightly-1"), DEBUGGED},
             {"ephemeralContainer"},
         ),
-        (  # the HardenedService unread: the Deployment it made is judged itself
+        (  # the HardenedService unread: the Deployment it rendered is judged whole (compliant)
             ("hardenedservices",),
-            {("Deployment", "web"), ("Deployment", "svc"), ("CronJob", "nightly"), DEBUGGED},
+            {("Deployment", "web"), ("CronJob", "nightly"), DEBUGGED},
             {"ephemeralContainer"},
         ),
         (  # the ReplicaSet unread: its Pod is judged whole, not only its debug container

@@ -1,7 +1,9 @@
-"""Who is judged when objects are judged together (``workloads.judged_as``): the top owner,
-an owned Pod for its ephemeral containers, and -- fail safe -- anything whose owner is not
-known to be judged, whole. Here the rule itself, the order owners are read in, and the
-offline audit of files holding owner chains (as ``kubectl get -o yaml`` exports them)."""
+"""Who is judged when objects are judged together (``workloads.judged_as``): every object
+whole, and what it shares with its judged controlling owner is the owner's -- so an honest
+chain is reported at the top owner, a ``kubectl debug`` container on its Pod, and a child
+whose ``ownerReferences`` lie (or that differs from its owner) for what its owner lacks. Here
+the rule itself, the order owners are read in, and the offline audit of files holding owner
+chains (as ``kubectl get -o yaml`` exports them)."""
 
 from __future__ import annotations
 
@@ -17,15 +19,22 @@ from hardened_operator.workloads import (
     OWNERS_FIRST,
     POD_BEARING,
     ControllerRef,
-    Judged,
+    JudgedOwners,
+    OwnerFindings,
+    judge,
     judged_as,
-    review_judged,
 )
 from tests.audit.audit_manifests import (
     DEBUGGED,
+    FORGED_REPORTED,
     ROOT_DEBUGGER,
     bad_specs,
+    compliant_spec,
+    container,
+    forged_children,
+    hardened_service,
     owner_chains,
+    rendered_workload,
     valid_object,
 )
 from tests.audit.audit_support import invoke, parse_json, write_yaml
@@ -33,55 +42,142 @@ from tests.audit.audit_support import invoke, parse_json, write_yaml
 ROOT = bad_specs()["pod-uid0"]
 
 
-def _owned(kind: str, owner: dict[str, Any] | None) -> dict[str, Any]:
-    obj = valid_object(kind, ROOT, f"{kind.lower()}-x", "team")
-    if owner is not None:
-        obj["metadata"]["ownerReferences"] = [{"name": "o", "uid": "u-1", **owner}]
+def _stored(kind: str, spec: dict[str, Any], name: str, namespace: str = "team") -> dict[str, Any]:
+    obj = valid_object(kind, spec, name, namespace)
+    obj["metadata"]["uid"] = f"uid-{kind}-{name}-{namespace}"
     return obj
 
 
-DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment", "controller": True}
-REPLICA_SET = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "controller": True}
-CRON_JOB = {"apiVersion": "batch/v1", "kind": "CronJob", "controller": True}
-SERVICE = {"apiVersion": "ai-system.io/v1alpha1", "kind": KIND, "controller": True}
+def _reference(owner: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": True,
+        **changes,
+    }
+
+
+def _child(kind: str, spec: dict[str, Any], *refs: dict[str, Any]) -> dict[str, Any]:
+    obj = _stored(kind, spec, f"{kind.lower()}-child")
+    obj["metadata"]["ownerReferences"] = list(refs)
+    return obj
+
+
+def _reported(obj: dict[str, Any], owners: JudgedOwners) -> set[tuple[str, str]]:
+    return {(v.check, v.field) for v in judge(obj, owners).reported}
+
+
+def _with_sidecar() -> dict[str, Any]:
+    spec = bad_specs()["pod-uid0"]
+    spec["containers"].append(container("sidecar", allowPrivilegeEscalation=True))
+    return spec
+
+
+def _debugged() -> dict[str, Any]:
+    spec = bad_specs()["pod-uid0"]
+    spec["ephemeralContainers"] = [ROOT_DEBUGGER]
+    return spec
+
+
+RUN_AS_USER = ("runAsUser", "securityContext.runAsUser")
+SIDECAR_ESCALATES = (
+    "allowPrivilegeEscalation",
+    "containers[1].securityContext.allowPrivilegeEscalation",
+)
+SIDECAR_CAPS = ("capabilities_restricted", "containers[1].securityContext.capabilities.drop")
+DEBUGGER = {
+    ("runAsUser", "ephemeralContainers[0].securityContext.runAsUser"),
+    ("allowPrivilegeEscalation", "ephemeralContainers[0].securityContext.allowPrivilegeEscalation"),
+    ("capabilities_restricted", "ephemeralContainers[0].securityContext.capabilities.drop"),
+}
 
 
 @pytest.mark.parametrize(
-    ("kind", "owner", "owner_judged", "expected"),
+    ("owner_kind", "owner_spec", "kind", "spec", "reported"),
     [
-        ("ReplicaSet", DEPLOYMENT, True, Judged.THROUGH_OWNER),
-        ("Job", CRON_JOB, True, Judged.THROUGH_OWNER),
-        ("Deployment", SERVICE, True, Judged.THROUGH_OWNER),
-        ("Pod", REPLICA_SET, True, Judged.EPHEMERAL_CONTAINERS),
-        # Fail safe: an owner not known to be judged (unreadable, absent) vouches for nothing.
-        ("ReplicaSet", DEPLOYMENT, False, Judged.WHOLE),
-        ("Job", CRON_JOB, False, Judged.WHOLE),
-        ("Deployment", SERVICE, False, Judged.WHOLE),
-        ("Pod", REPLICA_SET, False, Judged.WHOLE),
-        # No controller: an owner that is not the controller makes nothing.
-        ("Pod", None, True, Judged.WHOLE),
-        ("Pod", {**REPLICA_SET, "controller": False}, True, Judged.WHOLE),
-        (
-            "ReplicaSet",
-            {k: v for k, v in DEPLOYMENT.items() if k != "controller"},
-            True,
-            Judged.WHOLE,
-        ),
+        # Honest chains: the child's findings are its owner's template's; nothing is its own.
+        ("ReplicaSet", ROOT, "Pod", ROOT, set()),
+        ("Deployment", ROOT, "ReplicaSet", ROOT, set()),
+        ("CronJob", ROOT, "Job", ROOT, set()),
+        ("Job", ROOT, "Pod", ROOT, set()),
+        # kubectl debug: owners have no ephemeral containers, so the debugger is the Pod's.
+        ("ReplicaSet", ROOT, "Pod", _debugged(), DEBUGGER),
+        # A forged owner reference: a root child naming a compliant owner is judged whole.
+        ("ReplicaSet", compliant_spec(), "Pod", ROOT, {RUN_AS_USER}),
+        ("Deployment", compliant_spec(), "ReplicaSet", ROOT, {RUN_AS_USER}),
+        ("CronJob", compliant_spec(), "Job", ROOT, {RUN_AS_USER}),
+        # One finding shared with the owner, two more of its own: only those are reported.
+        ("Deployment", ROOT, "ReplicaSet", _with_sidecar(), {SIDECAR_ESCALATES, SIDECAR_CAPS}),
+        ("ReplicaSet", ROOT, "Pod", _with_sidecar(), {SIDECAR_ESCALATES, SIDECAR_CAPS}),
+    ],
+    ids=[
+        "honest-pod",
+        "honest-replicaset",
+        "honest-job",
+        "honest-job-pod",
+        "debugged-pod",
+        "forged-pod",
+        "forged-replicaset",
+        "forged-job",
+        "diverged-replicaset",
+        "diverged-pod",
     ],
 )
-def test_an_object_is_judged_through_its_owner_only_when_the_owner_is_judged(
-    kind: str, owner: dict[str, Any] | None, owner_judged: bool, expected: Judged
+def test_a_child_reports_what_its_owner_does_not_have(
+    owner_kind: str,
+    owner_spec: dict[str, Any],
+    kind: str,
+    spec: dict[str, Any],
+    reported: set[tuple[str, str]],
 ) -> None:
-    asked: list[ControllerRef] = []
+    owner = _stored(owner_kind, owner_spec, "owner")
+    owners = JudgedOwners()
+    owners.remember(owner, judge(owner, owners).found)
+    child = _child(kind, spec, _reference(owner))
+    prefix = "spec." if kind == "Pod" else "spec.template.spec."
+    assert _reported(child, owners) == {(check, prefix + field) for check, field in reported}
+    # Its owner not known (unread, not in the input, not seen yet): judged whole.
+    whole = {(v.check, v.field) for v in judge(child, JudgedOwners()).reported}
+    assert _reported(child, JudgedOwners()) == whole
+    assert whole >= {(check, prefix + field) for check, field in reported}
 
-    def judged(ref: ControllerRef) -> bool:
-        asked.append(ref)
-        return owner_judged
 
-    assert judged_as(_owned(kind, owner), judged) is expected
-    if owner is not None and owner.get("controller") is True:
-        assert asked == [ControllerRef(owner["apiVersion"].rpartition("/")[0], owner["kind"],
-                                       "o", "u-1")]  # fmt: skip
+@pytest.mark.parametrize(
+    ("owner", "reference"),
+    [
+        # Only a kind whose controllers make the child's kind vouches (no cycles: a Pod never
+        # owns a Pod, a Deployment does not make Pods).
+        (("Pod", "team"), {}),
+        (("Deployment", "team"), {}),
+        # ownerReferences never cross namespaces (the garbage collector ignores them).
+        (("ReplicaSet", "other"), {}),
+        # Not the controller, or no uid: nothing vouches.
+        (("ReplicaSet", "team"), {"controller": False}),
+        (("ReplicaSet", "team"), {"uid": None}),
+        # The kind the reference claims does not matter: the stored owner's does.
+        (("Deployment", "team"), {"kind": "ReplicaSet", "apiVersion": "apps/v1"}),
+    ],
+    ids=["pod", "deployment", "other-namespace", "not-controller", "no-uid", "kind-lies"],
+)
+def test_only_an_owner_that_could_have_made_the_child_vouches(
+    owner: tuple[str, str], reference: dict[str, Any]
+) -> None:
+    made = _stored(owner[0], ROOT, "owner", owner[1])
+    owners = JudgedOwners()
+    owners.remember(made, judge(made, owners).found)
+    pod = _child("Pod", ROOT, _reference(made, **reference))
+    assert judged_as(pod, owners) == frozenset()
+    assert _reported(pod, owners) == {("runAsUser", "spec.securityContext.runAsUser")}
+
+
+def test_an_object_naming_itself_as_owner_is_judged_whole() -> None:
+    replica_set = _stored("ReplicaSet", ROOT, "self")
+    owners = JudgedOwners()
+    owners.remember(replica_set, judge(replica_set, owners).found)
+    replica_set["metadata"]["ownerReferences"] = [_reference(replica_set)]
+    assert judged_as(replica_set, owners) == frozenset()
 
 
 @pytest.mark.parametrize(
@@ -89,25 +185,44 @@ def test_an_object_is_judged_through_its_owner_only_when_the_owner_is_judged(
     ["not a list", [None, "x"], [{"controller": "true", "uid": "u-1"}], []],
 )
 def test_malformed_owner_references_vouch_for_nothing(references: Any) -> None:
-    obj = _owned("Pod", None)
+    obj = _child("Pod", ROOT)
     obj["metadata"]["ownerReferences"] = references
-    assert judged_as(obj, lambda ref: True) is Judged.WHOLE
+    everything = OwnerFindings("ReplicaSet", "team", frozenset({("runAsUser", "spec.x")}))
+    assert judged_as(obj, lambda ref: everything) == frozenset()
 
 
-def test_an_owned_pod_is_judged_for_its_ephemeral_containers_only() -> None:
-    pod = _owned("Pod", REPLICA_SET)
-    assert review_judged(pod, Judged.EPHEMERAL_CONTAINERS) == []  # the root template: its owner's
-    pod["spec"]["ephemeralContainers"] = [ROOT_DEBUGGER]
-    found = review_judged(pod, Judged.EPHEMERAL_CONTAINERS)
-    assert found and {(v.container, v.container_type) for v in found} == {
-        ("debugger", "ephemeralContainer")
+def test_the_owner_lookup_is_asked_for_the_controller() -> None:
+    asked: list[ControllerRef] = []
+    pod = _child(
+        "Pod",
+        ROOT,
+        {"apiVersion": "v1", "kind": "Node", "name": "n", "uid": "u-0"},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": "o",
+            "uid": "u-1",
+            "controller": True,
+        },
+    )
+    assert judged_as(pod, lambda ref: asked.append(ref)) == frozenset()
+    assert asked == [ControllerRef("apps", "ReplicaSet", "o", "u-1")]
+
+
+def test_a_hardened_service_vouches_for_the_deployment_it_renders() -> None:
+    service = hardened_service("svc", "team")
+    service["spec"]["securityContext"] = {"runAsNonRoot": True}
+    service["metadata"]["uid"] = "uid-svc"
+    owners = JudgedOwners()
+    owners.remember(service, judge(service, owners, "restricted").found)
+    deployment = rendered_workload("svc", "team", "Deployment")
+    deployment["metadata"]["ownerReferences"] = [_reference(service)]
+    assert judge(deployment, owners, "restricted").reported == []
+    # The same Deployment made root by hand keeps what the service does not render.
+    deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"] = 0
+    assert {(v.check, v.field) for v in judge(deployment, owners, "restricted").reported} == {
+        ("runAsUser", "spec.template.spec.securityContext.runAsUser")
     }
-    # Whole, the pod-level runAsUser 0 of its template counts too (no container: None).
-    assert {v.container_type for v in review_judged(pod, Judged.WHOLE)} == {
-        None,
-        "ephemeralContainer",
-    }
-    assert review_judged(pod, Judged.THROUGH_OWNER) == []
 
 
 def test_owners_are_read_before_what_they_make() -> None:
@@ -162,7 +277,8 @@ TOP = {("Deployment", "web"), ("CronJob", "nightly"), DEBUGGED}
             TOP - {("CronJob", "nightly")} | {("Job", "nightly-1")},
             {"ephemeralContainer"},
         ),
-        (("HardenedService", "svc"), TOP | {("Deployment", "svc")}, {"ephemeralContainer"}),
+        # The Deployment the service renders is compliant: judged whole, it is still clean.
+        (("HardenedService", "svc"), TOP, {"ephemeralContainer"}),
     ],
     ids=["all", "no-deployment", "no-replicaset", "no-cronjob", "no-hardenedservice"],
 )
@@ -191,11 +307,11 @@ def test_an_owner_in_another_file_of_the_same_run_counts(tmp_path: Path) -> None
     result = invoke(str(first), str(second), "--format", "json")
     assert {(e["kind"], e["name"]) for e in parse_json(result)} == TOP
     alone = invoke(str(first), "--format", "json")
-    # Alone, the owned file lacks the top owners: what they made is judged itself.
+    # Alone, the owned file lacks the top owners: what they made is judged itself (the
+    # service's rendered Deployment is compliant).
     assert {(e["kind"], e["name"]) for e in parse_json(alone)} == {
         ("ReplicaSet", "web-1"),
         ("Job", "nightly-1"),
-        ("Deployment", "svc"),
         DEBUGGED,
     }
 
@@ -204,3 +320,34 @@ def test_the_table_counts_every_object_read(tmp_path: Path) -> None:
     result = invoke(str(write_yaml(tmp_path / "export.yaml", _export())))
     assert result.exit_code == 1
     assert "in 8 objects from 1 file" in result.output
+
+
+def test_files_report_children_whose_owner_references_lie(tmp_path: Path) -> None:
+    uids = itertools.count()
+
+    def keep(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["metadata"]["uid"] = f"00000000-0000-4000-9000-{next(uids):012d}"
+        return obj
+
+    made = forged_children("team", keep)
+    export = {"apiVersion": "v1", "kind": "List", "items": list(made.values())}
+    result = invoke(str(write_yaml(tmp_path / "export.yaml", export)), "--format", "json")
+    assert result.exit_code == 1, result.output
+    reported: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for entry in parse_json(result):
+        reported.setdefault((entry["kind"], entry["name"]), set()).add(
+            (entry["check"], entry["field"])
+        )
+    assert reported == FORGED_REPORTED
+
+
+def test_two_objects_claiming_one_uid_vouch_only_for_what_both_found(tmp_path: Path) -> None:
+    compliant = _stored("ReplicaSet", compliant_spec(), "rs")
+    root_twin = _stored("ReplicaSet", ROOT, "rs-twin")
+    root_twin["metadata"]["uid"] = compliant["metadata"]["uid"]
+    pod = _child("Pod", ROOT, _reference(compliant))
+    result = invoke(
+        str(write_yaml(tmp_path / "x.yaml", compliant, root_twin, pod)), "--format", "json"
+    )
+    found = {(e["kind"], e["name"]) for e in parse_json(result)}
+    assert found == {("ReplicaSet", "rs-twin"), ("Pod", "pod-child")}

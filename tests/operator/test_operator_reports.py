@@ -39,8 +39,8 @@ from hardened_operator.reports import (
     comparable,
     findings_for,
 )
-from tests.audit.audit_manifests import DEBUGGED
-from tests.audit.cluster_support import create_owner_chains
+from tests.audit.audit_manifests import DEBUGGED, FORGED_REPORTED, forged_children
+from tests.audit.cluster_support import create, create_owner_chains
 from tests.operator.operator_support import (
     HARDENED,
     OperatorProcess,
@@ -219,9 +219,16 @@ def test_reports_follow_watch_events_and_write_only_changes(
     core.create_namespaced_pod(namespace, pod("bare", namespace, **ROOT))
     core.create_namespaced_pod(namespace, pod("fine", namespace, **COMPLIANT))
     # Made from a workload's template: judged at the workload, not once more here.
-    replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet"}
+    made_by = deployment("rs", namespace, **ROOT) | {"kind": "ReplicaSet"}
+    stored = create(k8s_api, made_by)
+    replica_set = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
+                   "uid": stored["metadata"]["uid"]}  # fmt: skip
     core.create_namespaced_pod(namespace, pod("owned", namespace, replica_set, **ROOT))
-    want = expected(deployment("web", namespace, **ROOT)) | expected(pod("bare", namespace, **ROOT))
+    want = (
+        expected(deployment("web", namespace, **ROOT))
+        | expected(pod("bare", namespace, **ROOT))
+        | expected(made_by)
+    )
 
     with reporting_operator(control_plane, namespace, tmp_path, each_api) as op:
         rep = wait_for("the report", lambda: report(k8s_api, namespace, each_api), timeout=60)
@@ -248,7 +255,11 @@ def test_reports_follow_watch_events_and_write_only_changes(
             {"spec": {"template": {"spec": {"containers": [{"name": "app", **COMPLIANT}]}}}},
         )
         core.create_namespaced_pod(namespace, pod("late", namespace, **ROOT))
-        want = expected(pod("bare", namespace, **ROOT)) | expected(pod("late", namespace, **ROOT))
+        want = (
+            expected(pod("bare", namespace, **ROOT))
+            | expected(pod("late", namespace, **ROOT))
+            | expected(made_by)
+        )
         wait_for("the report updated", lambda: named(report(k8s_api, namespace, each_api)) == want)
 
     # A restart with nothing changed writes nothing.
@@ -264,6 +275,8 @@ def test_reports_follow_watch_events_and_write_only_changes(
         # Every failing object gone: the report and the gauge's series go too.
         core.delete_namespaced_pod("bare", namespace, grace_period_seconds=0)
         core.delete_namespaced_pod("late", namespace, grace_period_seconds=0)
+        core.delete_namespaced_pod("owned", namespace, grace_period_seconds=0)
+        apps.delete_namespaced_replica_set("rs", namespace)
         wait_for("the report deleted", lambda: report(k8s_api, namespace, each_api) is None)
         wait_for("the gauge cleared", lambda: gauge(op, namespace) == {})
 
@@ -295,6 +308,23 @@ def test_owner_chains_are_reported_at_the_top_owner_and_a_debug_container_on_its
         assert rep["summary"]["fail"] == len(named(rep))
         assert sum(gauge(op, namespace).values()) == len(named(rep))
         assert made[DEBUGGED]["metadata"]["uid"] in {r["resources"][0]["uid"] for r in on_pod}
+
+
+def test_children_whose_owner_references_lie_are_reported(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path, policyreport_crd: ReportApi
+) -> None:
+    """The forged and diverged children ``hardened audit --cluster`` reports (tests/audit),
+    made by hand with ownerReferences naming real owners they do not match."""
+    forged_children(namespace, lambda obj: create(k8s_api, obj))
+    want = {(kind, name, check) for (kind, name), found in FORGED_REPORTED.items()
+            for check, _ in found}  # fmt: skip
+    with reporting_operator(control_plane, namespace, tmp_path):
+        wait_for("the report", lambda: named(report(k8s_api, namespace)) == want, timeout=60)
+        rep = report(k8s_api, namespace)
+        assert rep is not None
+        fields = {(r["resources"][0]["name"], r["properties"]["fields"]) for r in rep["results"]}
+        assert fields == {(name, field) for (_, name), found in FORGED_REPORTED.items()
+                          for _, field in found}  # fmt: skip
 
 
 def test_a_namespace_over_the_cap_gets_a_bounded_report_with_exact_counts(

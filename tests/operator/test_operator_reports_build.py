@@ -25,8 +25,14 @@ from hardened_operator.reports import (
     report_api,
     violation_counts,
 )
-from hardened_operator.workloads import review_object
-from tests.audit.audit_manifests import DEBUGGED, ROOT_DEBUGGER, owner_chains
+from hardened_operator.workloads import JudgedOwners, review_object
+from tests.audit.audit_manifests import (
+    DEBUGGED,
+    FORGED_REPORTED,
+    ROOT_DEBUGGER,
+    forged_children,
+    owner_chains,
+)
 
 ROOT = {"securityContext": {"runAsUser": 0}}
 
@@ -92,30 +98,39 @@ def test_one_failure_per_check_with_the_same_decisions_as_review_object() -> Non
 @pytest.mark.parametrize(
     ("kind", "owner", "reported"),
     [
-        # The template is the owner's (and that one's its owner's): judged there, not repeated.
+        # Made from the owner's template (seen before it): its findings are the owner's.
         ("ReplicaSet", ("apps/v1", "Deployment"), False),
         ("Job", ("batch/v1", "CronJob"), False),
-        ("Deployment", ("ai-system.io/v1alpha1", "HardenedService"), False),
-        ("Pod", ("apps/v1", "ReplicaSet"), False),  # judged for its ephemeral containers: none
+        ("Pod", ("apps/v1", "ReplicaSet"), False),
+        ("Pod", ("batch/v1", "Job"), False),
         # Owned by something that is no workload (a Node's mirror pod, a custom controller).
         ("Pod", ("v1", "Node"), True),
         ("Pod", ("argoproj.io/v1alpha1", "Rollout"), True),
         # A same-named kind of another API group is not ours.
-        ("Pod", ("example.com/v1", "Deployment"), True),
+        ("Pod", ("example.com/v1", "ReplicaSet"), True),
         ("ReplicaSet", ("example.com/v1", "Deployment"), True),
     ],
 )
 def test_objects_a_workload_controls_are_judged_at_their_owner(
     kind: str, owner: tuple[str, str], reported: bool
 ) -> None:
+    api_version, owner_kind = owner
+    owners = JudgedOwners()
+    made = deployment("o", **ROOT) | {"apiVersion": api_version, "kind": owner_kind}
+    made["metadata"]["uid"] = "u"
+    if owner_kind == "CronJob":
+        made["spec"] = {"jobTemplate": {"spec": made["spec"]}}
+    if not reported:  # a workload: the operator watches it and judged it first
+        assert findings_for(made, "nonroot", owners) is not None
     obj = deployment("x", **ROOT) | {"kind": kind}
     if kind == "Pod":
         obj = pod("x", **ROOT)
-    api_version, owner_kind = owner
     obj["metadata"]["ownerReferences"] = [
         {"apiVersion": api_version, "kind": owner_kind, "controller": True, "name": "o", "uid": "u"}
     ]
-    assert (findings_for(obj, "nonroot") is not None) is reported
+    assert (findings_for(obj, "nonroot", owners) is not None) is reported
+    # Its owner not seen (yet): judged whole.
+    assert findings_for(obj, "nonroot", JudgedOwners()) is not None
 
 
 def test_an_owned_pods_ephemeral_containers_are_still_judged() -> None:
@@ -126,17 +141,36 @@ def test_an_owned_pods_ephemeral_containers_are_still_judged() -> None:
     assert all("ephemeralContainers[0]" in f.fields for f in found.failures)
 
 
+def _with_uid(obj: dict[str, Any]) -> dict[str, Any]:
+    uid = f"uid-{obj['kind']}-{obj['metadata']['name']}"
+    return obj | {"metadata": {**obj["metadata"], "uid": uid}}
+
+
 def test_reports_judge_owner_chains_as_the_audit_does() -> None:
     """The chains ``hardened audit`` judges (tests/audit/test_audit_owners.py): the same
     objects reported, the debugged Pod for its debug container only."""
-    made = owner_chains("team", lambda obj: obj | {"metadata": {**obj["metadata"], "uid": "u"}})
+    made = owner_chains("team", _with_uid)
     made[DEBUGGED]["spec"]["ephemeralContainers"] = [ROOT_DEBUGGER]
-    found = {key: findings_for(obj, "nonroot") for key, obj in made.items()}
+    owners = JudgedOwners()  # owners first, as the operator lists them
+    found = {key: findings_for(obj, "nonroot", owners) for key, obj in made.items()}
     reported = {key for key, value in found.items() if value is not None}
     assert reported == {("Deployment", "web"), ("CronJob", "nightly"), DEBUGGED}
     debugged = found[DEBUGGED]
     assert debugged is not None
     assert all(f.fields.startswith("spec.ephemeralContainers[0]") for f in debugged.failures)
+
+
+def test_reports_show_children_whose_owner_references_lie() -> None:
+    """The forged and diverged children ``hardened audit`` reports
+    (tests/audit/test_audit_owners.py): the same findings on the same objects."""
+    owners = JudgedOwners()
+    reported: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for key, obj in forged_children("team", _with_uid).items():
+        found = findings_for(obj, "nonroot", owners)
+        if found is not None:
+            reported[key] = {(f.check, field) for f in found.failures
+                             for field in f.fields.split(", ")}  # fmt: skip
+    assert reported == FORGED_REPORTED
 
 
 def test_an_object_that_cannot_be_judged_is_an_error_not_a_pass(api: ReportApi) -> None:

@@ -1,7 +1,7 @@
 """The report writer's timing and state, against a fake API (no kopf, no server): writes are
 debounced per namespace and bounded under churn, skipped when nothing changed, a kopf
-re-listing rebuilds the state (deletions it never saw), events during a LIST win over it, and
-a CRD installed later is found."""
+re-listing rebuilds the state (deletions it never saw), events during a LIST win over it, a
+CRD installed later is found, and a child is judged again when what its owner found changes."""
 
 from __future__ import annotations
 
@@ -13,11 +13,31 @@ from typing import Any
 
 import pytest
 
-from hardened_operator.controller.reports import Reports, ReportSettings
+from hardened_operator.controller.reports import REREAD_LIMIT, Reports, ReportSettings
 from hardened_operator.errors import NotFoundError
 from hardened_operator.k8s.resources import Resource
 
 ROOT = {"securityContext": {"runAsUser": 0}}
+
+
+def owned(obj: dict[str, Any], owner: dict[str, Any]) -> dict[str, Any]:
+    """``obj`` naming ``owner`` its controller."""
+    meta = owner["metadata"]
+    reference = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"],
+                 "uid": meta["uid"], "controller": True}  # fmt: skip
+    obj["metadata"]["ownerReferences"] = [reference]
+    return obj
+
+
+def replica_set(name: str, *, root: bool = True) -> dict[str, Any]:
+    """A ReplicaSet whose template is :func:`pod`'s spec."""
+    template = pod(name, root=root)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": template["metadata"] | {"uid": f"uid-rs-{name}"},
+        "spec": {"template": {"spec": template["spec"]}},
+    }
 
 
 def pod(name: str, namespace: str = "team", *, root: bool = True) -> dict[str, Any]:
@@ -32,7 +52,8 @@ def pod(name: str, namespace: str = "team", *, root: bool = True) -> dict[str, A
 
 
 class FakeApi:
-    """Pods and PolicyReports in memory; counts the report writes."""
+    """Pod-bearing objects (``pods``, by uid, any kind) and PolicyReports in memory; counts
+    the report writes."""
 
     def __init__(self, pods: list[dict[str, Any]], *, crd: bool = True) -> None:
         self.pods = {p["metadata"]["uid"]: p for p in pods}
@@ -41,6 +62,7 @@ class FakeApi:
         self.writes: list[tuple[str, str]] = []  # (verb, namespace)
         self.list_delay = 0.0
         self.listing = asyncio.Event()
+        self.finds: list[str] = []  # names read again, one by one
 
     async def pages(
         self, resource: Resource, namespace: str | None = None, **_: Any
@@ -53,9 +75,15 @@ class FakeApi:
         if resource.plural == "pods":
             self.listing.set()
             await asyncio.sleep(self.list_delay)
-            yield [copy.deepcopy(p) for p in self.pods.values()]
-            return
-        yield []
+        yield [copy.deepcopy(o) for o in self.pods.values() if o["kind"] == resource.kind]
+
+    async def find(self, resource: Resource, namespace: str, name: str) -> Any:
+        self.finds.append(name)
+        for obj in self.pods.values():
+            meta = obj["metadata"]
+            if (obj["kind"], meta["namespace"], meta["name"]) == (resource.kind, namespace, name):
+                return copy.deepcopy(obj)
+        return None
 
     async def patch(
         self, resource: Resource, namespace: str, name: str, body: Any, **_: Any
@@ -247,3 +275,91 @@ def test_an_unexpected_failure_is_logged_and_the_writer_starts_over(
     with caplog.at_level(logging.ERROR, logger="hardened_operator.controller.reports"):
         run(api, body)
     assert any("starting over" in r.getMessage() for r in caplog.records)
+
+
+# ----------------------------------------------------------------- children and their owners
+
+
+def test_a_child_seen_before_its_owner_is_judged_again_when_the_owner_arrives() -> None:
+    owner = replica_set("web")
+    child = owned(pod("web-1"), owner)
+    api = FakeApi([child])
+
+    async def body(reports: Reports) -> None:
+        await asyncio.sleep(0.5)
+        assert failing(api) == {"web-1"}  # its owner not seen: judged whole
+        api.pods[owner["metadata"]["uid"]] = owner
+        reports.observe("ADDED", owner)
+        await asyncio.sleep(0.6)
+        assert api.finds == ["web-1"]  # read again, once
+        assert failing(api) == {"web"}  # the root template is the ReplicaSet's
+
+    run(api, body)
+
+
+def test_an_owner_fixed_later_leaves_its_child_reported_for_what_it_still_runs() -> None:
+    owner = replica_set("web")
+    child = owned(pod("web-1"), owner)
+    api = FakeApi([owner, child])
+
+    async def body(reports: Reports) -> None:
+        await asyncio.sleep(0.5)
+        assert failing(api) == {"web"} and api.finds == []
+        fixed = replica_set("web", root=False)
+        api.pods[owner["metadata"]["uid"]] = fixed
+        reports.observe("MODIFIED", fixed)
+        await asyncio.sleep(0.6)
+        assert failing(api) == {"web-1"}  # the Pod still runs as root: its own now
+        # Deleted meanwhile: read again, it is gone from the report.
+        del api.pods[child["metadata"]["uid"]]
+        reports.observe("MODIFIED", replica_set("web"))
+        await asyncio.sleep(0.6)
+        assert failing(api) == {"web"}
+
+    run(api, body)
+
+
+def test_a_child_an_event_judged_during_the_listing_is_judged_again_after_it() -> None:
+    owner = replica_set("web")
+    child = owned(pod("web-1"), owner)
+    api = FakeApi([owner, child])
+    api.list_delay = 0.3
+
+    async def body(reports: Reports) -> None:
+        await api.listing.wait()  # our LIST is under way; kopf's own listing sends the Pod
+        reports.observe(None, child)  # judged whole: no owner known yet
+        await asyncio.sleep(0.9)
+        assert failing(api) == {"web"}
+        assert api.finds == ["web-1"]
+
+    run(api, body)
+
+
+def test_a_forged_owner_reference_hides_nothing() -> None:
+    compliant = replica_set("web", root=False)
+    forged = owned(pod("forged"), compliant)
+    api = FakeApi([compliant, forged])
+
+    async def body(reports: Reports) -> None:
+        await asyncio.sleep(0.5)
+        assert failing(api) == {"forged"}
+
+    run(api, body)
+
+
+def test_many_children_judged_during_the_listing_are_listed_once_more_not_read_one_by_one() -> None:
+    owner = replica_set("web")
+    children = [owned(pod(f"web-{i}"), owner) for i in range(REREAD_LIMIT + 1)]
+    api = FakeApi([owner, *children])
+    api.list_delay = 0.3
+
+    async def body(reports: Reports) -> None:
+        await api.listing.wait()
+        for child in children:  # kopf's first listing, racing ours
+            reports.observe(None, child)
+        api.list_delay = 0.0
+        await asyncio.sleep(1.0)
+        assert failing(api) == {"web"}
+        assert api.finds == []
+
+    run(api, body)

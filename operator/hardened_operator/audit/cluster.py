@@ -2,9 +2,11 @@
 
 Pure, like the rest of ``audit``: the objects arrive as plain dicts (``k8s.inventory`` reads
 them; ``cli/_audit_cluster.py`` wires the two), each judged by the same :func:`audit_object`
-as a file's objects, as much of it as the inventory says (``workloads.judged_as``: an object
-whose owner was read is judged through it, as in files whose owner is in the input), so a
-cluster and its export to files give the same findings. An object
+as a file's objects (``workloads.judged_as``: a finding an object shares with its controlling
+owner is the owner's when that owner was read -- the inventory reads owners first -- as in
+files whose owner is in the input), so a cluster and its export to files give the same
+findings. What each owner found is kept by uid, as signatures only (``workloads.JudgedOwners``):
+memory follows the number of workloads, not their size. An object
 read from the API has no file and no line: its ``file`` is its API path
 (``apis/apps/v1/namespaces/shop/deployments/web``) and ``line`` is None.
 
@@ -27,7 +29,7 @@ from hardened_operator.audit.documents import KubeObject
 from hardened_operator.audit.report import INVALID, UNREAD, Entry, Report, audit_object
 from hardened_operator.errors import PolicyError
 from hardened_operator.policy.types import Profile
-from hardened_operator.workloads import Judged
+from hardened_operator.workloads import JudgedOwners
 
 EXEMPT: Final = "exempt"  # never reviewed: exempt by name
 DISABLED: Final = "disabled"  # no mode's condition matches: the webhook is not called
@@ -135,17 +137,19 @@ class ClusterAudit:
     objects_by_namespace: Counter[str] = field(default_factory=Counter)
     unread_by_namespace: dict[str | None, list[str]] = field(default_factory=dict)
     not_served: list[str] = field(default_factory=list)
+    owners: JudgedOwners = field(default_factory=JudgedOwners)
 
-    def add_object(self, path: str, obj: Mapping[str, Any], judged: Judged = Judged.WHOLE) -> None:
-        """Judge one object read from the API (``path``: its API path; ``judged``: how much of
-        it, ``workloads.judged_as`` as the inventory decided it). Every object read counts in
-        its namespace's ``objects``, those judged through their owner too."""
+    def add_object(self, path: str, obj: Mapping[str, Any]) -> None:
+        """Judge one object read from the API (``path``: its API path), after its owners
+        (``inventory.read_pod_bearing`` reads owners first): what it shares with an owner read
+        before it is that owner's. Every object read counts in its namespace's ``objects``,
+        those whose findings are all their owner's too."""
         self.report.objects += 1
         metadata = obj.get("metadata")
         namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
         self.objects_by_namespace[namespace if isinstance(namespace, str) else ""] += 1
         kube = KubeObject(file=path.lstrip("/"), line=None, obj=obj, locate=_no_line)
-        self.report.entries.extend(audit_object(kube, self.profile, judged))
+        self.report.entries.extend(audit_object(kube, self.profile, self.owners, self.owners))
 
     def add_unread(
         self, path: str, resource: str, kind: str, namespace: str | None, message: str

@@ -16,11 +16,11 @@ from hardened_operator.audit.sources import Source
 from hardened_operator.errors import InputError, ManifestParseError
 from hardened_operator.policy.types import Profile, Violation
 from hardened_operator.workloads import (
+    MAKERS,
     POD_BEARING_KINDS,
-    ControllerRef,
-    Judged,
-    judged_as,
-    review_judged,
+    JudgedOwners,
+    OwnerLookup,
+    judge,
 )
 
 # "deployment" or "POD" is no kind the API server knows, but it is plainly meant as one that
@@ -144,9 +144,20 @@ def violation_entry(obj: KubeObject, violation: Violation) -> Entry:
     )
 
 
-def audit_object(obj: KubeObject, profile: Profile, judged: Judged = Judged.WHOLE) -> list[Entry]:
-    """The entries for one object: its violations (as much of it as ``judged`` says is its
-    own, ``workloads.judged_as``), or one error if it has the wrong shape."""
+def _no_owner(_ref: object) -> None:
+    return None
+
+
+def audit_object(
+    obj: KubeObject,
+    profile: Profile,
+    owners: OwnerLookup = _no_owner,
+    remember: JudgedOwners | None = None,
+) -> list[Entry]:
+    """The entries for one object: its violations less those its judged owner has too
+    (``workloads.judged_as``; ``owners`` says what each owner found: none known, judged
+    whole), or one error if it has the wrong shape. ``remember``: where to keep what it
+    found, for the objects it owns."""
     kind = obj.obj.get("kind")
     meant = _KINDS_BY_LOWER.get(kind.lower()) if isinstance(kind, str) else None
     if meant is not None and meant != kind:
@@ -154,7 +165,7 @@ def audit_object(obj: KubeObject, profile: Profile, judged: Judged = Judged.WHOL
         message = f"kind {kind!r} is not a Kubernetes kind (kinds are case-sensitive): {meant}?"
         return [Entry("error", obj.file, obj.line, INVALID, message, kind, namespace, name)]
     try:
-        violations = review_judged(obj.obj, judged, profile)
+        judgement = judge(obj.obj, owners, profile)
     except InputError as exc:
         namespace, name = _metadata(obj)
         bad_field = getattr(exc, "field", None)
@@ -172,39 +183,36 @@ def audit_object(obj: KubeObject, profile: Profile, judged: Judged = Judged.WHOL
                 field=bad_field if isinstance(bad_field, str) else None,
             )
         ]
-    return [violation_entry(obj, v) for v in violations]
+    if remember is not None:
+        remember.remember(obj.obj, judgement.found)
+    return [violation_entry(obj, v) for v in judgement.reported]
 
 
-def _uid(obj: Mapping[str, Any]) -> str | None:
-    meta = obj.get("metadata")
-    uid = meta.get("uid") if isinstance(meta, Mapping) else None
-    return uid if isinstance(uid, str) else None
-
-
-def judged_uids(items: Iterable[KubeObject | Note | ManifestParseError]) -> frozenset[str]:
-    """The uids of the pod-bearing objects among ``items``: each is judged, so an object
-    controlled by one of them is judged through it (``kubectl get -o yaml`` keeps uids and
-    ``ownerReferences``; hand-written manifests have neither, and every object is judged)."""
-    return frozenset(
-        uid
-        for item in items
-        if isinstance(item, KubeObject)
-        and item.obj.get("kind") in POD_BEARING_KINDS
-        and (uid := _uid(item.obj)) is not None
-    )
+def judged_owners(
+    items: Iterable[KubeObject | Note | ManifestParseError], profile: Profile
+) -> JudgedOwners:
+    """What every owner among ``items`` found, by uid (``kubectl get -o yaml`` keeps uids and
+    ``ownerReferences``; hand-written manifests have neither, and every object is judged
+    whole). Two objects claiming one uid vouch only for what both found; one that cannot be
+    judged vouches for nothing."""
+    owners = JudgedOwners()
+    for item in items:
+        if isinstance(item, KubeObject) and item.obj.get("kind") in MAKERS:
+            try:
+                found = judge(item.obj, _no_owner, profile).found
+            except InputError:
+                continue
+            owners.remember(item.obj, found, merge=True)
+    return owners
 
 
 def audit_items(
     items: Iterable[KubeObject | Note | ManifestParseError],
     profile: Profile,
     report: Report,
-    judged: frozenset[str] = frozenset(),
+    owners: OwnerLookup = _no_owner,
 ) -> None:
-    """Add ``items`` to ``report``; ``judged``: the uids of the owners judged with them."""
-
-    def owner_judged(ref: ControllerRef) -> bool:
-        return ref.uid is not None and ref.uid in judged
-
+    """Add ``items`` to ``report``; ``owners``: what the owners judged with them found."""
     for item in items:
         if isinstance(item, ManifestParseError):
             report.entries.append(error_entry(item))
@@ -212,15 +220,16 @@ def audit_items(
             report.notes.append(item)
         else:
             report.objects += 1
-            report.entries.extend(audit_object(item, profile, judged_as(item.obj, owner_judged)))
+            report.entries.extend(audit_object(item, profile, owners))
 
 
 def audit_sources(sources: Iterable[Source | ManifestParseError], profile: Profile) -> Report:
     """Audit every source; unreadable ones become error entries, never exceptions.
 
-    All sources are parsed before any object is judged: an object whose controlling owner is
-    anywhere in the input (by uid) is judged through that owner (``workloads.judged_as``, the
-    rule ``--cluster`` follows), so a cluster exported to files gives the cluster's findings.
+    All sources are parsed, and the owners among them judged, before any object is
+    reported: a finding an object shares with its controlling owner anywhere in the input (by
+    uid) is the owner's (``workloads.judged_as``, the rule ``--cluster`` follows), so a
+    cluster exported to files gives the cluster's findings.
     """
     report = Report()
     parsed: list[list[KubeObject | Note | ManifestParseError]] = []
@@ -230,7 +239,7 @@ def audit_sources(sources: Iterable[Source | ManifestParseError], profile: Profi
             continue
         report.files += 1
         parsed.append(list(parse_source(source)))
-    judged = judged_uids(item for items in parsed for item in items)
+    owners = judged_owners((item for items in parsed for item in items), profile)
     for items in parsed:
-        audit_items(items, profile, report, judged)
+        audit_items(items, profile, report, owners)
     return report

@@ -61,7 +61,7 @@ def run_cluster_audit(
                              unread.message)  # fmt: skip
         for item in inventory.read_pod_bearing(cluster.api, scope):
             if isinstance(item, inventory.Listed):
-                audit.add_object(item.path, item.obj, item.judged)
+                audit.add_object(item.path, item.obj)
             elif isinstance(item, inventory.Unread):
                 audit.add_unread(item.path, item.resource, item.kind, item.namespace,
                                  item.message)  # fmt: skip

@@ -4,10 +4,21 @@ watch events, in the report API ``--reports-api`` chose (``reports/apis.py``: a
 and the CRD waited for differ here).
 
 What it keeps: per namespace, the failing objects only (:class:`~hardened_operator.reports.
-ObjectFindings`: names, check ids, bounded messages), never object bodies -- a compliant
-object costs no memory. Every event of a pod-bearing kind (kopf's ``on.event``, the watches
-the reconciler already runs) re-judges that one object; when what it says changed, its
-namespace is marked dirty. Nothing rescans the cluster on a timer.
+ObjectFindings`: names, check ids, bounded messages), and per workload that can own one
+(``workloads.MAKERS``) what it found, as signatures (``workloads.JudgedOwners``); never
+object bodies. Every event of a pod-bearing kind (kopf's ``on.event``, the watches the
+reconciler already runs) re-judges that one object against what its controlling owner found
+(``workloads.judged_as``: what they share is reported on the owner); when what it says
+changed, its namespace is marked dirty. Nothing rescans the cluster on a timer.
+
+Owners and children: an object is judged against what its owner was known to have found at
+its own event. An owner not seen yet (its watch event comes after its child's; kopf's
+listing races ours at start) vouches for nothing: the child is reported whole -- more, never
+less. Each failing child is kept with the owner it depends on (names and uids, no body), and
+when that owner's findings change (first seen, edited, deleted; or differently after a
+LIST) the children judged against something else are read again (one LIST by name each:
+the operator may list, not get) and judged again. A child whose re-read fails keeps its
+judgement until its own next event or the next LIST.
 
 When it writes: a dirty namespace is flushed once it has been quiet for ``quiet_seconds``,
 or ``max_delay_seconds`` after its first change at the latest (a namespace that never stops
@@ -16,13 +27,13 @@ changing is still written at most once per ``max_delay_seconds``). The report is
 start, then what we wrote): equal means no write. A namespace that becomes clean, or loses
 its last failing object, has its report deleted.
 
-Start-up: one paged LIST per kind builds the state (a report is only ever built from a
-complete view: never half a listing), and a LIST of our reports says what exists, so a
-restart with nothing changed writes nothing and a report left by a namespace that became
-clean while we were down is deleted. Events that arrive meanwhile win over the listing for
-the objects they name. When kopf lists a kind again later (its watch resumed after a pause in
-peering, or expired), objects deleted in between gave no event: the state is then rebuilt by
-the same LIST, once.
+Start-up: one paged LIST per kind, owners first (``workloads.OWNERS_FIRST``), builds the
+state (a report is only ever built from a complete view: never half a listing), and a LIST
+of our reports says what exists, so a restart with nothing changed writes nothing and a
+report left by a namespace that became clean while we were down is deleted. Events that
+arrive meanwhile win over the listing for the objects they name. When kopf lists a kind
+again later (its watch resumed after a pause in peering, or expired), objects deleted in
+between gave no event: the state is then rebuilt by the same LIST, once.
 
 The API's CRD (``policyreports.wgpolicyk8s.io``, ``reports.openreports.io``) is often absent:
 that is logged once, the gauge ``hardened_policy_violations`` is kept anyway, and the API is
@@ -53,15 +64,22 @@ from hardened_operator.reports import (
     DEFAULT_REPORT_API,
     REPORT_APIS,
     REPORT_NAME,
+    Judged,
     ObjectFindings,
     ReportApi,
     build_report,
     comparable,
-    findings_for,
+    judge_object,
     violation_counts,
 )
 from hardened_operator.reports.policyreport import MANAGED_BY
-from hardened_operator.workloads import POD_BEARING, PodBearingKind
+from hardened_operator.workloads import (
+    OWNERS_FIRST,
+    POD_BEARING,
+    JudgedOwners,
+    OwnerFindings,
+    PodBearingKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +92,51 @@ CRD_ABSENT = (
     "value reports.installCRD=true, see docs/reports.md"
 )
 _OURS = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+
+
+_KINDS = {kind.kind: kind for kind in POD_BEARING}
+# More children than this judged against owners not known yet after a LIST (kopf's own first
+# listing raced ours): one more LIST is cheaper than reading each again.
+REREAD_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Child:
+    """A failing object whose report depends on its owner: how to read it again."""
+
+    namespace: str
+    kind: str
+    name: str
+    owner: str
+    against: OwnerFindings | None  # what the owner was known to have found when judged
+
+
+class _Children:
+    """Failing children by owner uid, and each child's owner (names and uids only)."""
+
+    def __init__(self) -> None:
+        self.by_owner: dict[str, dict[str, _Child]] = {}
+        self.owner_of: dict[str, str] = {}
+
+    def set(self, uid: str, child: _Child | None) -> None:
+        owner = self.owner_of.pop(uid, None)
+        if owner is not None:
+            children = self.by_owner.get(owner, {})
+            children.pop(uid, None)
+            if not children:
+                self.by_owner.pop(owner, None)
+        if child is not None:
+            self.owner_of[uid] = child.owner
+            self.by_owner.setdefault(child.owner, {})[uid] = child
+
+    def get(self, uid: str) -> _Child | None:
+        owner = self.owner_of.get(uid)
+        return self.by_owner[owner][uid] if owner is not None else None
+
+    def stale(self, owner: str, now: OwnerFindings | None) -> list[tuple[str, _Child]]:
+        """The children of ``owner`` judged against something other than ``now``."""
+        children = self.by_owner.get(owner, {})
+        return [(uid, child) for uid, child in children.items() if child.against != now]
 
 
 def _resource(kind: PodBearingKind) -> Resource:
@@ -113,6 +176,10 @@ class Reports:
         self.settings = settings
         self._reports = report_resource(settings.api)
         self._objects: dict[str, dict[str, ObjectFindings]] = {}  # namespace -> uid -> found
+        self._owners = JudgedOwners()  # what each owner seen found (its children's judge)
+        self._children = _Children()  # failing objects whose report depends on an owner
+        self._reread: set[str] = set()  # owners whose stale children are to be read again
+        self._relisted_for_owners = False  # the last LIST was repeated for stale children
         self._written: dict[str, Any] = {}  # namespace -> comparable() of the live report
         self._known_reports = False  # _written holds every report of ours that exists
         self._dirty: dict[str, _Dirty] = {}
@@ -139,7 +206,16 @@ class Reports:
             return
         if namespace in self.settings.exempt_namespaces:
             return
-        found = None if event_type == "DELETED" else findings_for(obj, self.settings.profile)
+        before = self._owners.get(uid)
+        if event_type == "DELETED":
+            self._owners.forget(uid)
+            self._children.set(uid, None)
+            found = None
+        else:
+            found = self._judge(obj, self._owners, self._children)
+        if self._owners.get(uid) != before and uid in self._children.by_owner:
+            self._reread.add(uid)  # what its children were compared with changed
+            self._poke()
         if self._touched is not None:
             self._touched[uid] = namespace
         if self._set(namespace, uid, found):
@@ -158,6 +234,19 @@ class Reports:
             return
         self._relist = True
         self._poke()
+
+    def _judge(
+        self, obj: Mapping[str, Any], owners: JudgedOwners, children: _Children
+    ) -> ObjectFindings | None:
+        """Judge ``obj`` against ``owners``; keep in ``children`` what that depends on."""
+        judged: Judged = judge_object(obj, self.settings.profile, owners)
+        meta = obj.get("metadata") or {}
+        child = None
+        if judged.owner is not None:  # it found something: what its owner has is not its own
+            child = _Child(str(meta.get("namespace")), str(obj.get("kind")),
+                           str(meta.get("name")), judged.owner, judged.against)  # fmt: skip
+        children.set(str(meta.get("uid")), child)
+        return judged.findings
 
     def _set(self, namespace: str, uid: str, found: ObjectFindings | None) -> bool:
         objects = self._objects.get(namespace)
@@ -224,6 +313,10 @@ class Reports:
                 self._relist = False
                 await self._prime()
                 continue
+            if self._reread:
+                owners, self._reread = self._reread, set()
+                await self._read_again(owners)
+                continue
             now = time.monotonic()
             quiet, max_delay = self.settings.quiet_seconds, self.settings.max_delay_seconds
             if self._crd is False and now - self._crd_asked_at >= self.settings.crd_recheck_seconds:
@@ -256,13 +349,16 @@ class Reports:
         self._primed_at = None  # kopf's listing events meanwhile are no reason to start over
         self._touched = {}
         fresh: dict[str, dict[str, ObjectFindings]] = {}
+        owners, children = JudgedOwners(), _Children()
         objects = 0
         for scope in self.settings.namespaces or (None,):
-            for kind in POD_BEARING:
-                objects += await self._list_kind(client, kind, scope, fresh)
+            for kind in OWNERS_FIRST:  # an owner is judged before what it owns
+                objects += await self._list_kind(client, kind, scope, fresh, owners, children)
         # Events that arrived during the LISTs are as new or newer: they win.
         touched, self._touched = self._touched, None
         for uid, namespace in touched.items():
+            owners.take(self._owners, uid)
+            children.set(uid, self._children.get(uid))
             now_found = self._objects.get(namespace, {}).get(uid)
             fresh.get(namespace, {}).pop(uid, None)
             if now_found is not None:
@@ -272,6 +368,8 @@ class Reports:
         # the report or gauge differs): a write that failed before is retried too.
         known = fresh.keys() | self._objects.keys() | self._gauge.keys()
         self._objects = fresh
+        self._owners, self._children = owners, children
+        self._after_prime(touched)
         await self._ask_crd()
         now = time.monotonic()
         for namespace in known | {ns for ns, live in self._written.items() if live is not None}:
@@ -285,12 +383,62 @@ class Reports:
             len(fresh),
         )
 
+    def _after_prime(self, touched: Mapping[str, str]) -> None:
+        """Children judged against other findings than their owner's now -- by an event
+        during the LISTs, against owners as known then (at start: none yet), or by the LIST
+        before an event changed their owner -- are read again; when many are (kopf's own
+        first listing raced ours), everything is listed once more, now the owners are known."""
+        # The owners of children judged by an event, and owners an event changed (their
+        # children the LISTs judged were compared with what the LIST said).
+        owners = {uid for uid in touched if uid in self._children.by_owner}
+        owners |= {
+            self._children.owner_of[uid] for uid in touched if uid in self._children.owner_of
+        }
+        counts = {
+            owner: len(self._children.stale(owner, self._owners.get(owner))) for owner in owners
+        }
+        stale = {owner for owner, count in counts.items() if count}
+        count = sum(counts.values())
+        if count > REREAD_LIMIT and not self._relisted_for_owners:
+            self._relisted_for_owners = True
+            self._relist = True
+            return
+        self._relisted_for_owners = False
+        self._reread |= stale
+
+    async def _read_again(self, owners: set[str]) -> None:
+        """Judge again the children of ``owners`` that were judged against other findings."""
+        client = self._client
+        assert client is not None
+        for owner in owners:
+            for uid, child in self._children.stale(owner, self._owners.get(owner)):
+                kind = _KINDS[child.kind]
+                try:
+                    obj = await client.find(_resource(kind), child.namespace, child.name)
+                except ApiError as exc:
+                    log.warning(
+                        "policy reports: cannot read %s %s/%s again (at its next event): %s",
+                        child.kind,
+                        child.namespace,
+                        child.name,
+                        exc,
+                    )
+                    continue
+                if obj is None or (obj.get("metadata") or {}).get("uid") != uid:
+                    self.observe(
+                        "DELETED", {"metadata": {"namespace": child.namespace, "uid": uid}}
+                    )
+                else:
+                    self.observe("MODIFIED", obj)
+
     async def _list_kind(
         self,
         client: KubeClient,
         kind: PodBearingKind,
         namespace: str | None,
         into: dict[str, dict[str, ObjectFindings]],
+        owners: JudgedOwners,
+        children: _Children,
     ) -> int:
         count = 0
         try:
@@ -303,7 +451,7 @@ class Reports:
                     ns, uid = meta.get("namespace"), meta.get("uid")
                     if not ns or not uid or ns in self.settings.exempt_namespaces:
                         continue
-                    found = findings_for(item, self.settings.profile)
+                    found = self._judge(item, owners, children)
                     if found is not None:
                         into.setdefault(ns, {})[uid] = found
         except NotFoundError:

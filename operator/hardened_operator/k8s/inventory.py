@@ -1,12 +1,11 @@
 """Read every pod-bearing object of a cluster, page by page (synchronous; read-only).
 
 What is read: every object of every kind of ``workloads.POD_BEARING`` (the kinds the
-admission webhook reviews), owners first (``workloads.OWNERS_FIRST``), each with what of it is
-judged (``workloads.judged_as``, the rule the reports and the offline audit follow too): an
-object whose controlling owner was read here is judged through that owner (a Deployment's
-ReplicaSets, a CronJob's Jobs, a HardenedService's Deployment), an owned Pod only for its
-ephemeral containers, everything else whole -- including, fail safe, an object whose owner
-could not be read (RBAC forbids Deployments: their ReplicaSets are judged themselves).
+admission webhook reviews), owners first (``workloads.OWNERS_FIRST``): an object's controlling
+owner, if it could be read, comes before it, so a reader judging them in this order knows what
+the owner found when it judges the object (``workloads.judged_as``, the rule the reports and
+the offline audit follow too: what an object shares with its owner is the owner's; an owner
+that could not be read -- RBAC forbids Deployments -- vouches for nothing).
 
 Lists are paginated (``limit``/``continue``, 500 per page as kubectl does), so memory follows
 one page, not the cluster. Nothing is dropped silently: every list that could not be read is
@@ -20,7 +19,7 @@ API, for any read-only consumer (``hardened audit --cluster``, reports)::
     cluster = connect(kubeconfig=None, context=None)       # kubectl's resolution order
     scope = read_namespaces(cluster.api, namespace=None)   # None: all namespaces
     for item in read_pod_bearing(cluster.api, scope):
-        ...  # Listed (object, API path, what is judged), Unread or NotServed
+        ...  # Listed (object, API path), Unread or NotServed
 
 :class:`ClusterUnreachable` (no connection, TLS failure) and :class:`ClusterUnauthorized`
 (401: the credentials were refused) end the whole read: nothing partial can be trusted then.
@@ -30,7 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
@@ -45,14 +44,7 @@ from hardened_operator.errors import (
     UnauthorizedError,
 )
 from hardened_operator.k8s.statuses import error_type
-from hardened_operator.workloads import (
-    OWNERS_FIRST,
-    POD_BEARING,
-    ControllerRef,
-    Judged,
-    PodBearingKind,
-    judged_as,
-)
+from hardened_operator.workloads import OWNERS_FIRST, PodBearingKind
 
 PAGE_SIZE: Final = 500  # kubectl's chunk size
 REQUEST_TIMEOUT: Final = (10.0, 120.0)  # (connect, read) seconds: a page of 500 Pods is ~1 MB
@@ -79,14 +71,11 @@ class Cluster:
 @dataclass(frozen=True)
 class Listed:
     """One object as the API server returned it, ``apiVersion`` and ``kind`` set on it (as
-    ``kubectl get -o yaml`` prints list items); ``path`` is its API path; ``judged`` what of
-    it is judged (``workloads.judged_as``: whole, its ephemeral containers, or through its
-    owner, read before it)."""
+    ``kubectl get -o yaml`` prints list items); ``path`` is its API path."""
 
     kind: PodBearingKind
     obj: dict[str, Any]
     path: str
-    judged: Judged = Judged.WHOLE
 
 
 @dataclass(frozen=True)
@@ -325,12 +314,6 @@ def _labels(obj: Any) -> dict[str, str]:
 # ------------------------------------------------------------------------------- objects
 
 
-def _uid(obj: Mapping[str, Any]) -> str | None:
-    metadata = obj.get("metadata")
-    uid = metadata.get("uid") if isinstance(metadata, Mapping) else None
-    return uid if isinstance(uid, str) else None
-
-
 def _object_path(kind: PodBearingKind, obj: Mapping[str, Any], fallback: str) -> str:
     metadata = obj.get("metadata")
     namespace = metadata.get("namespace") if isinstance(metadata, Mapping) else None
@@ -362,37 +345,17 @@ def _unread(kind: PodBearingKind, namespace: str | None, refused: _Refused) -> U
                   refused.status, message)  # fmt: skip
 
 
-# The kinds whose objects can own pod-bearing objects: only their uids need remembering.
-_MAKERS: Final = frozenset(maker for kind in POD_BEARING for maker in kind.made_by)
-
-
 def read_pod_bearing(
     api: Any, scope: Scope, *, page_size: int = PAGE_SIZE
 ) -> Iterator[Listed | Unread | NotServed]:
     """Every pod-bearing object in ``scope`` (see the module's docstring for what is read).
 
     Kinds are read owners first (``OWNERS_FIRST``), so an object's controlling owner, if it
-    could be read, was yielded before it: the object is judged through its owner only then
-    (by uid; an owner that could not be read vouches for nothing). An ``Unread`` of a kind
-    comes before any object of it that could be read elsewhere (cluster-wide forbidden, then
-    namespace by namespace).
+    could be read, was yielded before it. An ``Unread`` of a kind comes before any object of
+    it that could be read elsewhere (cluster-wide forbidden, then namespace by namespace).
     """
-    read_uids: set[str] = set()
-
-    def owner_read(ref: ControllerRef) -> bool:
-        return ref.uid is not None and ref.uid in read_uids
-
     for kind in OWNERS_FIRST:
-        remember = kind.kind in _MAKERS
-        for item in _read_kind(api, kind, scope, page_size):
-            if isinstance(item, Listed):
-                judged = judged_as(item.obj, owner_read)
-                if judged is not Judged.WHOLE:
-                    item = replace(item, judged=judged)
-                uid = _uid(item.obj) if remember else None
-                if uid is not None:
-                    read_uids.add(uid)
-            yield item
+        yield from _read_kind(api, kind, scope, page_size)
 
 
 def _read_kind(

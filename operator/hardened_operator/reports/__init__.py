@@ -2,9 +2,10 @@
 API chosen (:mod:`.apis`: ``wgpolicyk8s.io`` PolicyReports or ``openreports.io`` Reports).
 
 Rule of this layer: it decides *what* a namespace's report says -- which objects are
-reported (:func:`~.findings.findings_for`: ``workloads.judged_as``, the top pod-bearing
-owner, as the audit judges a cluster and its manifests), one result per failing object and
-check, exact summary counts, the size bound -- and never talks to the API.
+reported (:func:`~.findings.findings_for`: ``workloads.judged_as``, a finding shared with
+the controlling owner is the owner's, as the audit judges a cluster and its manifests), one
+result per failing object and check, exact summary counts, the size bound -- and never
+talks to the API.
 ``controller/reports.py`` feeds it watch events and writes what it builds through ``k8s/``.
 Like ``audit`` and ``migrate`` it sits above ``workloads`` (whose ``review_object`` makes
 every decision) and may not import kubernetes, kopf or aiohttp.
@@ -23,9 +24,10 @@ from hardened_operator.reports.apis import (
 from hardened_operator.reports.findings import (
     INVALID_OBJECT,
     CheckFailure,
+    Judged,
     ObjectFindings,
     findings_for,
-    owner_watched,
+    judge_object,
 )
 from hardened_operator.reports.policyreport import (
     MAX_REPORT_BYTES,
@@ -49,13 +51,14 @@ __all__ = [
     "REPORT_NAME",
     "SOURCE",
     "CheckFailure",
+    "Judged",
     "ObjectFindings",
     "ReportApi",
     "ReportApiName",
     "build_report",
     "comparable",
     "findings_for",
-    "owner_watched",
+    "judge_object",
     "report_api",
     "violation_counts",
 ]

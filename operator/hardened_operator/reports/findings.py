@@ -1,16 +1,17 @@
 """One cluster object → what its namespace's report says about it (pure).
 
-Which objects are judged: ``workloads.judged_as``, the rule ``hardened audit`` follows for a
-cluster and for files -- an object whose controlling owner is judged is judged through it (a
-Deployment's ReplicaSets and their Pods, a CronJob's Jobs, a HardenedService's Deployment),
-so a failure is reported once, at the top owner; an owned Pod is still judged for its
-ephemeral containers (``kubectl debug`` adds them to the Pod, never to its owner), and
-reported on that Pod.
+Which findings are reported on which object: ``workloads.judged_as``, the rule ``hardened
+audit`` follows for a cluster and for files -- every object is judged whole, and a finding its
+controlling owner's pod template has too (same check, same field from the pod's root) is the
+owner's, reported there: an honest chain (a Deployment's ReplicaSets and their Pods, a
+CronJob's Jobs, a HardenedService's Deployment) is reported once, at the top owner, while a
+child that differs from its owner -- forged ``ownerReferences``, a ``kubectl debug``
+container -- is reported for what its owner does not have.
 
-"Its owner is judged" is decided here by the owner's kind: the operator watches every
-pod-bearing kind in every namespace it reports on (its RBAC is the chart's, tested to be
-enough), so an owner of a pod-bearing kind is an object it judges. The audit cannot assume
-that -- a user's RBAC may forbid Deployments -- and decides by the uids it actually read.
+What each owner found is kept by the caller, per uid, as signatures only
+(``workloads.JudgedOwners``), filled by :func:`findings_for` itself: the operator sees every
+pod-bearing object through its watches, and an owner not seen yet vouches for nothing (its
+children are judged whole until they are judged again).
 
 The decisions are ``workloads.review_object``'s, the webhook's and the audit's: the same
 profile gives the same violations. An object of the wrong shape cannot be judged and is
@@ -27,7 +28,7 @@ from typing import Any, Final, Literal
 from hardened_operator.audit.report import INVALID
 from hardened_operator.errors import InputError
 from hardened_operator.policy.types import Profile, Violation
-from hardened_operator.workloads import ControllerRef, Judged, judged_as, review_judged
+from hardened_operator.workloads import JudgedOwners, OwnerFindings, controller_of, judge
 
 INVALID_OBJECT: Final = INVALID
 _MESSAGE_CHARS: Final = 512  # of one result's message; the report's size bound relies on it
@@ -57,11 +58,6 @@ class ObjectFindings:
     failures: tuple[CheckFailure, ...]
 
 
-def owner_watched(ref: ControllerRef) -> bool:
-    """The owner is of a pod-bearing kind: the operator watches and judges every one."""
-    return ref.pod_bearing
-
-
 def _bounded(text: str, limit: int) -> str:
     """At most ``limit`` characters; interned: the failures of a thousand Pods made alike
     share their texts (the operator keeps them for every failing object)."""
@@ -89,23 +85,49 @@ def _failures(violations: list[Violation]) -> tuple[CheckFailure, ...]:
     return tuple(failures)
 
 
-def findings_for(obj: Mapping[str, Any], profile: Profile) -> ObjectFindings | None:
-    """What the report says about ``obj``; None when nothing (compliant, judged through its
-    owner, not ours).
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """What the report says about an object (``findings``), and what that depends on: the
+    uid of the controlling owner it was compared with (``owner``, None when nothing it found
+    could be attributed to one) and what that owner was known to have found then
+    (``against``, None: not known). When the owner's findings change, the object must be
+    judged again."""
+
+    findings: ObjectFindings | None
+    owner: str | None = None
+    against: OwnerFindings | None = None
+
+
+def findings_for(
+    obj: Mapping[str, Any], profile: Profile, owners: JudgedOwners | None = None
+) -> ObjectFindings | None:
+    """What the report says about ``obj``; None when nothing (compliant, every finding its
+    owner's, not ours). :func:`judge_object` without what it depends on."""
+    return judge_object(obj, profile, owners).findings
+
+
+def judge_object(
+    obj: Mapping[str, Any], profile: Profile, owners: JudgedOwners | None = None
+) -> Judged:
+    """What the report says about ``obj``, and on which owner's findings that depends.
 
     ``obj`` is an object as the API serves it (``kind``/``apiVersion`` set by the caller for
-    list items). Raises ``PolicyError`` for an unknown profile, like ``review_object``.
+    list items). ``owners``: what the owners seen so far found; what ``obj`` found is kept
+    there for its own children (None: no owner is known, ``obj`` is judged whole). Raises
+    ``PolicyError`` for an unknown profile, like ``review_object``.
     """
     kind = obj.get("kind")
     meta = obj.get("metadata")
     if not isinstance(kind, str) or not isinstance(meta, Mapping):
-        return None
-    judged = judged_as(obj, owner_watched)
-    if judged is Judged.THROUGH_OWNER:
-        return None  # its owner is judged instead: same template
+        return Judged(None)
+    known = owners if owners is not None else JudgedOwners()
+    owner: str | None = None
     try:
-        violations = review_judged(obj, judged, profile)
+        judgement = judge(obj, known, profile)
     except InputError as error:
+        uid = meta.get("uid")
+        if isinstance(uid, str):
+            known.forget(uid)  # what it found is unknown: it vouches for nothing
         failures: tuple[CheckFailure, ...] = (
             CheckFailure(
                 check=INVALID_OBJECT,
@@ -116,13 +138,19 @@ def findings_for(obj: Mapping[str, Any], profile: Profile) -> ObjectFindings | N
             ),
         )
     else:
-        failures = _failures(violations)
+        known.remember(obj, judgement.found)
+        failures = _failures(judgement.reported)
+        ref = controller_of(obj)
+        if judgement.found.signatures and ref is not None and ref.uid != meta.get("uid"):
+            owner = ref.uid
+    against = known.get(owner) if owner is not None else None
     if not failures:
-        return None
-    return ObjectFindings(
+        return Judged(None, owner, against)
+    found = ObjectFindings(
         api_version=sys.intern(str(obj.get("apiVersion") or "")),
         kind=sys.intern(kind),
         name=str(meta.get("name") or ""),
         uid=str(meta.get("uid") or ""),
         failures=failures,
     )
+    return Judged(found, owner, against)
