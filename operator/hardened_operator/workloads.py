@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -128,9 +128,6 @@ def _owners_first(kinds: tuple[PodBearingKind, ...]) -> tuple[PodBearingKind, ..
 # object, so it knows what the owner found when it judges the object (:func:`judged_as`).
 OWNERS_FIRST: Final[tuple[PodBearingKind, ...]] = _owners_first(POD_BEARING)
 
-# (API group, kind) of every pod-bearing kind: an ownerReference names its owner so.
-_GROUP_KINDS: Final = frozenset((k.group, k.kind) for k in POD_BEARING)
-
 
 @dataclass(frozen=True)
 class ControllerRef:
@@ -140,11 +137,6 @@ class ControllerRef:
     kind: str | None
     name: str | None
     uid: str | None
-
-    @property
-    def pod_bearing(self) -> bool:
-        """The owner is of a pod-bearing kind (``apps`` Deployment, not example.com's)."""
-        return (self.group, self.kind) in _GROUP_KINDS
 
 
 def controller_of(obj: Mapping[str, Any]) -> ControllerRef | None:
@@ -168,10 +160,12 @@ def controller_of(obj: Mapping[str, Any]) -> ControllerRef | None:
 
 
 # One finding, as its children would have it: (check id, field from the pod's root:
-# ``spec.containers[0].securityContext.runAsUser``, ``metadata.annotations[...]``). A field that
-# is no part of a pod (a HardenedService's own ``spec.securityContext``) is kept whole behind
-# ``object:`` so no child's finding can match it.
-Signature = tuple[str, str]
+# ``spec.containers[0].securityContext.runAsUser``, ``metadata.annotations[...]``, the message,
+# the container's name and image). A field that is no part of a pod (a HardenedService's own
+# ``spec.securityContext``) is kept whole behind ``object:`` so no child's finding can match it.
+# Message, name and image are compared too: a forged child with the same field set to another
+# value, or in a container running another image, is not its owner's finding.
+Signature = tuple[str, str, str, str, str]
 
 _RENDERED = re.compile(r"rendered\[[^\]]*\]\.spec\.template\.")
 
@@ -191,12 +185,57 @@ def pod_relative(kind: str, field: str) -> str:
     return f"object:{field}"
 
 
-def signature(violation: Violation) -> Signature:
-    """What :func:`judged_as` compares an object's finding with its owner's by."""
+def signature(violation: Violation, image: str = "") -> Signature:
+    """What :func:`judged_as` compares an object's finding with its owner's by; ``image``:
+    the image of the container the finding is in ("" for a pod-level finding)."""
     return (
         sys.intern(violation.check),
         sys.intern(pod_relative(violation.kind, violation.field)),
+        sys.intern(violation.message),
+        sys.intern(violation.container or ""),
+        sys.intern(image),
     )
+
+
+_CONTAINER_AT: Final = re.compile(r"(containers|initContainers|ephemeralContainers)\[(\d+)\]")
+
+
+def _images(spec: Mapping[str, Any]) -> str:
+    """What a pod-level setting applies to: every (init) container's image. Ephemeral ones are
+    left out: ``kubectl debug`` adds them to a running Pod, never to its owner's template."""
+    found = []
+    for key in ("initContainers", "containers"):
+        items = spec.get(key)
+        for item in items if isinstance(items, list) else ():
+            image = item.get("image") if isinstance(item, Mapping) else None
+            found.append(image if isinstance(image, str) else "")
+    return ",".join(found)
+
+
+def _image_of(specs: Sequence[PodSpecRef], field: str) -> str:
+    """The image of the container ``field`` (from the object's root) lies in; for a pod-level
+    field, the images it applies to; "" outside any pod spec."""
+    for ref in specs:
+        prefix = ref.path + "."
+        if not field.startswith(prefix):
+            continue
+        found = _CONTAINER_AT.match(field, len(prefix))
+        if found is None:
+            return _images(ref.spec)
+        items, index = ref.spec.get(found.group(1)), int(found.group(2))
+        if isinstance(items, list) and index < len(items) and isinstance(items[index], Mapping):
+            image = items[index].get("image")
+            return image if isinstance(image, str) else ""
+        return ""
+    return ""
+
+
+def _signatures(obj: Mapping[str, Any], violations: Sequence[Violation]) -> list[Signature]:
+    try:
+        specs = pod_specs(obj) if violations else []
+    except InputError:  # a HardenedService its builders reject: no container to name
+        specs = []
+    return [signature(v, _image_of(specs, v.field)) for v in violations]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +276,8 @@ def judged_as(obj: Mapping[str, Any], owner_findings: OwnerLookup) -> frozenset[
     ``ownerReferences`` are written by whoever creates the object, so they prove nothing: a
     root Pod made by hand may name the uid of a compliant ReplicaSet. So an object is always
     judged whole, and only a finding its controlling owner's pod template has too (same
-    check, same field from the pod's root) is attributed to that owner -- an honest chain
+    :func:`signature`: check, field from the pod's root, message, container and image) is
+    attributed to that owner -- an honest chain
     (Pod -> ReplicaSet -> Deployment, each made from the one above) reduces to its top owner,
     and a forged or diverged child keeps every finding its owner does not have. An ephemeral
     container (``kubectl debug``) is never in an owner's template: it stays the Pod's.
@@ -279,7 +319,7 @@ def judge(
     like ``review_object`` (an object of the wrong shape cannot be judged)."""
     violations = review_object(obj, profile)
     attributed = judged_as(obj, owner_findings) if violations else frozenset()
-    signatures = [signature(v) for v in violations]
+    signatures = _signatures(obj, violations)
     reported = [v for v, s in zip(violations, signatures, strict=True) if s not in attributed]
     kind = obj.get("kind")
     found = OwnerFindings(

@@ -196,6 +196,13 @@ def owner_chains(
     return {key: obj for key, obj in made.items() if key not in leave_out}
 
 
+def _root_running(image: str) -> dict[str, Any]:
+    spec = bad_specs()["pod-uid0"]
+    for item in spec["containers"]:
+        item["image"] = image
+    return spec
+
+
 def _root_with_escalating_sidecar() -> dict[str, Any]:
     spec = bad_specs()["pod-uid0"]
     spec["containers"].append(container("sidecar", allowPrivilegeEscalation=True))
@@ -215,6 +222,15 @@ FORGED: tuple[tuple[str, str, Callable[[], dict[str, Any]], tuple[str, str] | No
     ("Pod", "forged-rs-pod", lambda: bad_specs()["pod-uid0"], ("ReplicaSet", "forged-rs")),
     ("Deployment", "root-deploy", lambda: bad_specs()["pod-uid0"], None),
     ("ReplicaSet", "diverged-rs", _root_with_escalating_sidecar, ("Deployment", "root-deploy")),
+    # The same finding as its root owner, but in a container running another image: its own.
+    ("ReplicaSet", "root-rs", lambda: bad_specs()["pod-uid0"], ("Deployment", "root-deploy")),
+    ("Pod", "root-rs-pod", lambda: bad_specs()["pod-uid0"], ("ReplicaSet", "root-rs")),
+    (
+        "Pod",
+        "other-image-pod",
+        lambda: _root_running("evil.example/miner:1"),
+        ("ReplicaSet", "root-rs"),
+    ),
 )
 _SIDECAR = "spec.template.spec.containers[1].securityContext"
 # (kind, name) -> the (check, field) reported on it; every other object reports nothing.
@@ -222,7 +238,10 @@ FORGED_REPORTED: dict[tuple[str, str], set[tuple[str, str]]] = {
     ("Pod", "forged-pod"): {("runAsUser", "spec.securityContext.runAsUser")},
     ("ReplicaSet", "forged-rs"): {("runAsUser", "spec.template.spec.securityContext.runAsUser")},
     ("Deployment", "root-deploy"): {("runAsUser", "spec.template.spec.securityContext.runAsUser")},
+    ("Pod", "other-image-pod"): {("runAsUser", "spec.securityContext.runAsUser")},
+    # Its sidecar is its own, and so is the pod-level root: it now applies to the sidecar too.
     ("ReplicaSet", "diverged-rs"): {
+        ("runAsUser", "spec.template.spec.securityContext.runAsUser"),
         ("allowPrivilegeEscalation", f"{_SIDECAR}.allowPrivilegeEscalation"),
         ("capabilities_restricted", f"{_SIDECAR}.capabilities.drop"),
     },

@@ -75,6 +75,13 @@ def _with_sidecar() -> dict[str, Any]:
     return spec
 
 
+def _other_image() -> dict[str, Any]:
+    spec = bad_specs()["pod-uid0"]
+    for item in spec["containers"]:
+        item["image"] = "evil.example/miner:1"
+    return spec
+
+
 def _debugged() -> dict[str, Any]:
     spec = bad_specs()["pod-uid0"]
     spec["ephemeralContainers"] = [ROOT_DEBUGGER]
@@ -108,9 +115,24 @@ DEBUGGER = {
         ("ReplicaSet", compliant_spec(), "Pod", ROOT, {RUN_AS_USER}),
         ("Deployment", compliant_spec(), "ReplicaSet", ROOT, {RUN_AS_USER}),
         ("CronJob", compliant_spec(), "Job", ROOT, {RUN_AS_USER}),
-        # One finding shared with the owner, two more of its own: only those are reported.
-        ("Deployment", ROOT, "ReplicaSet", _with_sidecar(), {SIDECAR_ESCALATES, SIDECAR_CAPS}),
-        ("ReplicaSet", ROOT, "Pod", _with_sidecar(), {SIDECAR_ESCALATES, SIDECAR_CAPS}),
+        # A sidecar the owner does not have: its findings are the child's own, and so is the
+        # pod-level root the owner shares, since it now applies to the sidecar too.
+        (
+            "Deployment",
+            ROOT,
+            "ReplicaSet",
+            _with_sidecar(),
+            {RUN_AS_USER, SIDECAR_ESCALATES, SIDECAR_CAPS},
+        ),
+        (
+            "ReplicaSet",
+            ROOT,
+            "Pod",
+            _with_sidecar(),
+            {RUN_AS_USER, SIDECAR_ESCALATES, SIDECAR_CAPS},
+        ),
+        # The same finding as the owner's, in a container running another image: its own.
+        ("ReplicaSet", ROOT, "Pod", _other_image(), {RUN_AS_USER}),
     ],
     ids=[
         "honest-pod",
@@ -123,6 +145,7 @@ DEBUGGER = {
         "forged-job",
         "diverged-replicaset",
         "diverged-pod",
+        "other-image-pod",
     ],
 )
 def test_a_child_reports_what_its_owner_does_not_have(
@@ -187,7 +210,9 @@ def test_an_object_naming_itself_as_owner_is_judged_whole() -> None:
 def test_malformed_owner_references_vouch_for_nothing(references: Any) -> None:
     obj = _child("Pod", ROOT)
     obj["metadata"]["ownerReferences"] = references
-    everything = OwnerFindings("ReplicaSet", "team", frozenset({("runAsUser", "spec.x")}))
+    everything = OwnerFindings(
+        "ReplicaSet", "team", frozenset({("runAsUser", "spec.x", "m", "app", "img")})
+    )
     assert judged_as(obj, lambda ref: everything) == frozenset()
 
 

@@ -111,7 +111,7 @@ def deployment(name: str, namespace: str, **container: Any) -> Any:
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    "containers": [{"name": "app", "image": "registry.example/a:1", **container}]
+                    "containers": [{"name": "app", "image": "registry.example/app:1", **container}]
                 },
             },
         },

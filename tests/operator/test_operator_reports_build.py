@@ -62,7 +62,7 @@ def deployment(name: str, **container: Any) -> dict[str, Any]:
         "kind": "Deployment",
         "metadata": {"name": name, "namespace": "team", "uid": f"uid-{name}"},
         "spec": {
-            "template": {"spec": {"containers": [{"name": "app", "image": "a", **container}]}}
+            "template": {"spec": {"containers": [{"name": "app", "image": "app:1", **container}]}}
         },
     }
 

@@ -2,7 +2,7 @@
 
 Which findings are reported on which object: ``workloads.judged_as``, the rule ``hardened
 audit`` follows for a cluster and for files -- every object is judged whole, and a finding its
-controlling owner's pod template has too (same check, same field from the pod's root) is the
+controlling owner's pod template has too (``workloads.signature``: check, field, image) is the
 owner's, reported there: an honest chain (a Deployment's ReplicaSets and their Pods, a
 CronJob's Jobs, a HardenedService's Deployment) is reported once, at the top owner, while a
 child that differs from its owner -- forged ``ownerReferences``, a ``kubectl debug``
