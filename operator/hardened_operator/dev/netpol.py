@@ -192,7 +192,11 @@ def _ipsets() -> list[str]:
 def leftover_ipsets(run_root: Path) -> list[str]:
     """kube-router's ipsets that were not on the machine before the node started."""
     saved = run_root / "ipsets.before"
-    before = set(saved.read_text().split()) if saved.exists() else set()
+    if not saved.exists():
+        # No record: no node of ours ran since the last clean `down` (which deletes it), so
+        # no set is ours - never destroy a real kube-router's sets on this machine.
+        return []
+    before = set(saved.read_text().split())
     return [name for name in _ipsets() if name.startswith(_IPSET_PREFIXES) and name not in before]
 
 
