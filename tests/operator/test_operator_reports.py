@@ -16,7 +16,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -394,19 +394,28 @@ def _token_kubeconfig(api: Any, namespace: str, account: str, path: Path) -> Pat
     return path
 
 
-def test_the_charts_rbac_is_enough_for_reports(
-    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path, each_api: ReportApi
-) -> None:
-    """The operator with nothing but the chart's ClusterRole (reports on, in the API under
-    test) and a token of its own ServiceAccount, run with the chart's reports arguments: it
-    reads every kind, writes the report, and is refused nothing."""
+@contextmanager
+def _operator_with_chart_rbac(
+    control_plane: Any,
+    k8s_api: Any,
+    namespace: str,
+    tmp_path: Path,
+    reports: ReportApi,
+    without: tuple[str, ...] = (),
+) -> Iterator[tuple[OperatorProcess, str]]:
+    """The operator with nothing but the chart's ClusterRole (reports on, in ``reports``'s
+    API; minus the resources ``without``) and a token of its own ServiceAccount, run with the
+    chart's reports arguments, cluster-wide as the chart runs it. Yields it and the role."""
     rbac, core = client.RbacAuthorizationV1Api(k8s_api), client.CoreV1Api(k8s_api)
     name = f"reports-{uuid.uuid4().hex[:6]}"
     account: Any = {"metadata": {"name": name}}
     core.create_namespaced_service_account(namespace, account)
-    role, reports_args = _chart_operator(each_api)
-    assert reports_args == ["--reports", f"--reports-api={each_api.name}"]
+    role, reports_args = _chart_operator(reports)
+    assert reports_args == ["--reports", f"--reports-api={reports.name}"]
     role["metadata"] = {"name": name}
+    for rule in role["rules"]:
+        rule["resources"] = [r for r in rule["resources"] if r not in without]
+    role["rules"] = [rule for rule in role["rules"] if rule["resources"]]
     rbac.create_cluster_role(role)
     binding: Any = {
         "metadata": {"name": name},
@@ -417,8 +426,6 @@ def test_the_charts_rbac_is_enough_for_reports(
     try:
         kubeconfig = _token_kubeconfig(k8s_api, namespace, name, tmp_path / "sa.kubeconfig")
         env = {**control_plane.env(), "KUBECONFIG": str(kubeconfig)}
-        core.create_namespaced_pod(namespace, pod("bare", namespace, **ROOT))
-        # Cluster-wide, as the chart runs it.
         health = free_port()
         command = [*HARDENED, "run", "--all-namespaces", *reports_args, "--no-webhook",
                    "--operator-namespace=kube-system",
@@ -433,15 +440,56 @@ def test_the_charts_rbac_is_enough_for_reports(
             wait_for(
                 "/operatorz", lambda: process.poll() is None and op.get("/operatorz")[0] == 200
             )
-            rep = wait_for("the report", lambda: report(k8s_api, namespace, each_api), timeout=60)
-            assert named(rep) == expected(pod("bare", namespace, **ROOT))
-            logs = op.logs()
-            assert rbac_refusals(logs) == [], logs[-3000:]
+            yield op, name
         finally:
             stop(op)
     finally:
         rbac.delete_cluster_role_binding(name)
         rbac.delete_cluster_role(name)
+
+
+def test_the_charts_rbac_is_enough_for_reports(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path, each_api: ReportApi
+) -> None:
+    """It reads every kind, writes the report, and is refused nothing."""
+    client.CoreV1Api(k8s_api).create_namespaced_pod(namespace, pod("bare", namespace, **ROOT))
+    with _operator_with_chart_rbac(control_plane, k8s_api, namespace, tmp_path, each_api) as (
+        op,
+        _,
+    ):
+        rep = wait_for("the report", lambda: report(k8s_api, namespace, each_api), timeout=60)
+        assert named(rep) == expected(pod("bare", namespace, **ROOT))
+        logs = op.logs()
+        assert rbac_refusals(logs) == [], logs[-3000:]
+
+
+def test_a_kind_it_cannot_list_stops_every_report_until_it_can(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path
+) -> None:
+    with crds.installed_crds(k8s_api, [crds.report_crd(DEFAULT)]):
+        _no_report_until_every_kind_is_read(control_plane, k8s_api, namespace, tmp_path)
+
+
+def _no_report_until_every_kind_is_read(
+    control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path
+) -> None:
+    """A report built without a kind could pass what fails (fail open): with Jobs unreadable
+    nothing is written; once the grant is back, the report comes."""
+    client.CoreV1Api(k8s_api).create_namespaced_pod(namespace, pod("bare", namespace, **ROOT))
+    with _operator_with_chart_rbac(
+        control_plane, k8s_api, namespace, tmp_path, DEFAULT, without=("jobs",)
+    ) as (op, role):
+        wait_for("the refusal logged", lambda: "cannot list jobs" in op.logs(), timeout=60)
+        time.sleep(5)  # time to write, were it going to (the CRD is installed: it could)
+        assert report(k8s_api, namespace, DEFAULT) is None
+        logs = op.logs()
+        assert "no report is written until every kind can be read" in logs
+        assert "is not installed" not in logs  # refused for the right reason
+        rbac = client.RbacAuthorizationV1Api(k8s_api)
+        whole, _ = _chart_operator(DEFAULT)
+        rbac.patch_cluster_role(role, {"rules": whole["rules"]})
+        rep = wait_for("the report", lambda: report(k8s_api, namespace, DEFAULT), timeout=90)
+        assert named(rep) == expected(pod("bare", namespace, **ROOT))
 
 
 def test_the_api_server_validates_reports_and_keeps_every_field_we_write(

@@ -83,6 +83,11 @@ from hardened_operator.workloads import (
 
 log = logging.getLogger(__name__)
 
+
+class _IncompleteRead(Exception):
+    """A LIST of the complete view failed: a report built without it could pass what fails."""
+
+
 KOPF_WORKERS_PER_KIND = 1000
 LIST_PAGE = 500  # objects per LIST request, ours and kopf's (kubectl's chunk size)
 # Arguments: the API's kind, its CRD's name, the recheck period.
@@ -300,6 +305,14 @@ class Reports:
         while True:
             try:
                 await self._serve()
+            except _IncompleteRead as exc:
+                log.error(
+                    "policy reports: %s; no report is written until every kind can be read "
+                    "(the reports already written stay as they are); reading again in %.0f s",
+                    exc,
+                    self.settings.max_delay_seconds,
+                )
+                await asyncio.sleep(self.settings.max_delay_seconds)
             except Exception:
                 log.exception("policy reports failed; starting over")
                 await asyncio.sleep(self.settings.max_delay_seconds)
@@ -457,8 +470,9 @@ class Reports:
         except NotFoundError:
             pass  # not served here (the HardenedService CRD not installed): none to judge
         except ApiError as exc:
-            # A partial view would report a namespace clean that is not: say so loudly.
-            log.error("policy reports: cannot list %s: %s", kind.resource, exc)
+            # A partial view would report a namespace cleaner than it is (fail open): no
+            # report is written from it; ``_run`` reads everything again later.
+            raise _IncompleteRead(f"cannot list {kind.resource}: {exc}") from exc
         return count
 
     async def _ask_crd(self) -> bool:
