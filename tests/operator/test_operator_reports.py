@@ -451,14 +451,18 @@ def _operator_with_chart_rbac(
 def test_the_charts_rbac_is_enough_for_reports(
     control_plane: Any, k8s_api: Any, namespace: str, tmp_path: Path, each_api: ReportApi
 ) -> None:
-    """It reads every kind, writes the report, and is refused nothing."""
-    client.CoreV1Api(k8s_api).create_namespaced_pod(namespace, pod("bare", namespace, **ROOT))
+    """It reads every kind, writes the report (patch, by name), deletes it when the namespace
+    is clean (delete, by name), and is refused nothing."""
+    core = client.CoreV1Api(k8s_api)
+    core.create_namespaced_pod(namespace, pod("bare", namespace, **ROOT))
     with _operator_with_chart_rbac(control_plane, k8s_api, namespace, tmp_path, each_api) as (
         op,
         _,
     ):
         rep = wait_for("the report", lambda: report(k8s_api, namespace, each_api), timeout=60)
         assert named(rep) == expected(pod("bare", namespace, **ROOT))
+        core.delete_namespaced_pod("bare", namespace, grace_period_seconds=0)
+        wait_for("no report", lambda: report(k8s_api, namespace, each_api) is None, timeout=60)
         logs = op.logs()
         assert rbac_refusals(logs) == [], logs[-3000:]
 

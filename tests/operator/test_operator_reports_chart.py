@@ -16,13 +16,15 @@ from hardened_operator.reports import (
     DEFAULT_REPORT_API,
     REPORT_API_NAMES,
     REPORT_APIS,
+    REPORT_NAME,
     ReportApi,
 )
 from hardened_operator.workloads import POD_BEARING
 from tests.support.chart import CHART, REPO, render_files
 
 Grant = tuple[str, str, str]
-REPORT_VERBS = ("list", "create", "patch", "delete")
+REPORT_VERBS = ("list", "create")  # on every report of the chosen API
+OWN_REPORT_VERBS = ("patch", "delete")  # on its own report only (resourceNames: REPORT_NAME)
 UPSTREAM = {  # where each vendored CRD comes from, as its header must say
     "wgpolicyk8s": "https://github.com/kubernetes-sigs/wg-policy-prototypes",
     "openreports": "https://github.com/openreports/reports-api",
@@ -57,6 +59,20 @@ def granted(templates: dict[str, str]) -> set[Grant]:
     }
 
 
+def granted_by_name(templates: dict[str, str]) -> set[tuple[str, str, str, str]]:
+    """(API group, resource, verb, name) the ClusterRole grants on named objects only."""
+    docs = [d for d in yaml.safe_load_all(templates["templates/rbac.yaml"]) if d]
+    role = next(d for d in docs if d["kind"] == "ClusterRole")
+    return {
+        (group, resource, verb, name)
+        for rule in role["rules"]
+        for name in rule.get("resourceNames", ())
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
 def documented_report_verbs() -> tuple[list[str], list[str]]:
     """The verbs and report resources docs/reports.md says reports.enabled grants."""
     text = " ".join((REPO / "docs" / "reports.md").read_text(encoding="utf-8").split())
@@ -74,9 +90,13 @@ def test_reports_on_grants_exactly_every_pod_bearing_kind_and_the_chosen_apis_re
     reports = {(api.group, api.plural, verb) for verb in REPORT_VERBS}
     assert watched <= on
     assert on - before == (watched - before) | reports  # nothing else, the other API's neither
+    own = {(api.group, api.plural, verb, REPORT_NAME) for verb in OWN_REPORT_VERBS}
+    assert granted_by_name(reports_on(api)) - granted_by_name(off) == own
     verbs, resources = documented_report_verbs()
     assert sorted(verbs) == sorted(REPORT_VERBS)
     assert resources == [a.crd_name for a in REPORT_APIS.values()]
+    text = " ".join((REPO / "docs" / "reports.md").read_text(encoding="utf-8").split())
+    assert f"`patch`/`delete` on its own report only, `{REPORT_NAME}`" in text
 
 
 def test_reports_off_grants_nothing_for_them(off: dict[str, str]) -> None:
