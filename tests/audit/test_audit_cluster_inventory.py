@@ -27,6 +27,7 @@ def _pod(name: str) -> dict[str, Any]:
 class _Response:
     status: int
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
     def read(self) -> bytes:
         return self.body

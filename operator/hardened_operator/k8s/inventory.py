@@ -183,24 +183,45 @@ class _Refused(Exception):
         self.error_type = error_type(status)  # what the status means (k8s/statuses.py)
 
 
-def _get(api: Any, path: str, query: Sequence[tuple[str, Any]] = ()) -> dict[str, Any]:
-    """GET ``path`` as parsed JSON; raises ``_Refused``, ``ClusterUnreachable`` or
-    ``ClusterUnauthorized``."""
+@dataclass(frozen=True)
+class Answered:
+    """An HTTP answer of the API server, whatever its status (not 401: that is raised)."""
+
+    status: int
+    body: bytes
+    headers: Any  # urllib3's HTTPHeaderDict (``getlist`` for repeated headers)
+
+
+def request(
+    api: Any,
+    method: str,
+    path: str,
+    query: Sequence[tuple[str, Any]] = (),
+    *,
+    body: Mapping[str, Any] | None = None,
+    timeout: tuple[float, float] = REQUEST_TIMEOUT,
+) -> Answered:
+    """One request, answered: raises only ``ClusterUnreachable`` (no connection, TLS) and
+    ``ClusterUnauthorized`` (401); every other status is the caller's to judge."""
     from kubernetes.client.exceptions import ApiException
 
     server = str(api.configuration.host)
+    header_params = {"Accept": "application/json"}
+    if body is not None:
+        header_params["Content-Type"] = "application/json"
     try:
-        method, url, headers, _, _ = api.param_serialize(
-            "GET",
+        method, url, headers, serialized, _ = api.param_serialize(
+            method,
             path,
             query_params=list(query) or None,
-            header_params={"Accept": "application/json"},
+            header_params=header_params,
+            body=dict(body) if body is not None else None,
             auth_settings=["BearerToken"],
         )
         response = api.call_api(
-            method, url, header_params=headers, _request_timeout=REQUEST_TIMEOUT
+            method, url, header_params=headers, body=serialized, _request_timeout=timeout
         )
-        body = response.read()
+        raw = response.read()
     except ApiException as error:  # the client's wrapping of TLS failures (status 0)
         raise ClusterUnreachable(
             f"cannot reach the API server at {server}: {_one_line(error.reason)}"
@@ -216,6 +237,14 @@ def _get(api: Any, path: str, query: Sequence[tuple[str, Any]] = ()) -> dict[str
             status=401,
             reason="Unauthorized",
         )
+    return Answered(status, raw, response.headers)
+
+
+def _get(api: Any, path: str, query: Sequence[tuple[str, Any]] = ()) -> dict[str, Any]:
+    """GET ``path`` as parsed JSON; raises ``_Refused``, ``ClusterUnreachable`` or
+    ``ClusterUnauthorized``."""
+    answered = request(api, "GET", path, query)
+    status, body = answered.status, answered.body
     if not 200 <= status <= 299:
         raise _Refused(status, _status_message(status, body))
     try:
