@@ -139,14 +139,16 @@ def rendered_workload(service: str, namespace: str, kind: str) -> dict[str, Any]
     return next(obj for obj in rendered if obj["kind"] == kind)
 
 
-def owner_reference(owner: dict[str, Any]) -> dict[str, Any]:
-    """A controller ownerReference to ``owner`` (as stored: it has a uid)."""
+def owner_reference(owner: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A controller ownerReference to ``owner`` (as stored: it has a uid); ``changes``
+    overwrite its fields (a forged or malformed reference)."""
     return {
         "apiVersion": owner["apiVersion"],
         "kind": owner["kind"],
         "name": owner["metadata"]["name"],
         "uid": owner["metadata"]["uid"],
         "controller": True,
+        **changes,
     }
 
 

@@ -34,6 +34,7 @@ from tests.audit.audit_manifests import (
     forged_children,
     hardened_service,
     owner_chains,
+    owner_reference,
     rendered_workload,
     valid_object,
 )
@@ -46,17 +47,6 @@ def _stored(kind: str, spec: dict[str, Any], name: str, namespace: str = "team")
     obj = valid_object(kind, spec, name, namespace)
     obj["metadata"]["uid"] = f"uid-{kind}-{name}-{namespace}"
     return obj
-
-
-def _reference(owner: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
-        "controller": True,
-        **changes,
-    }
 
 
 def _child(kind: str, spec: dict[str, Any], *refs: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +148,7 @@ def test_a_child_reports_what_its_owner_does_not_have(
     owner = _stored(owner_kind, owner_spec, "owner")
     owners = JudgedOwners()
     owners.remember(owner, judge(owner, owners).found)
-    child = _child(kind, spec, _reference(owner))
+    child = _child(kind, spec, owner_reference(owner))
     prefix = "spec." if kind == "Pod" else "spec.template.spec."
     assert _reported(child, owners) == {(check, prefix + field) for check, field in reported}
     # Its owner not known (unread, not in the input, not seen yet): judged whole.
@@ -190,7 +180,7 @@ def test_only_an_owner_that_could_have_made_the_child_vouches(
     made = _stored(owner[0], ROOT, "owner", owner[1])
     owners = JudgedOwners()
     owners.remember(made, judge(made, owners).found)
-    pod = _child("Pod", ROOT, _reference(made, **reference))
+    pod = _child("Pod", ROOT, owner_reference(made, **reference))
     assert judged_as(pod, owners) == frozenset()
     assert _reported(pod, owners) == {("runAsUser", "spec.securityContext.runAsUser")}
 
@@ -199,7 +189,7 @@ def test_an_object_naming_itself_as_owner_is_judged_whole() -> None:
     replica_set = _stored("ReplicaSet", ROOT, "self")
     owners = JudgedOwners()
     owners.remember(replica_set, judge(replica_set, owners).found)
-    replica_set["metadata"]["ownerReferences"] = [_reference(replica_set)]
+    replica_set["metadata"]["ownerReferences"] = [owner_reference(replica_set)]
     assert judged_as(replica_set, owners) == frozenset()
 
 
@@ -241,7 +231,7 @@ def test_a_hardened_service_vouches_for_the_deployment_it_renders() -> None:
     owners = JudgedOwners()
     owners.remember(service, judge(service, owners, "restricted").found)
     deployment = rendered_workload("svc", "team", "Deployment")
-    deployment["metadata"]["ownerReferences"] = [_reference(service)]
+    deployment["metadata"]["ownerReferences"] = [owner_reference(service)]
     assert judge(deployment, owners, "restricted").reported == []
     # The same Deployment made root by hand keeps what the service does not render.
     deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"] = 0
@@ -370,7 +360,7 @@ def test_two_objects_claiming_one_uid_vouch_only_for_what_both_found(tmp_path: P
     compliant = _stored("ReplicaSet", compliant_spec(), "rs")
     root_twin = _stored("ReplicaSet", ROOT, "rs-twin")
     root_twin["metadata"]["uid"] = compliant["metadata"]["uid"]
-    pod = _child("Pod", ROOT, _reference(compliant))
+    pod = _child("Pod", ROOT, owner_reference(compliant))
     result = invoke(
         str(write_yaml(tmp_path / "x.yaml", compliant, root_twin, pod)), "--format", "json"
     )

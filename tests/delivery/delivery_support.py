@@ -189,6 +189,13 @@ MUST_NOT = (
 )
 
 
+def cluster_role_grants(templates: Mapping[str, str]) -> set[tuple[str, ...]]:
+    """What the ClusterRole of the chart's rendered ``templates/rbac.yaml`` grants
+    (:func:`expand_rules`: a 4-tuple with the name for a grant on named objects only)."""
+    docs = [d for d in yaml.safe_load_all(templates["templates/rbac.yaml"]) if d]
+    return expand_rules(rbac_rules(docs, "ClusterRole"))
+
+
 def expand_rules(rules: Iterable[Mapping[str, Any]]) -> set[tuple[str, ...]]:
     """Every (group, resource, verb[, resourceName]) a list of PolicyRules grants."""
     granted: set[tuple[str, ...]] = set()

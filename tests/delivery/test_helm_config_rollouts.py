@@ -8,23 +8,10 @@ import re
 
 import yaml
 
+from tests.delivery.delivery_support import cluster_role_grants, expand_rules, rbac_rules
 from tests.support.chart import REPO, render_files
 
 DOC = REPO / "docs" / "hardenedservice.md"
-
-Grant = tuple[str, str, str]
-
-
-def granted(templates: dict[str, str]) -> set[Grant]:
-    docs = [d for d in yaml.safe_load_all(templates["templates/rbac.yaml"]) if d]
-    role = next(d for d in docs if d["kind"] == "ClusterRole")
-    return {
-        (group, resource, verb)
-        for rule in role["rules"]
-        for group in rule["apiGroups"]
-        for resource in rule["resources"]
-        for verb in rule["verbs"]
-    }
 
 
 def operator_args(templates: dict[str, str]) -> list[str]:
@@ -33,19 +20,13 @@ def operator_args(templates: dict[str, str]) -> list[str]:
     return [str(a) for a in container["args"]]
 
 
-def documented_grant() -> set[Grant]:
+def documented_grant() -> set[tuple[str, ...]]:
     """The ClusterRole in docs/hardenedservice.md's Config rollouts section."""
     section = DOC.read_text().split("## Config rollouts", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```yaml\n(.*?)```", section, re.S)
     assert block, "the section shows the grant"
-    role = next(d for d in yaml.safe_load_all(block.group(1)) if d["kind"] == "ClusterRole")
-    return {
-        (group, resource, verb)
-        for rule in role["rules"]
-        for group in rule["apiGroups"]
-        for resource in rule["resources"]
-        for verb in rule["verbs"]
-    }
+    docs = [d for d in yaml.safe_load_all(block.group(1)) if d]
+    return expand_rules(rbac_rules(docs, "ClusterRole"))
 
 
 CONFIG_KINDS = {("", "configmaps"), ("", "secrets")}
@@ -53,13 +34,13 @@ CONFIG_KINDS = {("", "configmaps"), ("", "secrets")}
 
 def test_off_by_default_no_grant_on_configmaps_or_secrets_and_no_flag() -> None:
     off = render_files({})
-    assert not {(g, r) for g, r, _ in granted(off)} & CONFIG_KINDS
+    assert not {grant[:2] for grant in cluster_role_grants(off)} & CONFIG_KINDS
     assert "--config-rollouts" not in operator_args(off)
 
 
 def test_on_adds_exactly_the_documented_grant_and_the_flag() -> None:
     off, on = render_files({}), render_files({"configRollouts": {"enabled": True}})
-    added = granted(on) - granted(off)
+    added = cluster_role_grants(on) - cluster_role_grants(off)
     assert added == documented_grant()
     assert added == {(g, r, v) for g, r in CONFIG_KINDS for v in ("list", "watch")}
     assert "--config-rollouts" in operator_args(on)
